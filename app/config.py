@@ -1,0 +1,79 @@
+"""Settings read from the environment, with safe defaults for development and tests."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """Raised when the app is asked to start with settings that are unsafe for its environment."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(raw: str | None) -> str:
+    if not raw:
+        instance = ROOT / "instance"
+        instance.mkdir(exist_ok=True)
+        return f"sqlite:///{instance / 'turnaround.db'}"
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://"):]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://"):]
+    return raw
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config from environment variables, then apply ``overrides``.
+
+    Outside development and testing the app refuses to start without ``SECRET_KEY``.
+    """
+    env = os.environ
+    app_env = (overrides or {}).get("APP_ENV") or env.get("APP_ENV", "development")
+    testing = app_env == "test"
+    config: dict = {
+        "APP_ENV": app_env,
+        "TESTING": testing,
+        "SECRET_KEY": env.get("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Jobs run in the web process after commit when Redis is not available (development only).
+        "JOBS_INLINE": _bool(env.get("JOBS_INLINE")),
+        "SWEEP_INTERVAL_SECONDS": int(env.get("SWEEP_INTERVAL_SECONDS", "30")),
+        "OUTBOX_STALE_SECONDS": int(env.get("OUTBOX_STALE_SECONDS", "60")),
+        "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(env.get("SMTP_PORT", "1025")),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS")),
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "10")),
+        "MAIL_SENDER_ADDRESS": env.get("MAIL_SENDER_ADDRESS", "outreach@turnaround.localhost"),
+        "MAIL_SENDER_NAME": env.get("MAIL_SENDER_NAME", "Turnaround"),
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:" + env.get("PORT", "5000")).rstrip("/"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": app_env == "production",
+        "REMEMBER_COOKIE_SECURE": app_env == "production",
+        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_IDLE_MINUTES", "480")) * 60,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "PAGE_SIZE": 25,
+    }
+    if overrides:
+        config.update(overrides)
+    if not config["SECRET_KEY"]:
+        if config["APP_ENV"] in {"development", "test"}:
+            config["SECRET_KEY"] = "dev-" + secrets.token_hex(16) if testing else "turnaround-development-key"
+        else:
+            raise ConfigError("SECRET_KEY must be set outside development and test")
+    return config

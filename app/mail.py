@@ -1,0 +1,221 @@
+"""The outbox: the only way email leaves Turnaround.
+
+:func:`queue_email` renders a message and adds an ``OutboxMessage`` row to the
+current transaction; the row id is enqueued after commit. :func:`deliver` claims
+the row with a conditional UPDATE, sends it over SMTP and records the attempt.
+Transient failures are retried by the sweep with backoff; permanent ones mark the
+message failed with the reason, which the tenant's email log shows.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, format_datetime
+
+from flask import current_app, render_template
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.jobs import QUEUE_MAIL, enqueue_after_commit, enqueue_now, job
+from app.tenancy import TenantScoped, tenant_context, unscoped
+from app.timeutil import UTCDateTime, utcnow
+
+MAX_ATTEMPTS = 5
+SENDING_LEASE = timedelta(minutes=5)
+STATES = {"queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "Failed"}
+KIND_LABELS = {
+    "survey_invitation": "Survey invitation",
+    "detractor_alert": "Detractor alert",
+    "detractor_intro": "Detractor introduction",
+    "team_invitation": "Team invitation",
+}
+
+
+class OutboxMessage(TenantScoped, db.Model):
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_tenant_created", "tenant_id", "created_at"),
+        # The sweep looks across tenants for rows still owed, so this one leads with status.
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(254))
+    to_name: Mapped[str | None] = mapped_column(String(160))
+    from_name: Mapped[str] = mapped_column(String(160))
+    from_address: Mapped[str] = mapped_column(String(254))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def state_label(self) -> str:
+        return STATES.get(self.status, self.status)
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize())
+
+    @property
+    def message_id(self) -> str:
+        domain = current_app.config["MAIL_SENDER_ADDRESS"].rpartition("@")[2] or "turnaround.localhost"
+        return f"<outbox-{self.tenant_id}-{self.id}@{domain}>"
+
+
+def queue_email(
+    *,
+    kind: str,
+    to_address: str,
+    to_name: str | None,
+    subject: str,
+    template: str,
+    context: dict,
+    from_name: str | None = None,
+    reply_to: str | None = None,
+    ticket_id: int | None = None,
+) -> OutboxMessage:
+    """Render ``email/<template>.txt`` and ``.html`` and add the message to the current transaction."""
+    message = OutboxMessage(
+        kind=kind,
+        to_address=to_address,
+        to_name=to_name,
+        from_name=from_name or current_app.config["MAIL_SENDER_NAME"],
+        from_address=current_app.config["MAIL_SENDER_ADDRESS"],
+        reply_to=reply_to,
+        subject=subject,
+        text_body=render_template(f"email/{template}.txt", **context),
+        html_body=render_template(f"email/{template}.html", **context),
+        ticket_id=ticket_id,
+    )
+    db.session.add(message)
+    db.session.flush()
+    enqueue_after_commit("app.mail.deliver", message.id, queue=QUEUE_MAIL)
+    return message
+
+
+def build_message(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = formataddr((message.from_name, message.from_address))
+    email["To"] = formataddr((message.to_name or "", message.to_address))
+    if message.reply_to:
+        email["Reply-To"] = message.reply_to
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email["Date"] = format_datetime(message.created_at)
+    email["X-Turnaround-Kind"] = message.kind
+    email.set_content(message.text_body)
+    if message.html_body:
+        email.add_alternative(message.html_body, subtype="html")
+    return email
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (bad address, policy): do not retry."""
+
+
+def _smtp_send(email: EmailMessage) -> None:
+    cfg = current_app.config
+    try:
+        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+            if cfg["SMTP_STARTTLS"]:
+                smtp.starttls()
+            if cfg["SMTP_USERNAME"]:
+                smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
+            smtp.send_message(email)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise PermanentFailure("; ".join(f"{addr}: {code} {msg.decode(errors='replace')}"
+                                         for addr, (code, msg) in exc.recipients.items())) from exc
+    except smtplib.SMTPResponseException as exc:
+        if 500 <= exc.smtp_code < 600:
+            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from exc
+        raise
+
+
+@job
+def deliver(message_id: int) -> str:
+    """Send one outbox message if nobody else has. Returns what happened, for logs and tests."""
+    now = utcnow()
+    claimed = db.session.execute(
+        unscoped(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == "queued",
+                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            )
+            .values(status="sending", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        )
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return "skipped"
+    message = db.session.execute(
+        unscoped(select(OutboxMessage).where(OutboxMessage.id == message_id))
+    ).scalar_one()
+    with tenant_context(message.tenant_id):
+        try:
+            _smtp_send(build_message(message))
+        except PermanentFailure as exc:
+            message.status, message.last_error = "failed", str(exc)
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            message.last_error = f"{type(exc).__name__}: {exc}"
+            if message.attempts >= MAX_ATTEMPTS:
+                message.status = "failed"
+            else:
+                message.status = "queued"
+                message.next_attempt_at = utcnow() + timedelta(seconds=30 * 2 ** (message.attempts - 1))
+        else:
+            message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+        db.session.commit()
+        return message.status
+
+
+def sweep_outbox(stale_after: int | None = None, limit: int = 1000) -> int:
+    """Re-enqueue messages still owed: never enqueued since ``stale_after`` seconds, or due for retry.
+
+    A message stuck in "sending" past its lease (the worker died mid-send) goes back to the queue.
+    """
+    now = utcnow()
+    stale = current_app.config["OUTBOX_STALE_SECONDS"] if stale_after is None else stale_after
+    cutoff = now - timedelta(seconds=stale)
+    db.session.execute(
+        unscoped(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - SENDING_LEASE)
+            .values(status="queued")
+        )
+    )
+    due_ids = db.session.execute(
+        unscoped(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "queued",
+                func.coalesce(OutboxMessage.enqueued_at, OutboxMessage.created_at) <= cutoff,
+                or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    ).scalars().all()
+    if due_ids:
+        db.session.execute(
+            unscoped(update(OutboxMessage).where(OutboxMessage.id.in_(due_ids)).values(enqueued_at=now))
+        )
+    db.session.commit()
+    for message_id in due_ids:
+        enqueue_now("app.mail.deliver", message_id, queue=QUEUE_MAIL)
+    return len(due_ids)

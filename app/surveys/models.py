@@ -1,0 +1,103 @@
+"""Surveys, the invitations that carry them and the responses that come back."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.contacts.models import Contact
+from app.extensions import db
+from app.tenancy import TenantScoped
+from app.timeutil import UTCDateTime, utcnow
+
+DEFAULT_QUESTION = "How likely is it that you would recommend {organisation} to a friend or colleague?"
+DEFAULT_FOLLOWUPS = {
+    "detractor": "We are sorry you feel this way, please tell us what was missing or disappointing "
+    "in your experience with us?",
+    "passive": "Can you tell us more about your experience, how we can make you a raving fan?",
+    "promoter": "We want to know more, can you tell us why you are such a raving fan?",
+}
+BAND_LABELS = {"detractor": "Detractor", "passive": "Passive", "promoter": "Promoter"}
+
+
+class Survey(TenantScoped, db.Model):
+    __tablename__ = "survey"
+    __table_args__ = (Index("ix_survey_tenant", "tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="NPS survey")
+    question: Mapped[str] = mapped_column(Text, default=DEFAULT_QUESTION)
+    detractor_max: Mapped[int] = mapped_column(Integer, default=6)
+    passive_max: Mapped[int] = mapped_column(Integer, default=8)
+    ticket_trigger_max: Mapped[int] = mapped_column(Integer, default=6)
+    followup_detractor: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUPS["detractor"])
+    followup_passive: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUPS["passive"])
+    followup_promoter: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUPS["promoter"])
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def band_for(self, score: int) -> str:
+        if score <= self.detractor_max:
+            return "detractor"
+        if score <= self.passive_max:
+            return "passive"
+        return "promoter"
+
+    def followup_for(self, band: str) -> str:
+        return getattr(self, f"followup_{band}")
+
+    def question_for(self, organisation: str) -> str:
+        return self.question.replace("{organisation}", organisation)
+
+
+class SurveyInvitation(TenantScoped, db.Model):
+    """One survey sent to one contact; the token in its links is stored only as a SHA-256 hash."""
+
+    __tablename__ = "survey_invitation"
+    __table_args__ = (
+        Index("ix_survey_invitation_tenant_contact", "tenant_id", "contact_id", "created_at"),
+        Index("ix_survey_invitation_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    survey: Mapped[Survey] = relationship()
+    contact: Mapped[Contact] = relationship()
+    response: Mapped["Response | None"] = relationship(back_populates="invitation", uselist=False)
+
+
+class Response(TenantScoped, db.Model):
+    __tablename__ = "response"
+    __table_args__ = (
+        Index("ix_response_tenant_created", "tenant_id", "created_at"),
+        Index("ix_response_tenant_contact", "tenant_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("survey_invitation.id", ondelete="SET NULL"), unique=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(12))
+    comment: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20), default="hosted")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The respondent may amend the answer through the same link until this time.
+    amendable_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    survey: Mapped[Survey] = relationship()
+    contact: Mapped[Contact] = relationship()
+    invitation: Mapped[SurveyInvitation | None] = relationship(back_populates="response")
+
+    @property
+    def band_label(self) -> str:
+        return BAND_LABELS.get(self.band, self.band)

@@ -1,0 +1,84 @@
+"""Detractor tickets and their append-only timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import User
+from app.contacts.models import Contact
+from app.extensions import db
+from app.surveys.models import Response
+from app.tenancy import TenantScoped
+from app.timeutil import UTCDateTime, utcnow
+
+STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "closed": "Closed"}
+OUTCOMES = {"resolved": "Resolved", "not_resolved": "Not resolved", "no_response": "No response"}
+CALL_OUTCOMES = {
+    "connected": "Connected",
+    "left_live_message": "Left live message",
+    "left_voicemail": "Left voicemail",
+    "no_answer": "No answer",
+    "wrong_number": "Wrong number",
+}
+EMAIL_DIRECTIONS = {"outbound": "Sent to contact", "inbound": "Received from contact"}
+
+
+class Ticket(TenantScoped, db.Model):
+    __tablename__ = "ticket"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_ticket_tenant_status_opened", "tenant_id", "status", "opened_at"),
+        Index("ix_ticket_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    closing_note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    response: Mapped[Response] = relationship()
+    contact: Mapped[Contact] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    activities: Mapped[list["Activity"]] = relationship(
+        back_populates="ticket", order_by="Activity.created_at.desc(), Activity.id.desc()"
+    )
+
+    @property
+    def reference(self) -> str:
+        return f"D-{self.number:04d}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUSES.get(self.status, self.status)
+
+    @property
+    def outcome_label(self) -> str | None:
+        return OUTCOMES.get(self.outcome) if self.outcome else None
+
+
+class Activity(TenantScoped, db.Model):
+    """One entry in a ticket's timeline. Rows are only ever added."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_tenant_ticket_created", "tenant_id", "ticket_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="activities")
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,197 @@
+"""Everything that changes a detractor ticket. Each verb writes its timeline entry."""
+from __future__ import annotations
+
+from app.urls import absolute_url
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from app.accounts.models import Membership, Tenant, User
+from app.extensions import db
+from app.mail import queue_email
+from app.surveys.models import Response
+from app.tenancy import current_tenant_id
+from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket
+from app.timeutil import utcnow
+
+
+class TicketRuleError(ValueError):
+    """A change the ticket's state does not allow; the message is shown to the user."""
+
+
+def ticket_for_response(response: Response) -> Ticket | None:
+    return db.session.execute(select(Ticket).where(Ticket.response_id == response.id)).scalar_one_or_none()
+
+
+def _next_number(tenant_id: int) -> int:
+    table = Tenant.__table__
+    return db.session.execute(
+        update(table)
+        .where(table.c.id == tenant_id)
+        .values(next_ticket_number=table.c.next_ticket_number + 1)
+        .returning(table.c.next_ticket_number)
+    ).scalar_one() - 1
+
+
+def _pick_assignee() -> User | None:
+    """Round-robin: the active agent assigned longest ago; admins when there are no agents."""
+    for role in ("agent", "admin"):
+        membership = db.session.execute(
+            select(Membership)
+            .where(Membership.role == role, Membership.is_active.is_(True))
+            .order_by(Membership.last_assigned_at.asc().nulls_first(), Membership.id)
+            .limit(1)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if membership is not None:
+            membership.last_assigned_at = utcnow()
+            return membership.user
+    return None
+
+
+def ticket_url(ticket: Ticket, tenant: Tenant) -> str:
+    return absolute_url("tickets.show", tenant_slug=tenant.slug, ticket_id=ticket.id)
+
+
+def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = None, **details) -> Activity:
+    activity = Activity(ticket_id=ticket.id, actor_id=actor.id if actor else None, kind=kind, body=body, details=details)
+    db.session.add(activity)
+    return activity
+
+
+def open_ticket(response: Response) -> Ticket:
+    """Open the detractor ticket for ``response``: assign it, and queue the alert and introduction emails."""
+    tenant = db.session.get(Tenant, current_tenant_id())
+    assignee = _pick_assignee()
+    ticket = Ticket(
+        number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
+        assignee_id=assignee.id if assignee else None, status="new",
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    _record(ticket, "opened", None, score=response.score, assignee=assignee.name if assignee else None)
+    contact = response.contact
+    link = ticket_url(ticket, tenant)
+    for manager in _members_with_roles(("manager", "admin")):
+        queue_email(
+            kind="detractor_alert",
+            to_address=manager.email,
+            to_name=manager.name,
+            subject=f"Detractor ticket {ticket.reference}: score {response.score} from {contact.account_name or contact.name}",
+            template="detractor_alert",
+            context={"tenant": tenant, "ticket": ticket, "response": response, "contact": contact,
+                     "assignee": assignee, "link": link, "recipient": manager},
+            ticket_id=ticket.id,
+        )
+    if assignee is not None:
+        queue_email(
+            kind="detractor_intro",
+            to_address=contact.email,
+            to_name=contact.name,
+            subject=f"Your feedback to {tenant.name}: can we talk?",
+            template="detractor_intro",
+            context={"tenant": tenant, "contact": contact, "agent": assignee, "response": response},
+            from_name=assignee.name,
+            reply_to=assignee.email,
+            ticket_id=ticket.id,
+        )
+        _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
+                automatic=True, agent=assignee.name)
+    return ticket
+
+
+def _members_with_roles(roles: tuple[str, ...]) -> list[User]:
+    return list(
+        db.session.execute(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.role.in_(roles), Membership.is_active.is_(True))
+            .order_by(User.name)
+        ).scalars()
+    )
+
+
+def note_score_change(ticket: Ticket, previous: int, score: int) -> None:
+    _record(ticket, "score_amended", None, previous=previous, score=score)
+
+
+def _mark_contacted(ticket: Ticket) -> None:
+    if ticket.first_contact_at is None:
+        ticket.first_contact_at = utcnow()
+    if ticket.status == "new":
+        _record(ticket, "status", None, previous="new", status="contacted", reason="first contact attempt logged")
+        ticket.status = "contacted"
+
+
+def _ensure_open(ticket: Ticket) -> None:
+    if ticket.status == "closed":
+        raise TicketRuleError("This ticket is closed. Reopen it to make changes.")
+
+
+def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: str | None) -> Activity:
+    _ensure_open(ticket)
+    if outcome not in CALL_OUTCOMES:
+        raise TicketRuleError("Choose how the call went.")
+    activity = _record(ticket, "call", actor, notes or None, called=called, outcome=outcome)
+    _mark_contacted(ticket)
+    return activity
+
+
+def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summary: str | None) -> Activity:
+    _ensure_open(ticket)
+    if direction not in EMAIL_DIRECTIONS:
+        raise TicketRuleError("Choose whether the email was sent or received.")
+    activity = _record(ticket, "email", actor, summary or None, direction=direction, subject=subject)
+    _mark_contacted(ticket)
+    return activity
+
+
+def add_note(ticket: Ticket, actor: User, body: str) -> Activity:
+    return _record(ticket, "note", actor, body)
+
+
+def reassign(ticket: Ticket, actor: User, assignee: User) -> None:
+    _ensure_open(ticket)
+    if ticket.assignee_id == assignee.id:
+        return
+    previous = ticket.assignee.name if ticket.assignee else None
+    ticket.assignee_id = assignee.id
+    ticket.assignee = assignee
+    _record(ticket, "reassigned", actor, previous=previous, assignee=assignee.name)
+
+
+def move_status(ticket: Ticket, actor: User, status: str) -> None:
+    """Move an open ticket between the working columns; closing goes through :func:`close_ticket`."""
+    if status not in STATUSES or status == "closed":
+        raise TicketRuleError("Choose New, Contacted or Action plan. To close, use Close ticket.")
+    if ticket.status == status:
+        return
+    if ticket.status == "closed":
+        _record(ticket, "reopened", actor, previous_outcome=ticket.outcome)
+        ticket.closed_at = ticket.outcome = ticket.closing_note = None
+    _record(ticket, "status", actor, previous=ticket.status, status=status)
+    ticket.status = status
+
+
+def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str) -> None:
+    _ensure_open(ticket)
+    if outcome not in OUTCOMES:
+        raise TicketRuleError("Choose an outcome.")
+    if not (note or "").strip():
+        raise TicketRuleError("Write a closing note.")
+    previous = ticket.status
+    ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = "closed", outcome, note.strip(), utcnow()
+    _record(ticket, "closed", actor, note.strip(), outcome=outcome, previous=previous)
+
+
+def load_ticket_page(ticket_id: int) -> Ticket | None:
+    """The ticket with everything its page shows, in a fixed number of queries."""
+    return db.session.execute(
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .options(
+            selectinload(Ticket.response).selectinload(Response.survey),
+            selectinload(Ticket.contact),
+            selectinload(Ticket.assignee),
+            selectinload(Ticket.activities).selectinload(Activity.actor),
+        )
+    ).scalar_one_or_none()
