@@ -39,7 +39,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
     from app.emails.routes import bp as emails_bp
-    from app.surveys.routes import bp as surveys_bp, public_bp as survey_public_bp
+    from app.surveys.public import public_bp as survey_public_bp
+    from app.surveys.routes import bp as surveys_bp
     from app.tickets.routes import bp as tickets_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, emails_bp):

@@ -1,0 +1,150 @@
+"""Tenant isolation: another organisation's objects are 404 on every route that takes an id."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.accounts.models import TeamInvitation
+from app.extensions import db
+from app.mail import OutboxMessage
+from app.tenancy import TenantContextMissing, tenant_context
+from app.tickets.models import Ticket
+from tests.conftest import add_member, answer, login, make_contact, make_org, slug_of
+
+# How to make one object of organisation A for each kind of id a URL can take.
+ID_FACTORIES = {
+    "contact_id": lambda app, t: make_contact(app, t, "Zed Zero"),
+    "ticket_id": lambda app, t: _ticket(app, t),
+    "invitation_id": lambda app, t: _team_invitation(app, t),
+    "message_id": lambda app, t: _message(app, t),
+}
+
+
+def _ticket(app, tenant_id):
+    answer(app, tenant_id, make_contact(app, tenant_id, "Tia Ticket"), 2, "bad")
+    with app.app_context(), tenant_context(tenant_id):
+        return db.session.execute(select(Ticket.id)).scalar_one()
+
+
+def _message(app, tenant_id):
+    _team_invitation(app, tenant_id)
+    with app.app_context(), tenant_context(tenant_id):
+        return db.session.execute(select(OutboxMessage.id).limit(1)).scalar_one()
+
+
+def _team_invitation(app, tenant_id):
+    from app.accounts.models import Tenant, User
+    from app.accounts.services import invite_member
+
+    with app.app_context(), tenant_context(tenant_id):
+        tenant = db.session.get(Tenant, tenant_id)
+        inviter = db.session.execute(select(User).limit(1)).scalar_one()
+        invitation = invite_member(tenant=tenant, email="newbie@example.com", role="agent", invited_by=inviter)
+        db.session.commit()
+        return invitation.id
+
+
+def _id_routes(app):
+    for rule in app.url_map.iter_rules():
+        if "tenant_slug" not in rule.arguments:
+            continue
+        ids = [a for a in rule.arguments if a.endswith("_id")]
+        if ids:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, ids, method
+
+
+def test_every_route_with_an_id_has_a_factory(app):
+    missing = {a for rule, ids, _ in _id_routes(app) for a in ids if a not in ID_FACTORIES}
+    assert not missing, f"add a factory to ID_FACTORIES for {missing}"
+
+
+def test_outsider_gets_404_for_every_object_route(app):
+    """Generated from the URL map: a member of B asking for A's object, under either slug, gets 404."""
+    a_id, _ = make_org(app, "Acme Billing")
+    b_id, b_admin = make_org(app, "Bayside Clinic", kind="clinic", email="boss@bayside.example")
+    a_slug, b_slug = slug_of(app, a_id), slug_of(app, b_id)
+    objects = {name: factory(app, a_id) for name, factory in ID_FACTORIES.items()}
+    client = app.test_client()
+    login(client, app, b_admin)
+    checked = 0
+    for rule, ids, method in _id_routes(app):
+        values = {name: objects[name] for name in ids}
+        for slug in (b_slug, a_slug):
+            url = _build(rule.rule, tenant_slug=slug, **values)
+            response = client.open(url, method=method, data={})
+            assert response.status_code == 404, f"{method} {url} gave {response.status_code}"
+            assert "Acme" not in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 2
+
+
+def _build(pattern: str, **values) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), pattern)
+
+
+def test_member_of_a_tenant_cannot_open_another_tenants_pages(app):
+    a_id, _ = make_org(app, "Acme Billing")
+    _, b_admin = make_org(app, "Bayside Clinic", kind="clinic", email="boss@bayside.example")
+    client = app.test_client()
+    login(client, app, b_admin)
+    assert client.get(f"/t/{slug_of(app, a_id)}/").status_code == 404
+    assert client.get("/t/no-such-org/").status_code == 404
+
+
+def test_deactivated_member_gets_404(app):
+    a_id, _ = make_org(app, "Acme Billing")
+    agent = add_member(app, a_id, "agent", "Al Agent", "al@acme.example")
+    from app.accounts.models import Membership
+
+    with app.app_context(), tenant_context(a_id):
+        db.session.execute(select(Membership).where(Membership.user_id == agent)).scalar_one().is_active = False
+        db.session.commit()
+    client = app.test_client()
+    client.post("/login", data={"email": "al@acme.example", "password": "correct-horse-battery"})
+    assert client.get(f"/t/{slug_of(app, a_id)}/").status_code in (302, 404)
+
+
+def test_queries_are_scoped_to_the_current_tenant(app):
+    a_id, _ = make_org(app, "Acme Billing")
+    b_id, _ = make_org(app, "Bayside Clinic", email="boss@bayside.example")
+    make_contact(app, a_id, "Only In A")
+    make_contact(app, b_id, "Only In B")
+    from app.contacts.models import Contact
+
+    with app.app_context():
+        with tenant_context(a_id):
+            assert db.session.execute(select(Contact.name)).scalars().all() == ["Only In A"]
+        with tenant_context(b_id):
+            assert db.session.execute(select(Contact.name)).scalars().all() == ["Only In B"]
+
+
+def test_tenant_owned_query_without_a_tenant_raises(app):
+    from app.contacts.models import Contact
+
+    with app.app_context():
+        with pytest.raises(TenantContextMissing):
+            db.session.execute(select(Contact)).all()
+        db.session.rollback()
+
+
+def test_new_rows_take_the_current_tenant(app):
+    a_id, _ = make_org(app, "Acme Billing")
+    from app.contacts.models import Contact
+
+    with app.app_context(), tenant_context(a_id):
+        contact = Contact(name="New Person", email="new@example.com")
+        db.session.add(contact)
+        db.session.flush()
+        assert contact.tenant_id == a_id
+        db.session.rollback()
+
+
+def test_team_invitation_is_scoped(app):
+    a_id, _ = make_org(app, "Acme Billing")
+    invitation_id = _team_invitation(app, a_id)
+    b_id, _ = make_org(app, "Bayside Clinic", email="boss@bayside.example")
+    with app.app_context(), tenant_context(b_id):
+        assert db.session.execute(select(TeamInvitation).where(TeamInvitation.id == invitation_id)).first() is None
