@@ -1,13 +1,209 @@
-from flask import Blueprint
+"""The ticket board, the ticket page and the actions that work a ticket.
+
+Every action is a POST that works as a plain form (303 back to the ticket page with a flash)
+and through htmx (the ticket region is re-rendered in place). A form that does not validate
+comes back with status 422: the whole page for a plain post, only that form for htmx.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from app.extensions import db
+from app.tenancy import WORKING_ROLES, current_membership, current_tenant_id, get_or_404, require_role
+from app.tickets import services
+from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, ReassignForm, StatusForm
+from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Ticket
+from app.tickets.services import TicketRuleError
+from app.views import render_page
 
 bp = Blueprint("tickets", __name__, url_prefix="/t/<tenant_slug>")
 
+# The action forms on a ticket page, by the name of their template in tickets/forms/.
+ACTION_FORMS = {
+    "call": CallForm, "email": EmailForm, "note": NoteForm,
+    "reassign": ReassignForm, "status": StatusForm, "close": CloseForm,
+}
+LABELS = {"STATUSES": STATUSES, "OUTCOMES": OUTCOMES, "CALL_OUTCOMES": CALL_OUTCOMES,
+          "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS}
+
+
+# --- Board -----------------------------------------------------------------------------------------
 
 @bp.get("/")
 def board():
-    return "board"
+    who = "mine" if request.args.get("who") == "mine" else "all"
+    assignee_id = current_user.id if who == "mine" else None
+    counts = services.board_counts(assignee_id)
+    columns = services.board_tickets(assignee_id)
+    return render_page(
+        "tickets/board.html", "tickets/_board.html",
+        who=who, counts=counts, columns=columns, total=sum(counts.values()),
+        limit=services.BOARD_COLUMN_LIMIT, can_work=current_membership.role in WORKING_ROLES, **LABELS,
+    )
+
+
+# --- Ticket page -----------------------------------------------------------------------------------
+
+def _load(ticket_id: int) -> Ticket:
+    """The ticket with everything its page shows; missing and other tenants' tickets are the same 404."""
+    ticket = services.load_ticket_page(ticket_id)
+    if ticket is None or ticket.tenant_id != current_tenant_id():
+        abort(404)
+    return ticket
+
+
+def _blank_forms(ticket: Ticket) -> dict[str, FlaskForm]:
+    """Fresh action forms, filled with the ticket's current values where that helps."""
+    forms = {
+        "call": CallForm(formdata=None, called=ticket.contact.name),
+        "email": EmailForm(formdata=None),
+        "note": NoteForm(formdata=None),
+        "reassign": ReassignForm(formdata=None, assignee_id=ticket.assignee_id),
+        "status": StatusForm(formdata=None, status=ticket.status if ticket.status != "closed" else "action_plan"),
+        "close": CloseForm(formdata=None),
+    }
+    return forms
+
+
+def _ticket_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = None) -> dict:
+    can_work = current_membership.role in WORKING_ROLES
+    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "rule_error": None, **LABELS}
+    if can_work:
+        context["forms"] = {**_blank_forms(ticket), **(forms or {})}
+        context["forms"]["reassign"].set_members(services.assignable_members())
+    return context
 
 
 @bp.get("/tickets/<int:ticket_id>")
-def show(ticket_id):
-    return "ticket"
+def show(ticket_id: int):
+    ticket = _load(ticket_id)
+    return render_page("tickets/show.html", "tickets/_ticket.html", **_ticket_context(ticket))
+
+
+# --- Actions ---------------------------------------------------------------------------------------
+
+def _done(ticket_id: int, message: str, category: str = "success"):
+    """After a change: the re-rendered ticket region for htmx, else a redirect to the ticket page."""
+    db.session.commit()
+    flash(message, category)
+    if request.htmx:
+        ticket = _load(ticket_id)
+        return render_page("tickets/show.html", "tickets/_ticket.html", **_ticket_context(ticket))
+    return redirect(url_for("tickets.show", ticket_id=ticket_id), 303)
+
+
+def _invalid(ticket_id: int, action: str, form: FlaskForm, rule_error: str | None = None):
+    """The form again with its errors next to the fields (422): only that form for htmx."""
+    db.session.rollback()
+    ticket = _load(ticket_id)
+    context = _ticket_context(ticket, {action: form})
+    context["rule_error"] = {action: rule_error} if rule_error else None
+    html, status, headers = render_page(
+        "tickets/show.html", f"tickets/forms/_{action}.html", status=422, **context
+    )
+    if request.htmx and not request.htmx.boosted:
+        headers = {**headers, "HX-Retarget": f"#action-{action}", "HX-Reswap": "outerHTML"}
+    return html, status, headers
+
+
+def _rule_error(ticket_id: int, action: str, form: FlaskForm, error: TicketRuleError, field: str | None = None):
+    """A service refused the change: show its message next to ``field``, or above the form."""
+    if field is not None:
+        getattr(form, field).errors = [*getattr(form, field).errors, str(error)]
+        return _invalid(ticket_id, action, form)
+    return _invalid(ticket_id, action, form, str(error))
+
+
+@bp.post("/tickets/<int:ticket_id>/calls")
+@require_role(*WORKING_ROLES)
+def log_call(ticket_id: int):
+    ticket = get_or_404(Ticket, ticket_id)
+    form = CallForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket_id, "call", form)
+    called = form.called.data or ticket.contact.name
+    try:
+        services.log_call(ticket, current_user, called=called, outcome=form.outcome.data, notes=form.notes.data)
+    except TicketRuleError as error:
+        return _rule_error(ticket_id, "call", form, error)
+    return _done(ticket_id, f"Call to {called} logged: {CALL_OUTCOMES[form.outcome.data]}.")
+
+
+@bp.post("/tickets/<int:ticket_id>/emails")
+@require_role(*WORKING_ROLES)
+def log_email(ticket_id: int):
+    ticket = get_or_404(Ticket, ticket_id)
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket_id, "email", form)
+    try:
+        services.log_email(ticket, current_user, direction=form.direction.data, subject=form.subject.data,
+                           summary=form.summary.data)
+    except TicketRuleError as error:
+        return _rule_error(ticket_id, "email", form, error)
+    return _done(ticket_id, f"Email “{form.subject.data}” logged.")
+
+
+@bp.post("/tickets/<int:ticket_id>/notes")
+@require_role(*WORKING_ROLES)
+def add_note(ticket_id: int):
+    ticket = get_or_404(Ticket, ticket_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket_id, "note", form)
+    services.add_note(ticket, current_user, form.body.data)
+    return _done(ticket_id, "Note added.")
+
+
+@bp.post("/tickets/<int:ticket_id>/assignee")
+@require_role(*WORKING_ROLES)
+def reassign(ticket_id: int):
+    ticket = get_or_404(Ticket, ticket_id)
+    members = {user.id: user for user in services.assignable_members()}
+    form = ReassignForm()
+    form.set_members(members.values())
+    if not form.validate_on_submit():
+        return _invalid(ticket_id, "reassign", form)
+    assignee = members[form.assignee_id.data]
+    if ticket.assignee_id == assignee.id:
+        return _done(ticket_id, f"{ticket.reference} is already assigned to {assignee.name}.", "info")
+    try:
+        services.reassign(ticket, current_user, assignee)
+    except TicketRuleError as error:
+        return _rule_error(ticket_id, "reassign", form, error)
+    return _done(ticket_id, f"{ticket.reference} is now assigned to {assignee.name}.")
+
+
+@bp.post("/tickets/<int:ticket_id>/status")
+@require_role(*WORKING_ROLES)
+def move_status(ticket_id: int):
+    ticket = get_or_404(Ticket, ticket_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket_id, "status", form)
+    status = form.status.data
+    if ticket.status == status:
+        return _done(ticket_id, f"{ticket.reference} is already in {STATUSES[status]}.", "info")
+    reopening = ticket.status == "closed"
+    try:
+        services.move_status(ticket, current_user, status)
+    except TicketRuleError as error:
+        return _rule_error(ticket_id, "status", form, error, "status")
+    verb = "reopened and moved" if reopening else "moved"
+    return _done(ticket_id, f"{ticket.reference} {verb} to {STATUSES[status]}.")
+
+
+@bp.post("/tickets/<int:ticket_id>/close")
+@require_role(*WORKING_ROLES)
+def close(ticket_id: int):
+    ticket = get_or_404(Ticket, ticket_id)
+    form = CloseForm()
+    if not form.validate_on_submit():
+        return _invalid(ticket_id, "close", form)
+    try:
+        services.close_ticket(ticket, current_user, outcome=form.outcome.data, note=form.note.data)
+    except TicketRuleError as error:
+        return _rule_error(ticket_id, "close", form, error)
+    return _done(ticket_id, f"{ticket.reference} closed: {OUTCOMES[form.outcome.data]}.")

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from app.urls import absolute_url
-from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import Membership, Tenant, User
 from app.extensions import db
 from app.mail import queue_email
 from app.surveys.models import Response
-from app.tenancy import current_tenant_id
+from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket
 from app.timeutil import utcnow
 
@@ -195,3 +195,49 @@ def load_ticket_page(ticket_id: int) -> Ticket | None:
             selectinload(Ticket.activities).selectinload(Activity.actor),
         )
     ).scalar_one_or_none()
+
+
+BOARD_COLUMN_LIMIT = 50
+
+
+def board_counts(assignee_id: int | None = None) -> dict[str, int]:
+    """How many tickets are in each status (of one assignee when given), in one grouped query."""
+    statement = select(Ticket.status, func.count(Ticket.id)).group_by(Ticket.status)
+    if assignee_id is not None:
+        statement = statement.where(Ticket.assignee_id == assignee_id)
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: count for status, count in db.session.execute(statement).all()})
+    return counts
+
+
+def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMIT) -> dict[str, list[Ticket]]:
+    """At most ``limit`` cards per status, with contact, response and assignee, in one query.
+
+    Working columns list the oldest tickets first (they have waited longest); the closed
+    column lists the most recently closed. A ``row_number()`` window picks the rows per
+    column, so the number of queries does not grow with the number of tickets.
+    """
+    closed_first = case((Ticket.status == "closed", Ticket.closed_at), else_=None)
+    position = func.row_number().over(
+        partition_by=Ticket.status, order_by=(closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc())
+    ).label("position")
+    ranked = select(Ticket.id.label("ticket_id"), position).where(Ticket.tenant_id == current_tenant_id())
+    if assignee_id is not None:
+        ranked = ranked.where(Ticket.assignee_id == assignee_id)
+    ranked = ranked.subquery("ranked")
+    rows = db.session.execute(
+        select(Ticket)
+        .join(ranked, ranked.c.ticket_id == Ticket.id)
+        .where(ranked.c.position <= limit)
+        .order_by(Ticket.status, ranked.c.position)
+        .options(joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee))
+    ).scalars().all()
+    columns: dict[str, list[Ticket]] = {status: [] for status in STATUSES}
+    for ticket in rows:
+        columns.setdefault(ticket.status, []).append(ticket)
+    return columns
+
+
+def assignable_members() -> list[User]:
+    """Active admins, managers and agents of the current tenant, by name: who a ticket can be given to."""
+    return _members_with_roles(WORKING_ROLES)

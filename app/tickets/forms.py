@@ -1,0 +1,99 @@
+"""Forms for the actions on a ticket page. Every field has a visible label and a plain-language error."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app.forms import strip
+from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES
+
+try:  # WTForms 3.3+ wants SelectChoice; older versions take (value, label) tuples.
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover
+    SelectChoice = None
+
+
+def choices(pairs) -> list:
+    """``(value, label)`` pairs in whatever form the installed WTForms prefers."""
+    pairs = list(pairs.items() if isinstance(pairs, dict) else pairs)
+    if SelectChoice is None:  # pragma: no cover
+        return pairs
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+WORKING_STATUSES = {key: label for key, label in STATUSES.items() if key != "closed"}
+
+
+def _int_or_none(value):
+    return None if value in (None, "") else int(value)
+
+
+class ChoiceField(SelectField):
+    """A select whose empty value is left to the "required" validator, so the user sees one clear message."""
+
+    def pre_validate(self, form):
+        if self.data in (None, ""):
+            return
+        super().pre_validate(form)
+
+
+class CallForm(FlaskForm):
+    called = StringField("Who did you call?", validators=[Optional(), Length(max=120)], filters=[strip])
+    outcome = ChoiceField(
+        "How did the call go?", choices=choices([("", "Choose…"), *CALL_OUTCOMES.items()]), default="",
+        validators=[DataRequired(message="Choose how the call went.")],
+        invalid_choice_message="Choose how the call went.",
+    )
+    notes = TextAreaField("Call notes", validators=[Optional(), Length(max=5000)], filters=[strip])
+
+
+class EmailForm(FlaskForm):
+    direction = ChoiceField(
+        "Direction", choices=choices(EMAIL_DIRECTIONS), default="outbound",
+        validators=[DataRequired(message="Choose whether the email was sent or received.")],
+        invalid_choice_message="Choose whether the email was sent or received.",
+    )
+    subject = StringField(
+        "Subject", validators=[DataRequired(message="Enter the email's subject."), Length(max=200)], filters=[strip]
+    )
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)], filters=[strip])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        "Note", validators=[DataRequired(message="Write the note before adding it."), Length(max=5000)], filters=[strip]
+    )
+
+
+class ReassignForm(FlaskForm):
+    """``assignee_id`` choices are the tenant's active working members, set by the view."""
+
+    assignee_id = ChoiceField(
+        "Assign to", coerce=_int_or_none,
+        validators=[InputRequired(message="Choose who should work this ticket.")],
+        invalid_value_message="Choose who should work this ticket.",
+        invalid_choice_message="Choose an active admin, manager or agent.",
+    )
+
+    def set_members(self, members) -> None:
+        self.assignee_id.choices = choices((user.id, user.name) for user in members)
+
+
+class StatusForm(FlaskForm):
+    status = ChoiceField(
+        "Move to", choices=choices(WORKING_STATUSES),
+        validators=[DataRequired(message="Choose New, Contacted or Action plan.")],
+        invalid_choice_message="Choose New, Contacted or Action plan.",
+    )
+
+
+class CloseForm(FlaskForm):
+    outcome = ChoiceField(
+        "Outcome", choices=choices([("", "Choose an outcome…"), *OUTCOMES.items()]), default="",
+        validators=[DataRequired(message="Choose an outcome.")],
+        invalid_choice_message="Choose an outcome.",
+    )
+    note = TextAreaField(
+        "Closing note", validators=[DataRequired(message="Write a closing note."), Length(max=5000)], filters=[strip]
+    )
