@@ -29,13 +29,17 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
 
-    from app import models  # noqa: F401  (registers every table on the metadata)
-    from app import security, tenancy
+    from app import (
+        models,  # noqa: F401  (registers every table on the metadata)
+        security,
+        tenancy,
+    )
 
     tenancy.init_app(app)
     security.init_app(app)
 
-    from app.accounts.routes import bp as accounts_bp, team_bp
+    from app.accounts.routes import bp as accounts_bp
+    from app.accounts.routes import team_bp
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
     from app.emails.routes import bp as emails_bp

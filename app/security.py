@@ -6,7 +6,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask
+from flask import Flask, session
 
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so timing does not reveal which emails are registered.
@@ -52,6 +52,11 @@ CSP = (
 def init_app(app: Flask) -> None:
     if app.config["APP_ENV"] == "test":
         _use_fast_hashing()
+
+    @app.before_request
+    def _idle_timeout():
+        # A permanent session is refreshed on every request and expires after PERMANENT_SESSION_LIFETIME idle.
+        session.permanent = True
 
     @app.after_request
     def _headers(response):

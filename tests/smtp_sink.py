@@ -13,6 +13,13 @@ class _Handler:
     def __init__(self, sink: "SmtpSink"):
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A recipient whose address contains "reject" is refused for good, like an unknown mailbox.
+        if "reject" in address.lower():
+            return "550 5.1.1 Mailbox unavailable: no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.sink.lock:

@@ -1,7 +1,7 @@
 """Organisation switcher, team page and invitation acceptance."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
@@ -10,7 +10,8 @@ from app.accounts.forms import InviteForm
 from app.accounts.models import Membership, TeamInvitation, User
 from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
-from app.tenancy import current_membership, current_tenant, require_role, tenant_context
+from app.tenancy import current_tenant, get_or_404, require_role
+from app.timeutil import utcnow
 from app.views import render_page
 
 bp = Blueprint("accounts", __name__)
@@ -91,9 +92,6 @@ def invite():
 @team_bp.post("/invitations/<int:invitation_id>/revoke")
 @require_role("admin")
 def revoke(invitation_id: int):
-    from app.tenancy import get_or_404
-    from app.timeutil import utcnow
-
     invitation = get_or_404(TeamInvitation, invitation_id)
     if invitation.state == "pending":
         invitation.revoked_at = utcnow()

@@ -5,7 +5,6 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from app.urls import absolute_url
 from sqlalchemy import func, select
 
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
@@ -16,6 +15,7 @@ from app.security import hash_password, hash_token, new_token
 from app.surveys.models import Survey
 from app.tenancy import tenant_context, unscoped
 from app.timeutil import utcnow
+from app.urls import absolute_url
 
 INVITATION_LIFETIME = timedelta(days=7)
 
