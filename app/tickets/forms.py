@@ -76,8 +76,12 @@ class ReassignForm(FlaskForm):
         invalid_choice_message="Choose an active admin, manager or agent.",
     )
 
-    def set_members(self, members) -> None:
-        self.assignee_id.choices = choices((user.id, user.name) for user in members)
+    def set_members(self, members, current_id: int | None = None) -> None:
+        """Offer ``members``; when the current assignee is not one of them, nobody is preselected."""
+        pairs = [(user.id, user.name) for user in members]
+        if current_id not in {user_id for user_id, _ in pairs}:
+            pairs.insert(0, ("", "Choose a team member…"))
+        self.assignee_id.choices = choices(pairs)
 
 
 class StatusForm(FlaskForm):

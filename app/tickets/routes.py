@@ -40,7 +40,7 @@ def board():
     return render_page(
         "tickets/board.html", "tickets/_board.html",
         who=who, counts=counts, columns=columns, total=sum(counts.values()),
-        limit=services.BOARD_COLUMN_LIMIT, can_work=current_membership.role in WORKING_ROLES, **LABELS,
+        can_work=current_membership.role in WORKING_ROLES, **LABELS,
     )
 
 
@@ -54,25 +54,36 @@ def _load(ticket_id: int) -> Ticket:
     return ticket
 
 
+def _form(action: str, **values) -> FlaskForm:
+    """One action form. Each has its own prefix, so ids and names never clash on the ticket page."""
+    return ACTION_FORMS[action](prefix=action, **values)
+
+
 def _blank_forms(ticket: Ticket) -> dict[str, FlaskForm]:
     """Fresh action forms, filled with the ticket's current values where that helps."""
-    forms = {
-        "call": CallForm(formdata=None, called=ticket.contact.name),
-        "email": EmailForm(formdata=None),
-        "note": NoteForm(formdata=None),
-        "reassign": ReassignForm(formdata=None, assignee_id=ticket.assignee_id),
-        "status": StatusForm(formdata=None, status=ticket.status if ticket.status != "closed" else "action_plan"),
-        "close": CloseForm(formdata=None),
+    return {
+        "call": _form("call", formdata=None, called=ticket.contact.name),
+        "email": _form("email", formdata=None),
+        "note": _form("note", formdata=None),
+        "reassign": _form("reassign", formdata=None, assignee_id=ticket.assignee_id),
+        "status": _form("status", formdata=None,
+                        status=ticket.status if ticket.status != "closed" else "action_plan"),
+        "close": _form("close", formdata=None),
     }
-    return forms
 
 
-def _ticket_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = None) -> dict:
+def _ticket_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = None,
+                    rule_error: dict[str, str] | None = None) -> dict:
+    """What the ticket page needs. A closed ticket offers only a note and a move (which reopens it)."""
     can_work = current_membership.role in WORKING_ROLES
-    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "rule_error": None, **LABELS}
+    actions = list(ACTION_FORMS) if ticket.status != "closed" else ["note", "status"]
+    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "actions": [], "rule_error": rule_error or {},
+               **LABELS}
     if can_work:
         context["forms"] = {**_blank_forms(ticket), **(forms or {})}
-        context["forms"]["reassign"].set_members(services.assignable_members())
+        context["forms"]["reassign"].set_members(services.assignable_members(), ticket.assignee_id)
+        # A form that came back with errors is shown even where the ticket's state would hide it.
+        context["actions"] = [a for a in ACTION_FORMS if a in actions or a in (forms or {})]
     return context
 
 
@@ -88,7 +99,7 @@ def _done(ticket_id: int, message: str, category: str = "success"):
     """After a change: the re-rendered ticket region for htmx, else a redirect to the ticket page."""
     db.session.commit()
     flash(message, category)
-    if request.htmx:
+    if request.htmx and not request.htmx.boosted:
         ticket = _load(ticket_id)
         return render_page("tickets/show.html", "tickets/_ticket.html", **_ticket_context(ticket))
     return redirect(url_for("tickets.show", ticket_id=ticket_id), 303)
@@ -98,8 +109,7 @@ def _invalid(ticket_id: int, action: str, form: FlaskForm, rule_error: str | Non
     """The form again with its errors next to the fields (422): only that form for htmx."""
     db.session.rollback()
     ticket = _load(ticket_id)
-    context = _ticket_context(ticket, {action: form})
-    context["rule_error"] = {action: rule_error} if rule_error else None
+    context = _ticket_context(ticket, {action: form}, {action: rule_error} if rule_error else None)
     html, status, headers = render_page(
         "tickets/show.html", f"tickets/forms/_{action}.html", status=422, **context
     )
@@ -120,7 +130,7 @@ def _rule_error(ticket_id: int, action: str, form: FlaskForm, error: TicketRuleE
 @require_role(*WORKING_ROLES)
 def log_call(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = CallForm()
+    form = _form("call")
     if not form.validate_on_submit():
         return _invalid(ticket_id, "call", form)
     called = form.called.data or ticket.contact.name
@@ -135,7 +145,7 @@ def log_call(ticket_id: int):
 @require_role(*WORKING_ROLES)
 def log_email(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = EmailForm()
+    form = _form("email")
     if not form.validate_on_submit():
         return _invalid(ticket_id, "email", form)
     try:
@@ -150,7 +160,7 @@ def log_email(ticket_id: int):
 @require_role(*WORKING_ROLES)
 def add_note(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = NoteForm()
+    form = _form("note")
     if not form.validate_on_submit():
         return _invalid(ticket_id, "note", form)
     services.add_note(ticket, current_user, form.body.data)
@@ -162,8 +172,8 @@ def add_note(ticket_id: int):
 def reassign(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     members = {user.id: user for user in services.assignable_members()}
-    form = ReassignForm()
-    form.set_members(members.values())
+    form = _form("reassign")
+    form.set_members(members.values(), ticket.assignee_id)
     if not form.validate_on_submit():
         return _invalid(ticket_id, "reassign", form)
     assignee = members[form.assignee_id.data]
@@ -180,7 +190,7 @@ def reassign(ticket_id: int):
 @require_role(*WORKING_ROLES)
 def move_status(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = StatusForm()
+    form = _form("status")
     if not form.validate_on_submit():
         return _invalid(ticket_id, "status", form)
     status = form.status.data
@@ -199,7 +209,7 @@ def move_status(ticket_id: int):
 @require_role(*WORKING_ROLES)
 def close(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = CloseForm()
+    form = _form("close")
     if not form.validate_on_submit():
         return _invalid(ticket_id, "close", form)
     try:

@@ -1,0 +1,109 @@
+"""The ticket board: four columns with counts, Mine / All, htmx swaps, empty state and column caps."""
+from __future__ import annotations
+
+from app.accounts.models import User
+from app.extensions import db
+from app.tickets import services
+from tests.tickets.conftest import (
+    HTMX, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
+)
+
+
+def _move(app, org, ticket_id, status, actor="manager"):
+    with_ticket(app, org["tenant_id"], ticket_id,
+                lambda t: services.move_status(t, db.session.get(User, org[actor]), status))
+
+
+def _close(app, org, ticket_id, actor="manager"):
+    with_ticket(app, org["tenant_id"], ticket_id, lambda t: services.close_ticket(
+        t, db.session.get(User, org[actor]), outcome="resolved", note="Refunded the charge."))
+
+
+def test_board_shows_each_column_with_its_count_and_cards(app, org, as_member):
+    first = open_ticket(app, org, "Casey Client", 3, account_name="Casey Dental")
+    second = open_ticket(app, org, "Dana Doe", 0)
+    third = open_ticket(app, org, "Eli East", 6)
+    _move(app, org, second, "action_plan")
+    _close(app, org, third)
+
+    response = as_member("agent").get(f"/t/{org['slug']}/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<!doctype html>" in page
+    for status, label in (("new", "New"), ("contacted", "Contacted"), ("action_plan", "Action plan"), ("closed", "Closed")):
+        assert f'id="column-{status}">{label} ' in page
+    assert [column_count(page, s) for s in ("new", "contacted", "action_plan", "closed")] == [1, 0, 1, 1]
+
+    card = squash(column_html(page, "new"))
+    assert f'href="/t/{org["slug"]}/tickets/{first}"' in card and "D-0001" in card
+    assert '<span class="score band-detractor"' in card and "</span>3</span>" in card
+    assert "Casey Client" in card and "Casey Dental" in card
+    assert "Alex Agent · opened just now" in card
+    assert "D-0002" in column_html(page, "action_plan") and "D-0003" in column_html(page, "closed")
+    assert "No tickets here." in column_html(page, "contacted")
+
+
+def test_mine_shows_only_my_tickets_and_all_is_the_default(app, org, as_member):
+    mine = open_ticket(app, org, "Casey Client")
+    open_ticket(app, org, "Dana Doe")  # stays with the agent, whom round-robin picked
+    with_ticket(app, org["tenant_id"], mine, lambda t: services.reassign(
+        t, db.session.get(User, org["agent"]), db.session.get(User, org["manager"])))
+
+    client = as_member("manager")
+    everything = client.get(f"/t/{org['slug']}/").get_data(as_text=True)
+    assert "D-0001" in everything and "D-0002" in everything
+    assert 'aria-current="page">All tickets' in squash(everything)
+
+    only_mine = client.get(f"/t/{org['slug']}/?who=mine").get_data(as_text=True)
+    assert "D-0001" in only_mine and "D-0002" not in only_mine
+    assert column_count(only_mine, "new") == 1
+    assert 'aria-current="page">Mine' in squash(only_mine)
+
+    # Anything else than "mine" falls back to all.
+    assert "D-0002" in client.get(f"/t/{org['slug']}/?who=nonsense").get_data(as_text=True)
+
+
+def test_filter_through_htmx_returns_only_the_board_fragment(app, org, as_member):
+    open_ticket(app, org)
+    response = as_member("agent").get(f"/t/{org['slug']}/?who=mine", headers=HTMX)
+    assert response.status_code == 200
+    assert "HX-Request" in response.headers["Vary"]
+    fragment = response.get_data(as_text=True)
+    assert "<!doctype html>" not in fragment and "<header" not in fragment.split('<nav class="board-filter"')[0]
+    assert 'class="board"' in fragment and "D-0001" in fragment
+    assert 'hx-target="#board"' in fragment and 'hx-push-url="true"' in fragment
+
+
+def test_empty_board_tells_the_user_to_send_a_survey(app, org, as_member):
+    client = as_member("agent")
+    page = client.get(f"/t/{org['slug']}/").get_data(as_text=True)
+    assert "No detractor tickets yet" in page
+    assert f'<a href="/t/{org["slug"]}/surveys/send" role="button">Send a survey</a>' in page
+    assert 'class="board"' not in page
+
+    mine = client.get(f"/t/{org['slug']}/?who=mine").get_data(as_text=True)
+    assert "No tickets are assigned to you" in mine and "See all tickets" in mine
+
+
+def test_viewer_sees_the_board_but_no_send_button(app, org, as_member):
+    page = as_member("viewer").get(f"/t/{org['slug']}/").get_data(as_text=True)
+    assert "No detractor tickets yet" in page and "Send a survey</a>" not in page
+    open_ticket(app, org)
+    assert "D-0001" in as_member("viewer").get(f"/t/{org['slug']}/").get_data(as_text=True)
+
+
+def test_columns_show_at_most_fifty_cards_with_the_full_count(app, org, as_member):
+    bulk_tickets(app, org["tenant_id"], 60, status="new", start=1)
+    closed = bulk_tickets(app, org["tenant_id"], 55, status="closed", start=100)
+
+    page = as_member("manager").get(f"/t/{org['slug']}/").get_data(as_text=True)
+    assert column_count(page, "new") == 60 and card_count(page, "new") == 50
+    assert column_count(page, "closed") == 55 and card_count(page, "closed") == 50
+    assert "Showing the oldest 50 of 60." in page
+    assert "Showing the most recently closed 50 of 55." in page
+    new_column, closed_column = column_html(page, "new"), column_html(page, "closed")
+    # Working columns keep the longest-waiting tickets; the closed column the most recently closed.
+    assert "D-0001<" in new_column and "D-0060<" not in new_column
+    assert "D-0154<" in closed_column and "D-0100<" not in closed_column
+    assert closed_column.index("D-0154<") < closed_column.index("D-0153<")
+    assert len(closed) == 55
