@@ -8,6 +8,7 @@ message failed with the reason, which the tenant's email log shows.
 """
 from __future__ import annotations
 
+import logging
 import smtplib
 import socket
 from datetime import datetime, timedelta
@@ -15,13 +16,15 @@ from email.message import EmailMessage
 from email.utils import formataddr, format_datetime
 
 from flask import current_app, render_template
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.jobs import QUEUE_MAIL, enqueue_after_commit, enqueue_now, job
 from app.tenancy import TenantScoped, tenant_context, unscoped
 from app.timeutil import UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 SENDING_LEASE = timedelta(minutes=5)
@@ -40,6 +43,7 @@ class OutboxMessage(TenantScoped, db.Model):
         Index("ix_outbox_tenant_created", "tenant_id", "created_at"),
         # The sweep looks across tenants for rows still owed, so this one leads with status.
         Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        UniqueConstraint("tenant_id", "dedupe_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +60,8 @@ class OutboxMessage(TenantScoped, db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    # Names the event a notice is about, per recipient; unique so a notice can never be owed twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -130,18 +136,28 @@ class PermanentFailure(Exception):
 def _smtp_send(email: EmailMessage) -> None:
     cfg = current_app.config
     try:
-        with smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+        smtp = smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"])
+        try:
             if cfg["SMTP_STARTTLS"]:
                 smtp.starttls()
             if cfg["SMTP_USERNAME"]:
                 smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"] or "")
             smtp.send_message(email)
+        finally:
+            # Once the server has accepted the message, a failed QUIT must not turn it into a
+            # retry (a duplicate) or a failure; ``with SMTP(...)`` would raise from QUIT.
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
     except smtplib.SMTPRecipientsRefused as exc:
         raise PermanentFailure("; ".join(f"{addr}: {code} {msg.decode(errors='replace')}"
                                          for addr, (code, msg) in exc.recipients.items())) from exc
     except smtplib.SMTPResponseException as exc:
         if 500 <= exc.smtp_code < 600:
-            raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}") from exc
+            error = exc.smtp_error
+            error = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+            raise PermanentFailure(f"{exc.smtp_code} {error}") from exc
         raise
 
 
@@ -171,7 +187,9 @@ def deliver(message_id: int) -> str:
             _smtp_send(build_message(message))
         except PermanentFailure as exc:
             message.status, message.last_error = "failed", str(exc)
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except Exception as exc:  # noqa: BLE001  (anything else: retry with backoff, fail after MAX_ATTEMPTS)
+            if not isinstance(exc, (smtplib.SMTPException, OSError, socket.timeout)):
+                log.exception("Unexpected error delivering outbox message %s", message_id)
             message.last_error = f"{type(exc).__name__}: {exc}"
             if message.attempts >= MAX_ATTEMPTS:
                 message.status = "failed"

@@ -1,8 +1,70 @@
-from flask import Blueprint
+"""The tenant's email log: every message the outbox holds, its state, and why a failed one failed.
+
+Admins only. The HTML body of a message is served by its own route, framed by the detail page,
+under a sandboxing CSP: no scripts, no requests, links may only navigate the whole window on a click.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, current_app, make_response, render_template, request
+from sqlalchemy import select
+
+from app.mail import STATES, OutboxMessage
+from app.tenancy import get_or_404, require_role
+from app.views import paginate, render_page
 
 bp = Blueprint("emails", __name__, url_prefix="/t/<tenant_slug>/emails")
 
+HTML_PREVIEW_CSP = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; "
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+)
+_HEAD_OPEN = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+_HTML_OPEN = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
+_BASE_TOP = '<base target="_top">'
+
 
 @bp.get("/")
+@require_role("admin")
 def index():
-    return "emails"
+    state = request.args.get("state", "")
+    if state not in STATES:
+        state = ""
+    statement = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    if state:
+        statement = statement.where(OutboxMessage.status == state)
+    messages = paginate(statement, per_page=current_app.config["PAGE_SIZE"])
+    return render_page("emails/index.html", "emails/_list.html", messages=messages, state=state, states=STATES)
+
+
+@bp.get("/<int:message_id>")
+@require_role("admin")
+def show(message_id: int):
+    message = get_or_404(OutboxMessage, message_id)
+    return render_template("emails/show.html", message=message)
+
+
+@bp.get("/<int:message_id>/html")
+@require_role("admin")
+def html(message_id: int):
+    """The stored HTML body, for the detail page's iframe only."""
+    message = get_or_404(OutboxMessage, message_id)
+    if not message.html_body:
+        abort(404)
+    response = make_response(_links_open_in_top_window(message.html_body))
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Content-Security-Policy"] = HTML_PREVIEW_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _links_open_in_top_window(html: str) -> str:
+    """Insert ``<base target="_top">`` at the start of <head> so a clicked link replaces the whole page."""
+    match = _HEAD_OPEN.search(html)
+    if match:
+        return html[: match.end()] + _BASE_TOP + html[match.end():]
+    match = _HTML_OPEN.search(html)
+    if match:
+        return html[: match.end()] + "<head>" + _BASE_TOP + "</head>" + html[match.end():]
+    return "<head>" + _BASE_TOP + "</head>" + html

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Iterable
 
 from app.urls import absolute_url
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Tenant, User
-from app.contacts.models import Contact, RecipientRole
+from app.contacts.models import Contact, RecipientRole, contact_role
 from app.extensions import db
 from app.mail import queue_email
 from app.security import hash_token, new_token
@@ -38,6 +39,63 @@ def contacts_with_role(role: RecipientRole) -> list[Contact]:
     )
 
 
+def contacts_by_ids(contact_ids: Iterable[int]) -> list[Contact]:
+    """The current tenant's contacts among ``contact_ids``, by name; ids of other tenants are simply absent."""
+    ids = {int(i) for i in contact_ids or ()}
+    if not ids:
+        return []
+    return list(
+        db.session.execute(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.name, Contact.id)).scalars()
+    )
+
+
+def contacts_to_choose(q: str | None = None, limit: int = 200) -> list[Contact]:
+    """Contacts for the send form's checkbox list: the first ``limit`` by name, optionally filtered by name or email."""
+    statement = select(Contact).order_by(Contact.name, Contact.id).limit(limit)
+    q = (q or "").strip()
+    if q:
+        statement = statement.where(
+            or_(Contact.name.icontains(q, autoescape=True), Contact.email.icontains(q, autoescape=True))
+        )
+    return list(db.session.execute(statement).scalars())
+
+
+def count_contacts() -> int:
+    return db.session.execute(select(func.count(Contact.id))).scalar_one()
+
+
+def roles_with_counts() -> list[tuple[RecipientRole, int]]:
+    """The tenant's non-retired recipient roles by name, each with how many contacts hold it."""
+    counts = dict(
+        db.session.execute(
+            select(contact_role.c.role_id, func.count(contact_role.c.contact_id))
+            .join(RecipientRole, RecipientRole.id == contact_role.c.role_id)
+            .group_by(contact_role.c.role_id)
+        ).all()
+    )
+    roles = db.session.execute(
+        select(RecipientRole).where(RecipientRole.retired_at.is_(None)).order_by(RecipientRole.name)
+    ).scalars()
+    return [(role, counts.get(role.id, 0)) for role in roles]
+
+
+def invitation_subject(tenant: Tenant) -> str:
+    return f"{tenant.name}: how likely are you to recommend us?"
+
+
+def invitation_preview(tenant: Tenant, survey: Survey) -> dict:
+    """Subject and plain-text body of the invitation email as a recipient would get it, with sample links."""
+    from flask import render_template
+
+    sample = SimpleNamespace(first_name="[First name]", name="[Name]")
+    links = [(score, f"[personal link for score {score}]") for score in SCORES]
+    text = render_template(
+        "email/survey_invitation.txt", tenant=tenant, contact=sample, question=survey.question_for(tenant.name),
+        links=links, open_link="[personal link]",
+    )
+    return {"subject": invitation_subject(tenant), "text": text}
+
+
 def survey_link(token: str, score: int | None = None) -> str:
     params = {"token": token}
     if score is not None:
@@ -61,7 +119,7 @@ def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], 
             kind="survey_invitation",
             to_address=contact.email,
             to_name=contact.name,
-            subject=f"{tenant.name}: how likely are you to recommend us?",
+            subject=invitation_subject(tenant),
             template="survey_invitation",
             context={
                 "tenant": tenant, "contact": contact, "question": question,
@@ -104,6 +162,8 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     """
     from app.tickets.services import note_score_change, open_ticket, ticket_for_response
 
+    if not isinstance(score, int) or isinstance(score, bool) or score not in SCORES:
+        raise ValueError(f"score must be an integer from 0 to 10, not {score!r}")
     db.session.execute(
         select(SurveyInvitation.id).where(SurveyInvitation.id == invitation.id).with_for_update()
     )
@@ -117,7 +177,7 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     if response is None:
         response = Response(
             survey_id=survey.id, invitation_id=invitation.id, contact_id=invitation.contact_id,
-            score=score, band=band, comment=comment or None, amendable_until=now + AMEND_WINDOW,
+            score=score, band=band, comment=(comment or "").strip() or None, amendable_until=now + AMEND_WINDOW,
         )
         db.session.add(response)
         db.session.flush()

@@ -101,15 +101,22 @@ def test_login_redirects_back_only_to_local_pages(client, app):
 
 def test_login_is_rate_limited_per_account(smtp_sink):
     from app import create_app
+    from app.extensions import limiter
     from tests.conftest import _database_url, _redis_url
 
     limited = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": _database_url(), "REDIS_URL": _redis_url(),
                           "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True})
     client = limited.test_client()
-    codes = [client.post("/login", data={"email": "x@example.com", "password": "nope-nope-nope"}).status_code
-             for _ in range(11)]
-    assert codes[:10] == [422] * 10 and codes[10] == 429
-    assert "Too many attempts" in client.post("/login", data={"email": "x@example.com", "password": "x"}).get_data(as_text=True)
+    try:
+        codes = [client.post("/login", data={"email": "x@example.com", "password": "nope-nope-nope"}).status_code
+                 for _ in range(11)]
+        assert codes[:10] == [422] * 10 and codes[10] == 429
+        page = client.post("/login", data={"email": "x@example.com", "password": "x"}).get_data(as_text=True)
+        assert "Too many attempts" in page
+        other_account = client.post("/login", data={"email": "y@example.com", "password": "nope-nope-nope"})
+        assert other_account.status_code == 422, "the per-account limit does not lock out other accounts"
+    finally:
+        limiter.enabled = False  # the limiter is one object shared by every app in this process
 
 
 def test_security_headers_are_set(client):
