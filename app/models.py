@@ -2,10 +2,16 @@
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.mail import OutboxMessage
-from app.surveys.models import Response, Survey, SurveyInvitation
-from app.tickets.models import Activity, Ticket
+from app.settings.models import (
+    ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
+)
+from app.surveys.models import Response, ResponseAnswer, Survey, SurveyInvitation, SurveyQuestion
+from app.tickets.models import Activity, Ticket, ticket_root_cause
+from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 __all__ = [
-    "Activity", "Contact", "Membership", "OutboxMessage", "RecipientRole", "Response", "Survey",
-    "SurveyInvitation", "TeamInvitation", "Tenant", "Ticket", "User", "contact_role",
+    "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
+    "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
+    "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
+    "User", "WorkflowSettings", "contact_role", "ticket_root_cause",
 ]

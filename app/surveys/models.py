@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
@@ -18,6 +18,12 @@ DEFAULT_FOLLOWUPS = {
     "passive": "Can you tell us more about your experience, how we can make you a raving fan?",
     "promoter": "We want to know more, can you tell us why you are such a raving fan?",
 }
+DEFAULT_THANKS = {
+    "detractor": "Thank you for telling us. Someone from our team will be in touch to put this right.",
+    "passive": "Thank you for your feedback. It helps us get better.",
+    "promoter": "Thank you! We are glad to have you with us.",
+}
+QUESTION_KINDS = {"yes_no": "Yes / no", "text": "Short text"}
 BAND_LABELS = {"detractor": "Detractor", "passive": "Passive", "promoter": "Promoter"}
 
 
@@ -34,6 +40,9 @@ class Survey(TenantScoped, db.Model):
     followup_detractor: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUPS["detractor"])
     followup_passive: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUPS["passive"])
     followup_promoter: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUPS["promoter"])
+    thanks_detractor: Mapped[str] = mapped_column(Text, default=DEFAULT_THANKS["detractor"])
+    thanks_passive: Mapped[str] = mapped_column(Text, default=DEFAULT_THANKS["passive"])
+    thanks_promoter: Mapped[str] = mapped_column(Text, default=DEFAULT_THANKS["promoter"])
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def band_for(self, score: int) -> str:
@@ -46,8 +55,27 @@ class Survey(TenantScoped, db.Model):
     def followup_for(self, band: str) -> str:
         return getattr(self, f"followup_{band}")
 
+    def thanks_for(self, band: str) -> str:
+        return getattr(self, f"thanks_{band}")
+
     def question_for(self, organisation: str) -> str:
         return self.question.replace("{organisation}", organisation)
+
+
+class SurveyQuestion(TenantScoped, db.Model):
+    """An extra question shown to chosen bands; a yes/no question may open a ticket when answered No."""
+
+    __tablename__ = "survey_question"
+    __table_args__ = (Index("ix_survey_question_tenant_survey", "tenant_id", "survey_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12), default="yes_no")
+    prompt: Mapped[str] = mapped_column(Text)
+    bands: Mapped[list] = mapped_column(JSON, default=lambda: ["detractor", "passive", "promoter"])
+    opens_ticket_on_no: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SurveyInvitation(TenantScoped, db.Model):
@@ -98,6 +126,22 @@ class Response(TenantScoped, db.Model):
     contact: Mapped[Contact] = relationship()
     invitation: Mapped[SurveyInvitation | None] = relationship(back_populates="response")
 
+    answers: Mapped[list["ResponseAnswer"]] = relationship(back_populates="response")
+
     @property
     def band_label(self) -> str:
         return BAND_LABELS.get(self.band, self.band)
+
+
+class ResponseAnswer(TenantScoped, db.Model):
+    __tablename__ = "response_answer"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),
+                      Index("ix_response_answer_tenant_question", "tenant_id", "question_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("survey_question.id", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(Text)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+    question: Mapped[SurveyQuestion] = relationship()

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.contacts.models import Contact
 from app.extensions import db
 from app.surveys.models import Response
-from app.tenancy import TenantScoped
+from app.tenancy import TenantScoped, _default_tenant_id
 from app.timeutil import UTCDateTime, utcnow
 
 STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "closed": "Closed"}
@@ -23,6 +23,16 @@ CALL_OUTCOMES = {
     "wrong_number": "Wrong number",
 }
 EMAIL_DIRECTIONS = {"outbound": "Sent to contact", "inbound": "Received from contact"}
+
+
+ticket_root_cause = Table(
+    "ticket_root_cause",
+    db.metadata,
+    Column("tenant_id", ForeignKey("tenant.id", ondelete="CASCADE"), nullable=False, default=_default_tenant_id),
+    Column("ticket_id", ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True),
+    Column("root_cause_id", ForeignKey("root_cause.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_ticket_root_cause_tenant_cause", "tenant_id", "root_cause_id"),
+)
 
 
 class Ticket(TenantScoped, db.Model):
@@ -39,6 +49,14 @@ class Ticket(TenantScoped, db.Model):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="new")
+    # What opened it: a low score, or a yes/no trigger question answered "No".
+    trigger: Mapped[str] = mapped_column(String(20), default="score")
+    # Due times are copied from the SLA settings when the ticket opens, so later changes never move them.
+    first_contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_contact_breach_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cadence_complete_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

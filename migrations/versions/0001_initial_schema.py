@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:55:57.819798
+Create Date: 2026-11-23 03:25:33.487852
 
 """
 from alembic import op
@@ -41,6 +41,32 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account')),
     sa.UniqueConstraint('email', name=op.f('uq_user_account_email'))
     )
+    op.create_table('action_plan_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_action_plan_template_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_action_plan_template')),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_action_plan_template_tenant_id_name'))
+    )
+    op.create_table('audit_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('area', sa.String(length=40), nullable=False),
+    sa.Column('summary', sa.String(length=300), nullable=False),
+    sa.Column('changes', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['user_account.id'], name=op.f('fk_audit_entry_actor_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_audit_entry_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entry'))
+    )
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_entry_tenant_area', ['tenant_id', 'area', 'created_at'], unique=False)
+        batch_op.create_index('ix_audit_entry_tenant_created', ['tenant_id', 'created_at'], unique=False)
+
     op.create_table('contact',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -59,6 +85,26 @@ def upgrade():
         batch_op.create_index('ix_contact_tenant_external', ['tenant_id', 'external_id'], unique=False)
         batch_op.create_index('ix_contact_tenant_name', ['tenant_id', 'name'], unique=False)
 
+    op.create_table('email_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=40), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_email_template_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_template')),
+    sa.UniqueConstraint('tenant_id', 'key', name=op.f('uq_email_template_tenant_id_key'))
+    )
+    op.create_table('holiday',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_holiday_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_holiday')),
+    sa.UniqueConstraint('tenant_id', 'day', name=op.f('uq_holiday_tenant_id_day'))
+    )
     op.create_table('membership',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -76,6 +122,19 @@ def upgrade():
         batch_op.create_index('ix_membership_tenant_role', ['tenant_id', 'role', 'is_active'], unique=False)
         batch_op.create_index('ix_membership_user', ['user_id'], unique=False)
 
+    op.create_table('notification_list',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('roles', sa.JSON(), nullable=False),
+    sa.Column('member_ids', sa.JSON(), nullable=False),
+    sa.Column('addresses', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_notification_list_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_list')),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_notification_list_tenant_id_name'))
+    )
     op.create_table('recipient_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
@@ -84,6 +143,15 @@ def upgrade():
     sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_recipient_role_tenant_id_tenant'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recipient_role')),
     sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_recipient_role_tenant_id_name'))
+    )
+    op.create_table('root_cause',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('label', sa.String(length=120), nullable=False),
+    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_root_cause_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_root_cause')),
+    sa.UniqueConstraint('tenant_id', 'label', name=op.f('uq_root_cause_tenant_id_label'))
     )
     op.create_table('survey',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -95,6 +163,9 @@ def upgrade():
     sa.Column('followup_detractor', sa.Text(), nullable=False),
     sa.Column('followup_passive', sa.Text(), nullable=False),
     sa.Column('followup_promoter', sa.Text(), nullable=False),
+    sa.Column('thanks_detractor', sa.Text(), nullable=False),
+    sa.Column('thanks_passive', sa.Text(), nullable=False),
+    sa.Column('thanks_promoter', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_survey_tenant_id_tenant'), ondelete='CASCADE'),
@@ -122,6 +193,27 @@ def upgrade():
     with op.batch_alter_table('team_invitation', schema=None) as batch_op:
         batch_op.create_index('ix_team_invitation_tenant_created', ['tenant_id', 'created_at'], unique=False)
 
+    op.create_table('workflow_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('first_contact_target_hours', sa.Integer(), nullable=False),
+    sa.Column('first_contact_breach_hours', sa.Integer(), nullable=False),
+    sa.Column('resolution_target_days', sa.Integer(), nullable=False),
+    sa.Column('business_hours_only', sa.Boolean(), nullable=False),
+    sa.Column('business_hours', sa.JSON(), nullable=False),
+    sa.Column('call_attempts', sa.Integer(), nullable=False),
+    sa.Column('email_attempts', sa.Integer(), nullable=False),
+    sa.Column('attempt_gap_hours', sa.Integer(), nullable=False),
+    sa.Column('stop_after_cadence', sa.Boolean(), nullable=False),
+    sa.Column('survey_throttle_days', sa.Integer(), nullable=False),
+    sa.Column('phi_safe_alerts', sa.Boolean(), nullable=False),
+    sa.Column('breach_reassign_to_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['breach_reassign_to_id'], ['user_account.id'], name=op.f('fk_workflow_settings_breach_reassign_to_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_workflow_settings_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_settings')),
+    sa.UniqueConstraint('tenant_id', name=op.f('uq_workflow_settings_tenant_id'))
+    )
     op.create_table('contact_role',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=False),
@@ -154,6 +246,23 @@ def upgrade():
         batch_op.create_index('ix_survey_invitation_tenant_contact', ['tenant_id', 'contact_id', 'created_at'], unique=False)
         batch_op.create_index('ix_survey_invitation_tenant_created', ['tenant_id', 'created_at'], unique=False)
 
+    op.create_table('survey_question',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('prompt', sa.Text(), nullable=False),
+    sa.Column('bands', sa.JSON(), nullable=False),
+    sa.Column('opens_ticket_on_no', sa.Boolean(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], name=op.f('fk_survey_question_survey_id_survey'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_survey_question_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_question'))
+    )
+    with op.batch_alter_table('survey_question', schema=None) as batch_op:
+        batch_op.create_index('ix_survey_question_tenant_survey', ['tenant_id', 'survey_id', 'position'], unique=False)
+
     op.create_table('response',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('survey_id', sa.Integer(), nullable=False),
@@ -178,6 +287,21 @@ def upgrade():
         batch_op.create_index('ix_response_tenant_contact', ['tenant_id', 'contact_id'], unique=False)
         batch_op.create_index('ix_response_tenant_created', ['tenant_id', 'created_at'], unique=False)
 
+    op.create_table('response_answer',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('response_id', sa.Integer(), nullable=False),
+    sa.Column('question_id', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['question_id'], ['survey_question.id'], name=op.f('fk_response_answer_question_id_survey_question'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['response_id'], ['response.id'], name=op.f('fk_response_answer_response_id_response'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_response_answer_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_response_answer')),
+    sa.UniqueConstraint('response_id', 'question_id', name=op.f('uq_response_answer_response_id_question_id'))
+    )
+    with op.batch_alter_table('response_answer', schema=None) as batch_op:
+        batch_op.create_index('ix_response_answer_tenant_question', ['tenant_id', 'question_id'], unique=False)
+
     op.create_table('ticket',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
@@ -185,6 +309,12 @@ def upgrade():
     sa.Column('contact_id', sa.Integer(), nullable=False),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('trigger', sa.String(length=20), nullable=False),
+    sa.Column('first_contact_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('first_contact_breach_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolution_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('paused_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cadence_complete_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('first_contact_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
@@ -203,6 +333,29 @@ def upgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_tenant_assignee_status', ['tenant_id', 'assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_ticket_tenant_status_opened', ['tenant_id', 'status', 'opened_at'], unique=False)
+
+    op.create_table('action_plan_item',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('owner_team', sa.String(length=120), nullable=True),
+    sa.Column('due_date', sa.Date(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('done_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['done_by_id'], ['user_account.id'], name=op.f('fk_action_plan_item_done_by_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['owner_id'], ['user_account.id'], name=op.f('fk_action_plan_item_owner_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_action_plan_item_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_action_plan_item_ticket_id_ticket'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_action_plan_item'))
+    )
+    with op.batch_alter_table('action_plan_item', schema=None) as batch_op:
+        batch_op.create_index('ix_action_plan_item_due', ['due_date', 'done_at'], unique=False)
+        batch_op.create_index('ix_action_plan_item_tenant_ticket', ['tenant_id', 'ticket_id', 'position'], unique=False)
 
     op.create_table('activity',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -236,6 +389,7 @@ def upgrade():
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('enqueued_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
@@ -244,17 +398,90 @@ def upgrade():
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_outbox_message_tenant_id_tenant'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_outbox_message_ticket_id_ticket'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
+    sa.UniqueConstraint('tenant_id', 'dedupe_key', name=op.f('uq_outbox_message_tenant_id_dedupe_key'))
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_status_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_outbox_tenant_created', ['tenant_id', 'created_at'], unique=False)
+
+    op.create_table('task',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('cadence_step', sa.Integer(), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('remind_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_task_created_by_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['owner_id'], ['user_account.id'], name=op.f('fk_task_owner_id_user_account'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_task_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_task_ticket_id_ticket'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task'))
+    )
+    with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.create_index('ix_task_remind_due', ['remind_at', 'reminded_at'], unique=False)
+        batch_op.create_index('ix_task_tenant_owner_open', ['tenant_id', 'owner_id', 'done_at', 'due_at'], unique=False)
+        batch_op.create_index('ix_task_tenant_ticket', ['tenant_id', 'ticket_id'], unique=False)
+
+    op.create_table('ticket_root_cause',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('root_cause_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['root_cause_id'], ['root_cause.id'], name=op.f('fk_ticket_root_cause_root_cause_id_root_cause'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_ticket_root_cause_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_ticket_root_cause_ticket_id_ticket'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('ticket_id', 'root_cause_id', name=op.f('pk_ticket_root_cause'))
+    )
+    with op.batch_alter_table('ticket_root_cause', schema=None) as batch_op:
+        batch_op.create_index('ix_ticket_root_cause_tenant_cause', ['tenant_id', 'root_cause_id'], unique=False)
+
+    op.create_table('scheduled_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('item_id', sa.Integer(), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['action_plan_item.id'], name=op.f('fk_scheduled_notice_item_id_action_plan_item'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['task_id'], ['task.id'], name=op.f('fk_scheduled_notice_task_id_task'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_scheduled_notice_tenant_id_tenant'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_scheduled_notice_ticket_id_ticket'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduled_notice')),
+    sa.UniqueConstraint('tenant_id', 'key', name=op.f('uq_scheduled_notice_tenant_id_key'))
+    )
+    with op.batch_alter_table('scheduled_notice', schema=None) as batch_op:
+        batch_op.create_index('ix_scheduled_notice_due', ['sent_at', 'due_at'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('scheduled_notice', schema=None) as batch_op:
+        batch_op.drop_index('ix_scheduled_notice_due')
+
+    op.drop_table('scheduled_notice')
+    with op.batch_alter_table('ticket_root_cause', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_root_cause_tenant_cause')
+
+    op.drop_table('ticket_root_cause')
+    with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_tenant_ticket')
+        batch_op.drop_index('ix_task_tenant_owner_open')
+        batch_op.drop_index('ix_task_remind_due')
+
+    op.drop_table('task')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_tenant_created')
         batch_op.drop_index('ix_outbox_status_due')
@@ -264,16 +491,29 @@ def downgrade():
         batch_op.drop_index('ix_activity_tenant_ticket_created')
 
     op.drop_table('activity')
+    with op.batch_alter_table('action_plan_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_action_plan_item_tenant_ticket')
+        batch_op.drop_index('ix_action_plan_item_due')
+
+    op.drop_table('action_plan_item')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_tenant_status_opened')
         batch_op.drop_index('ix_ticket_tenant_assignee_status')
 
     op.drop_table('ticket')
+    with op.batch_alter_table('response_answer', schema=None) as batch_op:
+        batch_op.drop_index('ix_response_answer_tenant_question')
+
+    op.drop_table('response_answer')
     with op.batch_alter_table('response', schema=None) as batch_op:
         batch_op.drop_index('ix_response_tenant_created')
         batch_op.drop_index('ix_response_tenant_contact')
 
     op.drop_table('response')
+    with op.batch_alter_table('survey_question', schema=None) as batch_op:
+        batch_op.drop_index('ix_survey_question_tenant_survey')
+
+    op.drop_table('survey_question')
     with op.batch_alter_table('survey_invitation', schema=None) as batch_op:
         batch_op.drop_index('ix_survey_invitation_tenant_created')
         batch_op.drop_index('ix_survey_invitation_tenant_contact')
@@ -283,6 +523,7 @@ def downgrade():
         batch_op.drop_index('ix_contact_role_tenant_role')
 
     op.drop_table('contact_role')
+    op.drop_table('workflow_settings')
     with op.batch_alter_table('team_invitation', schema=None) as batch_op:
         batch_op.drop_index('ix_team_invitation_tenant_created')
 
@@ -291,18 +532,28 @@ def downgrade():
         batch_op.drop_index('ix_survey_tenant')
 
     op.drop_table('survey')
+    op.drop_table('root_cause')
     op.drop_table('recipient_role')
+    op.drop_table('notification_list')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index('ix_membership_user')
         batch_op.drop_index('ix_membership_tenant_role')
 
     op.drop_table('membership')
+    op.drop_table('holiday')
+    op.drop_table('email_template')
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.drop_index('ix_contact_tenant_name')
         batch_op.drop_index('ix_contact_tenant_external')
         batch_op.drop_index('ix_contact_tenant_email')
 
     op.drop_table('contact')
+    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_entry_tenant_created')
+        batch_op.drop_index('ix_audit_entry_tenant_area')
+
+    op.drop_table('audit_entry')
+    op.drop_table('action_plan_template')
     op.drop_table('user_account')
     op.drop_table('tenant')
     # ### end Alembic commands ###
