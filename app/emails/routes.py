@@ -20,6 +20,8 @@ HTML_PREVIEW_CSP = (
     "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; "
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 )
+# In production a click in the preview would answer a customer's survey for them: links stay inert there.
+HTML_PREVIEW_CSP_PRODUCTION = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _HEAD_OPEN = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 _HTML_OPEN = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
 _BASE_TOP = '<base target="_top">'
@@ -54,7 +56,8 @@ def html(message_id: int):
         abort(404)
     response = make_response(_links_open_in_top_window(message.html_body))
     response.headers["Content-Type"] = "text/html; charset=utf-8"
-    response.headers["Content-Security-Policy"] = HTML_PREVIEW_CSP
+    production = current_app.config["APP_ENV"] == "production"
+    response.headers["Content-Security-Policy"] = HTML_PREVIEW_CSP_PRODUCTION if production else HTML_PREVIEW_CSP
     response.headers["Cache-Control"] = "no-store"
     return response
 

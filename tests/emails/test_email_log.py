@@ -163,3 +163,15 @@ def test_other_organisations_messages_are_404(app, client, org, other_org):
         assert client.get(f"/t/{org['slug']}/emails/{url}").status_code == 404
     listing = client.get(f"/t/{other_org['slug']}/emails/").get_data(as_text=True)
     assert "Acme secret" not in listing
+
+
+def test_in_production_links_in_the_preview_are_inert(app, client, org):
+    message_id = _send_survey(app, org["tenant_id"], make_contact(app, org["tenant_id"]))
+    login(client, app, org["admin"])
+    app.config["APP_ENV"] = "production"
+    try:
+        result = client.get(f"/t/{org['slug']}/emails/{message_id}/html")
+    finally:
+        app.config["APP_ENV"] = "test"
+    policy = result.headers["Content-Security-Policy"]
+    assert policy.startswith("sandbox;") and "allow-top-navigation" not in policy and "allow-popups" not in policy
