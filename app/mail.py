@@ -17,6 +17,7 @@ from email.utils import formataddr, format_datetime
 
 from flask import current_app, render_template
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -88,13 +89,28 @@ def queue_email(
     to_address: str,
     to_name: str | None,
     subject: str,
-    template: str,
-    context: dict,
+    template: str | None = None,
+    context: dict | None = None,
+    text_body: str | None = None,
+    html_body: str | None = None,
     from_name: str | None = None,
     reply_to: str | None = None,
     ticket_id: int | None = None,
-) -> OutboxMessage:
-    """Render ``email/<template>.txt`` and ``.html`` and add the message to the current transaction."""
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Add a message to the current transaction; it is enqueued for delivery after commit.
+
+    The body is either rendered from ``email/<template>.txt`` and ``.html`` with ``context``, or given
+    already rendered. With ``dedupe_key``, a message already owed under that key is not queued again
+    and None is returned.
+    """
+    if dedupe_key is not None and db.session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    ).first():
+        return None
+    if template is not None:
+        text_body = render_template(f"email/{template}.txt", **(context or {}))
+        html_body = render_template(f"email/{template}.html", **(context or {}))
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
@@ -103,12 +119,21 @@ def queue_email(
         from_address=current_app.config["MAIL_SENDER_ADDRESS"],
         reply_to=reply_to,
         subject=subject,
-        text_body=render_template(f"email/{template}.txt", **context),
-        html_body=render_template(f"email/{template}.html", **context),
+        text_body=text_body or "",
+        html_body=html_body,
         ticket_id=ticket_id,
+        dedupe_key=dedupe_key,
     )
-    db.session.add(message)
-    db.session.flush()
+    if dedupe_key is None:
+        db.session.add(message)
+        db.session.flush()
+    else:
+        try:
+            with db.session.begin_nested():  # two sweeps racing: the loser's insert fails alone
+                db.session.add(message)
+                db.session.flush()
+        except IntegrityError:
+            return None
     enqueue_after_commit("app.mail.deliver", message.id, queue=QUEUE_MAIL)
     return message
 

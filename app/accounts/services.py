@@ -12,6 +12,7 @@ from app.contacts.models import DEFAULT_RECIPIENT_ROLES, RecipientRole
 from app.extensions import db
 from app.mail import queue_email
 from app.security import hash_password, hash_token, new_token
+from app.settings.services import seed_workflow_defaults
 from app.surveys.models import Survey
 from app.tenancy import tenant_context, unscoped
 from app.timeutil import utcnow
@@ -59,10 +60,11 @@ def create_organisation(*, name: str, kind: str, timezone: str, admin_name: str,
 
 
 def seed_tenant_defaults(tenant: Tenant) -> None:
-    """Everything a new organisation starts with: the default NPS survey and recipient roles."""
+    """Everything a new organisation starts with: the default NPS survey, recipient roles and workflow."""
     db.session.add(Survey())
     for role_name in DEFAULT_RECIPIENT_ROLES:
         db.session.add(RecipientRole(name=role_name))
+    seed_workflow_defaults(tenant)
 
 
 def user_memberships(user: User) -> list[Membership]:

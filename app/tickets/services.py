@@ -1,17 +1,20 @@
 """Everything that changes a detractor ticket. Each verb writes its timeline entry."""
 from __future__ import annotations
 
-from app.urls import absolute_url
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import emailtemplates
 from app.accounts.models import Membership, Tenant, User
 from app.extensions import db
 from app.mail import queue_email
+from app.notify import recipients
+from app.settings.services import get_settings, sla_calendar
 from app.surveys.models import Response
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket
-from app.timeutil import utcnow
+from app.timeutil import localize, utcnow
+from app.urls import absolute_url
 
 
 class TicketRuleError(ValueError):
@@ -58,42 +61,54 @@ def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = No
     return activity
 
 
-def open_ticket(response: Response) -> Ticket:
-    """Open the detractor ticket for ``response``: assign it, and queue the alert and introduction emails."""
+def format_due(moment, tenant: Tenant) -> str:
+    """A due time as the tenant reads it, e.g. "Tue 24 Nov, 09:00 EST"."""
+    return localize(moment, tenant.timezone).strftime("%a %d %b, %H:%M %Z") if moment else ""
+
+
+def open_ticket(response: Response, trigger: str = "score") -> Ticket:
+    """Open the detractor ticket for ``response``: assign it, give it its SLA due times, and queue the
+    alerts to the notification lists and the introduction email from the assignee."""
     tenant = db.session.get(Tenant, current_tenant_id())
+    settings = get_settings()
+    clock = sla_calendar(settings, tenant)
+    now = utcnow()
     assignee = _pick_assignee()
     ticket = Ticket(
         number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
-        assignee_id=assignee.id if assignee else None, status="new",
+        assignee_id=assignee.id if assignee else None, status="new", trigger=trigger, opened_at=now,
+        first_contact_due_at=clock.add(now, settings.first_contact_target_hours),
+        first_contact_breach_at=clock.add(now, settings.first_contact_breach_hours),
+        resolution_due_at=clock.add(now, settings.resolution_target_days * 24),
     )
     db.session.add(ticket)
     db.session.flush()
-    _record(ticket, "opened", None, score=response.score, assignee=assignee.name if assignee else None)
+    _record(ticket, "opened", None, score=response.score, trigger=trigger,
+            assignee=assignee.name if assignee else None)
     contact = response.contact
-    link = ticket_url(ticket, tenant)
-    for manager in _members_with_roles(("manager", "admin")):
-        queue_email(
-            kind="detractor_alert",
-            to_address=manager.email,
-            to_name=manager.name,
-            subject=f"Detractor ticket {ticket.reference}: score {response.score} from {contact.account_name or contact.name}",
-            template="detractor_alert",
-            context={"tenant": tenant, "ticket": ticket, "response": response, "contact": contact,
-                     "assignee": assignee, "link": link, "recipient": manager},
-            ticket_id=ticket.id,
-        )
+    values = {
+        "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
+        "contact.account": contact.account_name or "", "contact.email": contact.email,
+        "contact.phone": contact.phone or "", "contact.external_id": contact.external_id or "",
+        "ticket.reference": ticket.reference, "ticket.score": str(response.score),
+        "ticket.band": response.band_label, "ticket.comment": response.comment or "(none yet)",
+        "ticket.due": format_due(ticket.first_contact_due_at, tenant), "ticket.link": ticket_url(ticket, tenant),
+        "agent.name": assignee.name if assignee else "nobody yet",
+    }
+    alert = emailtemplates.render(
+        emailtemplates.PHI_SAFE_ALERT if settings.phi_safe_alerts else "manager_alert", values
+    )
+    for address, name in recipients("ticket_opened"):
+        queue_email(kind="detractor_alert", to_address=address, to_name=name, subject=alert.subject,
+                    text_body=alert.text, html_body=alert.html, ticket_id=ticket.id,
+                    dedupe_key=f"ticket:{ticket.id}:opened:{address.lower()}")
     if assignee is not None:
-        queue_email(
-            kind="detractor_intro",
-            to_address=contact.email,
-            to_name=contact.name,
-            subject=f"Your feedback to {tenant.name}: can we talk?",
-            template="detractor_intro",
-            context={"tenant": tenant, "contact": contact, "agent": assignee, "response": response},
-            from_name=assignee.name,
-            reply_to=assignee.email,
-            ticket_id=ticket.id,
-        )
+        values.update({"agent.name": assignee.name, "agent.first_name": assignee.first_name,
+                       "agent.email": assignee.email, "agent.phone": assignee.phone or ""})
+        intro = emailtemplates.render("detractor_intro", values)
+        queue_email(kind="detractor_intro", to_address=contact.email, to_name=contact.name, subject=intro.subject,
+                    text_body=intro.text, html_body=intro.html, from_name=assignee.name,
+                    reply_to=assignee.email, ticket_id=ticket.id)
         _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
                 automatic=True, agent=assignee.name)
     return ticket
