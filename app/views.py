@@ -9,11 +9,13 @@ from app.extensions import db
 
 
 def render_page(page: str, fragment: str | None = None, status: int = 200, **context):
-    """Render the whole page, or only ``fragment`` when htmx asked for it (not for boosted links).
+    """Render the whole page, or only ``fragment`` when htmx asked for it (not for boosted links, nor for
+    htmx restoring a page from history, which needs the whole page).
 
     Responses vary on ``HX-Request`` so caches never serve a fragment as a page.
     """
-    wants_fragment = fragment is not None and bool(request.htmx) and not request.htmx.boosted
+    htmx = request.htmx
+    wants_fragment = fragment is not None and bool(htmx) and not htmx.boosted and not htmx.history_restore_request
     html = render_template(fragment if wants_fragment else page, **context)
     return html, status, {"Vary": "HX-Request"}
 

@@ -35,7 +35,8 @@ class Contact(TenantScoped, db.Model):
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_tenant_name", "tenant_id", "name"),
-        Index("ix_contact_tenant_email", "tenant_id", "email"),
+        # Emails are stored lower-cased; one contact per address in a tenant.
+        Index("uq_contact_tenant_email", "tenant_id", "email", unique=True),
         Index("ix_contact_tenant_external", "tenant_id", "external_id"),
     )
 

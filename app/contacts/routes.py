@@ -1,8 +1,81 @@
-from flask import Blueprint
+"""Contacts: list and search, add, edit, and one contact's page with their survey history."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from app.contacts import services
+from app.contacts.forms import ContactForm
+from app.contacts.models import Contact
+from app.extensions import db
+from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
+from app.timeutil import utcnow
+from app.views import paginate, render_page
 
 bp = Blueprint("contacts", __name__, url_prefix="/t/<tenant_slug>/contacts")
+
+PER_PAGE = 25
+DUPLICATE_EMAIL = "Another contact in this organisation already uses this email address."
 
 
 @bp.get("/")
 def index():
-    return "contacts"
+    q = (request.args.get("q") or "").strip()[:200]
+    pagination = paginate(services.search_statement(q), per_page=PER_PAGE)
+    return render_page("contacts/index.html", "contacts/_results.html", q=q, pagination=pagination)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(*WORKING_ROLES)
+def new():
+    roles = services.active_roles()
+    if request.method == "GET":
+        form = ContactForm(roles=roles, data={"roles": services.default_role_ids(roles)})
+    else:
+        form = ContactForm(roles=roles)
+    if form.validate_on_submit():
+        try:
+            contact = services.create_contact(**form.contact_fields())
+        except services.DuplicateEmail:
+            form.email.errors.append(DUPLICATE_EMAIL)
+        else:
+            db.session.commit()
+            flash(f"Added {contact.name}.", "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+    return _form_page(form, contact=None)
+
+
+@bp.get("/<int:contact_id>")
+def show(contact_id: int):
+    contact = get_or_404(Contact, contact_id)
+    return render_template(
+        "contacts/show.html", contact=contact, history=services.survey_history(contact),
+        can_edit=current_membership.role in WORKING_ROLES, now=utcnow(),
+    )
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@require_role(*WORKING_ROLES)
+def edit(contact_id: int):
+    contact = get_or_404(Contact, contact_id)
+    roles = services.active_roles()
+    if request.method == "GET":
+        form = ContactForm(roles=roles, data=ContactForm.initial(contact))
+    else:
+        form = ContactForm(roles=roles)
+    if form.validate_on_submit():
+        try:
+            services.update_contact(contact, **form.contact_fields())
+        except services.DuplicateEmail:
+            form.email.errors.append(DUPLICATE_EMAIL)
+        else:
+            db.session.commit()
+            flash(f"Saved {contact.name}.", "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+    return _form_page(form, contact=contact)
+
+
+def _form_page(form: ContactForm, contact: Contact | None):
+    status = 422 if request.method == "POST" else 200
+    if status == 422:
+        db.session.rollback()
+    return render_template("contacts/form.html", form=form, contact=contact), status

@@ -1,8 +1,79 @@
-from flask import Blueprint
+"""Sending the NPS survey to chosen contacts or to everyone holding a recipient role."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.surveys import services
+from app.surveys.forms import BY_ROLE, MAX_CHOSEN, SendToContactsForm, SendToRoleForm
+from app.tenancy import WORKING_ROLES, current_tenant, require_role
+from app.views import render_page
 
 bp = Blueprint("surveys", __name__, url_prefix="/t/<tenant_slug>/surveys")
 
+PAGE = "surveys/send.html"
+FRAGMENT = "surveys/_send.html"
+CONTACT_LIST_FRAGMENT = "surveys/_send_contacts.html"
+CONTACT_LIST_LIMIT = MAX_CHOSEN
 
-@bp.get("/send")
+
+def _context(contacts_form: SendToContactsForm, role_form: SendToRoleForm, q: str = "") -> dict:
+    survey = services.default_survey()
+    return {
+        "contacts_form": contacts_form,
+        "role_form": role_form,
+        "q": q,
+        "choosable": services.contacts_to_choose(q, limit=CONTACT_LIST_LIMIT),
+        "contact_total": services.count_contacts(),
+        "list_limit": CONTACT_LIST_LIMIT,
+        "question": survey.question_for(current_tenant.name),
+        "preview": services.invitation_preview(current_tenant, survey),
+    }
+
+
+def _fresh_forms(roles) -> tuple[SendToContactsForm, SendToRoleForm]:
+    return SendToContactsForm(formdata=None), SendToRoleForm(formdata=None, roles=roles)
+
+
+@bp.route("/send", methods=["GET", "POST"])
+@require_role(*WORKING_ROLES)
 def send():
-    return "send"
+    roles = services.roles_with_counts()
+    if request.method == "GET":
+        q = (request.args.get("q") or "").strip()[:200]
+        contacts_form, role_form = _fresh_forms(roles)
+        fragment = CONTACT_LIST_FRAGMENT if request.args.get("list") else None
+        return render_page(PAGE, fragment, **_context(contacts_form, role_form, q))
+
+    by_role = request.form.get("recipients") == BY_ROLE
+    contacts_form = SendToContactsForm(formdata=None if by_role else request.form)
+    role_form = SendToRoleForm(formdata=request.form if by_role else None, roles=roles)
+    form = role_form if by_role else contacts_form
+    recipients = []
+    if form.validate():
+        if by_role:
+            recipients = services.contacts_with_role(role_form.role)
+            if not recipients:
+                role_form.role_id.errors.append(f"No contact has the role {role_form.role.name} yet.")
+        else:
+            recipients = services.contacts_by_ids(contacts_form.contact_ids.data)
+            if len(recipients) != len(set(contacts_form.contact_ids.data)):
+                contacts_form.contact_ids.errors.append(
+                    "Some of the chosen contacts no longer exist. Check the list and send again."
+                )
+                recipients = []
+    if not recipients:
+        return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
+
+    count = services.send_survey(
+        tenant=current_tenant._get_current_object(), survey=services.default_survey(),
+        contacts=recipients, sent_by=current_user._get_current_object(),
+    )
+    db.session.commit()
+    flash(f"Survey sent to {count} contact{'' if count == 1 else 's'}.", "success")
+    if request.form.get("from_contact") and len(recipients) == 1:
+        return redirect(url_for("contacts.show", contact_id=recipients[0].id), 303)
+    if request.htmx:
+        return render_page(PAGE, FRAGMENT, **_context(*_fresh_forms(services.roles_with_counts())))
+    return redirect(url_for("surveys.send"), 303)

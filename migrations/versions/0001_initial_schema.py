@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:25:33.487852
+Create Date: 2026-11-23 03:34:39.524687
 
 """
 from alembic import op
@@ -81,9 +81,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contact'))
     )
     with op.batch_alter_table('contact', schema=None) as batch_op:
-        batch_op.create_index('ix_contact_tenant_email', ['tenant_id', 'email'], unique=False)
         batch_op.create_index('ix_contact_tenant_external', ['tenant_id', 'external_id'], unique=False)
         batch_op.create_index('ix_contact_tenant_name', ['tenant_id', 'name'], unique=False)
+        batch_op.create_index('uq_contact_tenant_email', ['tenant_id', 'email'], unique=True)
 
     op.create_table('email_template',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -543,9 +543,9 @@ def downgrade():
     op.drop_table('holiday')
     op.drop_table('email_template')
     with op.batch_alter_table('contact', schema=None) as batch_op:
+        batch_op.drop_index('uq_contact_tenant_email')
         batch_op.drop_index('ix_contact_tenant_name')
         batch_op.drop_index('ix_contact_tenant_external')
-        batch_op.drop_index('ix_contact_tenant_email')
 
     op.drop_table('contact')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:

@@ -1,0 +1,140 @@
+"""Finding, adding and changing contacts.
+
+Every query here is scoped to the current tenant by the session listener in
+:mod:`app.tenancy`; nothing in this module filters on ``tenant_id`` by hand.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app.contacts.models import Contact, RecipientRole
+from app.extensions import db
+from app.surveys.models import Response, SurveyInvitation
+
+DEFAULT_NEW_CONTACT_ROLE = "NPS Recipient"
+HISTORY_LIMIT = 50
+
+
+class DuplicateEmail(ValueError):
+    """Another contact of the tenant already uses this email address."""
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def active_roles() -> list[RecipientRole]:
+    """The tenant's recipient roles that may still be given to contacts, by name."""
+    return list(
+        db.session.execute(
+            select(RecipientRole).where(RecipientRole.retired_at.is_(None)).order_by(RecipientRole.name)
+        ).scalars()
+    )
+
+
+def default_role_ids(roles: Iterable[RecipientRole]) -> list[int]:
+    """The roles ticked on the form for a new contact."""
+    return [role.id for role in roles if role.name == DEFAULT_NEW_CONTACT_ROLE]
+
+
+def search_statement(q: str | None) -> Select:
+    """Contacts whose name or email contains ``q`` (any case), by name, with their roles loaded in one go."""
+    statement = select(Contact).options(selectinload(Contact.roles)).order_by(Contact.name, Contact.id)
+    q = (q or "").strip()
+    if q:
+        statement = statement.where(
+            or_(Contact.name.icontains(q, autoescape=True), Contact.email.icontains(q, autoescape=True))
+        )
+    return statement
+
+
+def get_contact_with_roles(contact_id: int) -> Contact | None:
+    return db.session.execute(
+        select(Contact).where(Contact.id == contact_id).options(selectinload(Contact.roles))
+    ).scalar_one_or_none()
+
+
+def email_in_use(email: str, *, exclude_id: int | None = None) -> bool:
+    statement = select(Contact.id).where(func.lower(Contact.email) == normalise_email(email))
+    if exclude_id is not None:
+        statement = statement.where(Contact.id != exclude_id)
+    return db.session.execute(statement.limit(1)).first() is not None
+
+
+def _roles_by_ids(role_ids: Iterable[int]) -> list[RecipientRole]:
+    ids = {int(i) for i in role_ids or ()}
+    if not ids:
+        return []
+    return list(
+        db.session.execute(
+            select(RecipientRole).where(RecipientRole.id.in_(ids), RecipientRole.retired_at.is_(None))
+        ).scalars()
+    )
+
+
+def _apply(contact: Contact, *, name: str, email: str, phone: str | None, account_name: str | None,
+           external_id: str | None) -> None:
+    contact.name = name.strip()
+    contact.email = normalise_email(email)
+    contact.phone = _blank_to_none(phone)
+    contact.account_name = _blank_to_none(account_name)
+    contact.external_id = _blank_to_none(external_id)
+
+
+def create_contact(*, name: str, email: str, phone: str | None = None, account_name: str | None = None,
+                   external_id: str | None = None, role_ids: Iterable[int] = ()) -> Contact:
+    """Add a contact to the current tenant. Raises :class:`DuplicateEmail` if the address is taken."""
+    if email_in_use(email):
+        raise DuplicateEmail(email)
+    contact = Contact()
+    _apply(contact, name=name, email=email, phone=phone, account_name=account_name, external_id=external_id)
+    contact.roles = _roles_by_ids(role_ids)
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+def update_contact(contact: Contact, *, name: str, email: str, phone: str | None = None,
+                   account_name: str | None = None, external_id: str | None = None,
+                   role_ids: Iterable[int] = ()) -> Contact:
+    """Change a contact. Retired roles the contact still holds are kept (the form does not offer them)."""
+    if email_in_use(email, exclude_id=contact.id):
+        raise DuplicateEmail(email)
+    _apply(contact, name=name, email=email, phone=phone, account_name=account_name, external_id=external_id)
+    retired = [role for role in contact.roles if role.retired_at is not None]
+    contact.roles = _roles_by_ids(role_ids) + retired
+    db.session.flush()
+    return contact
+
+
+def survey_history(contact: Contact, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """The surveys sent to the contact and the answers that came back, newest first.
+
+    Each entry is ``{"at", "invitation", "response"}``; answers given without an
+    invitation (for example entered by hand) appear with ``invitation`` None.
+    """
+    invitations = db.session.execute(
+        select(SurveyInvitation)
+        .where(SurveyInvitation.contact_id == contact.id)
+        .options(selectinload(SurveyInvitation.response))
+        .order_by(SurveyInvitation.created_at.desc(), SurveyInvitation.id.desc())
+        .limit(limit)
+    ).scalars().all()
+    loose = db.session.execute(
+        select(Response)
+        .where(Response.contact_id == contact.id, Response.invitation_id.is_(None))
+        .order_by(Response.created_at.desc())
+        .limit(limit)
+    ).scalars().all()
+    entries = [{"at": inv.created_at, "invitation": inv, "response": inv.response} for inv in invitations]
+    entries += [{"at": resp.created_at, "invitation": None, "response": resp} for resp in loose]
+    entries.sort(key=lambda e: e["at"], reverse=True)
+    return entries[:limit]

@@ -1,0 +1,197 @@
+"""Sending the survey: to chosen contacts or by recipient role, through the outbox to a real SMTP server."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from app.contacts.models import RecipientRole
+from app.extensions import db
+from app.mail import OutboxMessage
+from app.surveys.models import SurveyInvitation
+from app.tenancy import tenant_context
+from tests.conftest import login, make_contact, run_jobs
+from tests.smtp_sink import body_html, body_text
+
+QUESTION = "How likely is it that you would recommend Acme Billing to a friend or colleague?"
+
+
+def _url(org):
+    return f"/t/{org['slug']}/surveys/send"
+
+
+def _counts(app, tenant_id):
+    """(invitations, outbox messages) of the tenant."""
+    with app.app_context(), tenant_context(tenant_id):
+        counts = (db.session.execute(select(func.count(SurveyInvitation.id))).scalar_one(),
+                  db.session.execute(select(func.count(OutboxMessage.id))).scalar_one())
+        db.session.remove()
+    return counts
+
+
+def _invited(app, tenant_id):
+    """Contact ids invited, and who sent them."""
+    with app.app_context(), tenant_context(tenant_id):
+        rows = db.session.execute(select(SurveyInvitation.contact_id, SurveyInvitation.sent_by_id)).all()
+        db.session.remove()
+    return sorted(rows)
+
+
+def _role_id(app, tenant_id, name):
+    with app.app_context(), tenant_context(tenant_id):
+        role_id = db.session.execute(select(RecipientRole.id).where(RecipientRole.name == name)).scalar_one()
+        db.session.remove()
+    return role_id
+
+
+def test_send_page_shows_question_email_preview_and_labelled_choices(client, app, org):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["agent"])
+    response = client.get(_url(org))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"<blockquote>{QUESTION}</blockquote>" in page
+    assert "Acme Billing: how likely are you to recommend us?" in page  # subject in the preview
+    assert "Hi [First name]," in page and "10: [personal link for score 10]" in page
+    assert (f'<label><input type="checkbox" name="contact_ids" value="{casey}" > Casey Client '
+            '<span class="muted">&lt;casey.client@client.example&gt;</span></label>') in page
+    assert '<label for="role_id">Recipient role</label>' in page
+    assert "NPS Recipient (1 contact)" in page and "Signer (0 contacts)" in page
+    assert "Send survey to selected contacts</button>" in page and "Send survey to everyone with this role</button>" in page
+    assert "style=" not in page and "<script>" not in page and "hx-on" not in page
+
+
+def test_send_to_selected_contacts_delivers_survey_emails_with_score_links(client, app, org, smtp_sink):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    dana = make_contact(app, org["tenant_id"], "Dana Doe", roles=())
+    make_contact(app, org["tenant_id"], "Not Chosen")
+    login(client, app, org["agent"])
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": [casey, dana]})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/surveys/send")
+    assert "Survey sent to 2 contacts." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _invited(app, org["tenant_id"]) == [(casey, org["agent"]), (dana, org["agent"])]
+    assert _counts(app, org["tenant_id"]) == (2, 2)
+
+    run_jobs(app)
+    messages = smtp_sink.wait_for(2)
+    assert sorted(str(m["To"]) for m in messages) == ["Casey Client <casey.client@client.example>",
+                                                       "Dana Doe <dana.doe@client.example>"]
+    message = smtp_sink.to("casey.client@client.example")[0]
+    assert message["Subject"] == "Acme Billing: how likely are you to recommend us?"
+    assert message["Reply-To"] == "alex@acme.example"
+    text, html = body_text(message), body_html(message)
+    assert "Hi Casey," in text and QUESTION in text and QUESTION in html
+    links = re.findall(r"http://localhost/s/([A-Za-z0-9_-]+)\?score=(\d+)", text)
+    assert [int(score) for _, score in links] == list(range(11))
+    assert len({token for token, _ in links}) == 1  # one personal token per invitation
+    html_scores = re.findall(rf'href="http://localhost/s/{links[0][0]}\?score=(\d+)"', html)
+    assert [int(s) for s in html_scores] == list(range(11))
+    other_token = re.findall(r"/s/([A-Za-z0-9_-]+)\?score=0", body_text(smtp_sink.to("dana.doe@client.example")[0]))
+    assert other_token and other_token[0] != links[0][0]
+
+
+def test_send_by_role_reaches_only_contacts_with_that_role(client, app, org, smtp_sink):
+    signer = make_contact(app, org["tenant_id"], "Sam Signer", roles=("Signer",))
+    both = make_contact(app, org["tenant_id"], "Bea Both", roles=("Signer", "NPS Recipient"))
+    make_contact(app, org["tenant_id"], "Nora Nps", roles=("NPS Recipient",))
+    make_contact(app, org["tenant_id"], "Rolf Roleless", roles=())
+    login(client, app, org["manager"])
+    response = client.post(_url(org), data={"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "Signer")})
+    assert response.status_code == 303
+    assert [c for c, _ in _invited(app, org["tenant_id"])] == sorted([signer, both])
+    run_jobs(app)
+    assert sorted(str(m["To"]) for m in smtp_sink.wait_for(2)) == [
+        "Bea Both <bea.both@client.example>", "Sam Signer <sam.signer@client.example>"]
+
+
+def test_empty_selection_is_refused_next_to_the_field_and_nothing_is_sent(client, app, org):
+    make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["agent"])
+    response = client.post(_url(org), data={"recipients": "contacts"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="contact_ids-error"' in page and "Choose at least one contact" in page
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": list(range(1, 202))})
+    assert response.status_code == 422 and "Choose at most 200 contacts" in response.get_data(as_text=True)
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": "abc"})
+    assert response.status_code == 422 and "Choose contacts from the list." in response.get_data(as_text=True)
+    assert _counts(app, org["tenant_id"]) == (0, 0)
+
+
+def test_role_nobody_holds_is_refused(client, app, org):
+    make_contact(app, org["tenant_id"], "Nora Nps", roles=("NPS Recipient",))
+    login(client, app, org["agent"])
+    response = client.post(_url(org), data={"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "Signer")})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="role_id-error"' in page and "No contact has the role Signer yet." in page
+    response = client.post(_url(org), data={"recipients": "role", "role_id": "nonsense"})
+    assert response.status_code == 422 and "Choose one of the recipient roles listed." in response.get_data(as_text=True)
+    assert _counts(app, org["tenant_id"]) == (0, 0)
+
+
+def test_htmx_send_returns_the_fragment_with_the_message(client, app, org):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["agent"])
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": [casey]}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and "<h1>" not in fragment
+    assert '<div id="flashes" hx-swap-oob="true">' in fragment and "Survey sent to 1 contact." in fragment
+    assert f'value="{casey}" checked' not in fragment  # the form starts afresh
+    error = client.post(_url(org), data={"recipients": "contacts"}, headers={"HX-Request": "true"})
+    assert error.status_code == 422 and "Choose at least one contact" in error.get_data(as_text=True)
+    assert _counts(app, org["tenant_id"]) == (1, 1)
+
+
+def test_contact_list_can_be_filtered_and_kept_as_a_fragment(client, app, org):
+    make_contact(app, org["tenant_id"], "Alice Adams", "alice@wonder.example")
+    make_contact(app, org["tenant_id"], "Bob Brown")
+    login(client, app, org["agent"])
+    page = client.get(_url(org), query_string={"q": "WONDER"}).get_data(as_text=True)
+    assert "Alice Adams" in page and "Bob Brown" not in page and "<h1>Send survey</h1>" in page
+    fragment = client.get(_url(org), query_string={"q": "bob", "list": 1}, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Bob Brown" in fragment and "Alice Adams" not in fragment and "<blockquote>" not in fragment
+
+
+def test_send_from_the_contact_page_returns_there(client, app, org):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["admin"])
+    page = client.get(f"/t/{org['slug']}/contacts/{casey}").get_data(as_text=True)
+    assert f'action="{_url(org)}"' in page and f'name="contact_ids" value="{casey}"' in page
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": casey, "from_contact": "1"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/contacts/{casey}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Survey sent to 1 contact." in page and "Awaiting answer" in page
+
+
+def test_viewer_cannot_send(client, app, org):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["viewer"])
+    assert client.get(_url(org)).status_code == 403
+    assert client.post(_url(org), data={"recipients": "contacts", "contact_ids": casey}).status_code == 403
+    assert 'href="/t/acme-billing/surveys/send"' not in client.get(f"/t/{org['slug']}/contacts/").get_data(as_text=True)
+    assert _counts(app, org["tenant_id"]) == (0, 0)
+
+
+def test_sending_in_one_organisation_touches_nothing_in_another(client, app, org, other_org, smtp_sink):
+    mine = make_contact(app, org["tenant_id"], "Casey Client")
+    theirs = make_contact(app, other_org["tenant_id"], "Olga Outsider", roles=("NPS Recipient",))
+    login(client, app, org["agent"])
+    # Another organisation's contact id is not a recipient, alone or mixed in.
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": [theirs]})
+    assert response.status_code == 422
+    response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": [mine, theirs]})
+    assert response.status_code == 422
+    # Nor is another organisation's role.
+    response = client.post(_url(org), data={"recipients": "role",
+                                            "role_id": _role_id(app, other_org["tenant_id"], "NPS Recipient")})
+    assert response.status_code == 422
+    assert _counts(app, org["tenant_id"]) == (0, 0)
+    response = client.post(_url(org), data={"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "NPS Recipient")})
+    assert response.status_code == 303
+    assert _counts(app, org["tenant_id"]) == (1, 1)
+    assert _counts(app, other_org["tenant_id"]) == (0, 0)
+    run_jobs(app)
+    assert [str(m["To"]) for m in smtp_sink.wait_for(1)] == ["Casey Client <casey.client@client.example>"]
+    assert client.get(f"/t/{other_org['slug']}/surveys/send").status_code == 404
