@@ -1,18 +1,25 @@
-"""Organisation switcher, team page and invitation acceptance."""
+"""Organisation switcher, team page and invitation acceptance.
+
+The team page is readable by every member; only admins change it. Each change is a POST that works as
+a plain form (303 back with a flash) and through htmx (the ``#team`` region is re-rendered in place).
+A refused change (a bad value, the last admin) comes back with status 422 and the message next to the form.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from app.accounts import services
-from app.accounts.forms import InviteForm
+from app.accounts.forms import HandoverForm, InviteForm, MemberRoleForm
 from app.accounts.models import Membership, TeamInvitation, User
+from app.accounts.services import TeamRuleError
 from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
-from app.tenancy import current_tenant, get_or_404, require_role
-from app.timeutil import utcnow
-from app.views import render_page
+from app.tenancy import ROLE_LABELS, WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
+from app.tickets.models import Ticket
+from app.views import paginate, render_page
 
 bp = Blueprint("accounts", __name__)
 team_bp = Blueprint("team", __name__, url_prefix="/t/<tenant_slug>/team")
@@ -51,52 +58,235 @@ def accept_invitation(token: str):
     return render_template("accounts/accept_invitation.html", invitation=invitation, form=form, existing=existing), status
 
 
-def _team_context(form: InviteForm) -> dict:
-    members = db.session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id).order_by(User.name)
-    ).all()
+TEAM_PAGE, TEAM_FRAGMENT, HANDOVER_FRAGMENT = "accounts/team.html", "accounts/_team.html", "accounts/_team_handover.html"
+MEMBERS_PER_PAGE = 50
+TICKETS_PER_PAGE = 50
+
+change_team = require_role("admin")
+
+
+def _team_context(form: InviteForm | None = None, role_form: MemberRoleForm | None = None,
+                  member_errors: dict[int, str] | None = None) -> dict:
+    """The team region: members (active first, by name) with their role forms, and pending invitations.
+
+    Three queries whatever the team size: the page of members with their users, the open-ticket counts of
+    the deactivated ones on the page (so their tickets can be handed over), and the invitations.
+    """
+    members = paginate(
+        select(Membership).join(Membership.user).options(contains_eager(Membership.user))
+        .order_by(Membership.is_active.desc(), User.name, Membership.id),
+        per_page=MEMBERS_PER_PAGE,
+    )
+    inactive_ids = [m.user_id for m in members.items if not m.is_active]
     invitations = db.session.execute(
         select(TeamInvitation)
         .where(TeamInvitation.accepted_at.is_(None), TeamInvitation.revoked_at.is_(None))
         .order_by(TeamInvitation.created_at.desc())
     ).scalars().all()
-    return {"members": members, "invitations": invitations, "form": form}
+    role_forms = {
+        m.id: MemberRoleForm.for_member(m.id, m.user.name, formdata=None, role=m.role)
+        for m in members.items if m.is_active
+    }
+    if role_form is not None:
+        role_forms[role_form.member_id] = role_form
+    return {
+        "members": members, "invitations": invitations, "form": form or InviteForm(formdata=None),
+        "role_forms": role_forms, "member_errors": member_errors or {},
+        "open_counts": services.open_ticket_counts(inactive_ids),
+        "can_change": current_membership.role == "admin",
+    }
+
+
+def _team(status: int = 200, **context):
+    return render_page(TEAM_PAGE, TEAM_FRAGMENT, status=status, **_team_context(**context))
+
+
+def _back_to_team(message: str, category: str = "success"):
+    """After a change: the re-rendered team region for htmx, else a redirect to the team page."""
+    db.session.commit()
+    flash(message, category)
+    if request.htmx and not request.htmx.boosted:
+        return _team()
+    return redirect(url_for("team.index"), 303)
+
+
+def _refused(status: int = 422, **context):
+    """A change that was refused: nothing is saved and the team region comes back with the message."""
+    db.session.rollback()
+    return _team(status, **context)
 
 
 @team_bp.get("/")
 def index():
-    return render_page("accounts/team.html", **_team_context(InviteForm()))
+    return _team()
 
 
 @team_bp.post("/invitations")
-@require_role("admin")
+@change_team
 def invite():
     form = InviteForm()
     if form.validate_on_submit():
-        already = db.session.execute(
-            select(Membership).join(User, User.id == Membership.user_id)
-            .where(User.email == services.normalise_email(form.email.data), Membership.is_active.is_(True))
-        ).scalar_one_or_none()
-        if already is not None:
-            form.email.errors.append("This person is already a member of the team.")
+        try:
+            services.send_invitation(tenant=current_tenant, email=form.email.data, role=form.role.data,
+                                     invited_by=current_user)
+        except TeamRuleError as error:
+            form.email.errors.append(str(error))
         else:
-            services.invite_member(tenant=current_tenant, email=form.email.data, role=form.role.data, invited_by=current_user)
-            db.session.commit()
-            flash(f"Invitation sent to {form.email.data}. The link works for 7 days.", "success")
-            if request.htmx:
-                return render_page("accounts/team.html", "accounts/_team.html", **_team_context(InviteForm(formdata=None)))
-            return redirect(url_for("team.index"), 303)
-    return render_page("accounts/team.html", "accounts/_team.html", status=422, **_team_context(form))
+            return _back_to_team(f"Invitation sent to {form.email.data}. The link works for 7 days.")
+    return _refused(form=form)
 
 
 @team_bp.post("/invitations/<int:invitation_id>/revoke")
-@require_role("admin")
+@change_team
 def revoke(invitation_id: int):
     invitation = get_or_404(TeamInvitation, invitation_id)
-    if invitation.state == "pending":
-        invitation.revoked_at = utcnow()
-        db.session.commit()
-        flash(f"Invitation to {invitation.email} revoked.", "info")
-    if request.htmx:
-        return render_page("accounts/team.html", "accounts/_team.html", **_team_context(InviteForm(formdata=None)))
-    return redirect(url_for("team.index"), 303)
+    if services.revoke_invitation(invitation):
+        return _back_to_team(f"Invitation to {invitation.email} revoked.", "info")
+    return _back_to_team(f"The invitation to {invitation.email} was already {invitation.state}.", "info")
+
+
+@team_bp.post("/invitations/<int:invitation_id>/resend")
+@change_team
+def resend(invitation_id: int):
+    invitation = get_or_404(TeamInvitation, invitation_id)
+    try:
+        services.resend_invitation(invitation, tenant=current_tenant, invited_by=current_user)
+    except TeamRuleError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _refused()
+    return _back_to_team(f"A new invitation was sent to {invitation.email}. The earlier link no longer works.")
+
+
+def _member(membership_id: int) -> Membership:
+    return get_or_404(Membership, membership_id)
+
+
+def _handover_or_team(membership: Membership, message: str):
+    """When a member stops working tickets but still holds some, go straight to handing them over."""
+    held = services.open_ticket_counts([membership.user_id]).get(membership.user_id, 0)
+    if not held:
+        return _back_to_team(message)
+    db.session.commit()
+    flash(f"{message} They still have {held} open ticket{'s' if held != 1 else ''}: "
+          f"choose who takes {'them' if held != 1 else 'it'} over.", "success")
+    url = url_for("team.handover", membership_id=membership.id)
+    if request.htmx and not request.htmx.boosted:
+        html, status, headers = _handover(membership)
+        return html, status, {**headers, "HX-Push-Url": url}
+    return redirect(url, 303)
+
+
+@team_bp.post("/members/<int:membership_id>/role")
+@change_team
+def change_role(membership_id: int):
+    membership = _member(membership_id)
+    name = membership.user.name
+    form = MemberRoleForm.for_member(membership.id, name)
+    if not form.validate_on_submit():
+        return _refused(role_form=form)
+    try:
+        changed = services.change_role(membership, form.role.data)
+    except TeamRuleError as error:
+        form.role.errors.append(str(error))
+        return _refused(role_form=form)
+    label = ROLE_LABELS[form.role.data]
+    article = "an" if label[0] in "AEIOU" else "a"
+    if not changed:
+        return _back_to_team(f"{name} is already {article} {label}.", "info")
+    message = f"{name} is now {article} {label}."
+    if form.role.data not in WORKING_ROLES:
+        return _handover_or_team(membership, message)
+    return _back_to_team(message)
+
+
+@team_bp.post("/members/<int:membership_id>/deactivate")
+@change_team
+def deactivate(membership_id: int):
+    membership = _member(membership_id)
+    name = membership.user.name
+    try:
+        changed = services.deactivate_member(membership, current_user)
+    except TeamRuleError as error:
+        return _refused(member_errors={membership.id: str(error)})
+    if not changed:
+        return _back_to_team(f"{name} was already deactivated.", "info")
+    return _handover_or_team(membership, f"{name} is deactivated and has been logged out.")
+
+
+@team_bp.post("/members/<int:membership_id>/reactivate")
+@change_team
+def reactivate(membership_id: int):
+    membership = _member(membership_id)
+    name = membership.user.name
+    if not services.reactivate_member(membership):
+        return _back_to_team(f"{name} is already active.", "info")
+    return _back_to_team(f"{name} is active again as {ROLE_LABELS[membership.role]}.")
+
+
+def _handover(membership: Membership, form: HandoverForm | None = None, ticket_form: HandoverForm | None = None,
+              status: int = 200):
+    """The page that lists a member's open tickets (one query for the page of them) with the forms that
+    give them all, or each, to an active admin, manager or agent."""
+    page = paginate(services.open_tickets_statement(membership.user_id), per_page=TICKETS_PER_PAGE)
+    can_change = current_membership.role == "admin"
+    candidates = services.handover_candidates(membership) if can_change else []
+    if form is None:
+        form = HandoverForm(formdata=None)
+        form.set_candidates(candidates)
+    ticket_forms = {}
+    if candidates:
+        ticket_forms = {t.id: HandoverForm.for_ticket(t.id, t.reference, candidates, formdata=None) for t in page.items}
+        if ticket_form is not None:
+            ticket_forms[ticket_form.ticket_id] = ticket_form
+    return render_page(
+        TEAM_PAGE, HANDOVER_FRAGMENT, status=status, handover=membership, tickets=page, form=form,
+        ticket_forms=ticket_forms, candidates=candidates, can_change=can_change,
+    )
+
+
+@team_bp.get("/members/<int:membership_id>/tickets")
+def handover(membership_id: int):
+    return _handover(_member(membership_id))
+
+
+def _hand_over(membership: Membership, form: HandoverForm, ticket: Ticket | None):
+    """Validate ``form`` and move the tickets; on a refusal re-render the handover region with a 422."""
+    candidates = {user.id: user for user in services.handover_candidates(membership)}
+    form.set_candidates(candidates.values())
+    refused = {"ticket_form": form} if ticket is not None else {"form": form}
+    if not form.validate_on_submit():
+        return _handover(membership, status=422, **refused)
+    assignee = candidates[form.assignee_id.data]
+    try:
+        moved = services.hand_over_tickets(membership, assignee, current_user,
+                                           ticket_id=ticket.id if ticket is not None else None)
+    except TeamRuleError as error:
+        db.session.rollback()
+        form.assignee_id.errors.append(str(error))
+        return _handover(membership, status=422, **refused)
+    db.session.commit()
+    if not moved:
+        flash(f"{membership.user.name} has no such open tickets any more.", "info")
+    elif ticket is not None:
+        flash(f"{ticket.reference} is now assigned to {assignee.name}.", "success")
+    else:
+        flash(f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} handed over to {assignee.name}.", "success")
+    if request.htmx and not request.htmx.boosted:
+        return _handover(membership)
+    return redirect(url_for("team.handover", membership_id=membership.id), 303)
+
+
+@team_bp.post("/members/<int:membership_id>/tickets")
+@change_team
+def hand_over_all(membership_id: int):
+    membership = _member(membership_id)
+    return _hand_over(membership, HandoverForm(), None)
+
+
+@team_bp.post("/members/<int:membership_id>/tickets/<int:ticket_id>")
+@change_team
+def hand_over_one(membership_id: int, ticket_id: int):
+    membership = _member(membership_id)
+    ticket = get_or_404(Ticket, ticket_id)
+    return _hand_over(membership, HandoverForm.for_ticket(ticket.id, ticket.reference, []), ticket)

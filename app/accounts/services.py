@@ -5,8 +5,10 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
 
+from app import audit
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
 from app.contacts.models import DEFAULT_RECIPIENT_ROLES, RecipientRole
 from app.extensions import db
@@ -14,7 +16,9 @@ from app.mail import queue_email
 from app.security import hash_password, hash_token, new_token
 from app.settings.services import seed_workflow_defaults
 from app.surveys.models import Survey
-from app.tenancy import tenant_context, unscoped
+from app.tenancy import ROLE_LABELS, ROLES, tenant_context, unscoped
+from app.tickets import services as tickets
+from app.tickets.models import Ticket
 from app.timeutil import utcnow
 from app.urls import absolute_url
 
@@ -149,3 +153,174 @@ def active_admin_count() -> int:
     return db.session.execute(
         select(func.count()).select_from(Membership).where(Membership.role == "admin", Membership.is_active.is_(True))
     ).scalar_one()
+
+
+AUDIT_AREA = "team"
+
+
+class TeamRuleError(ValueError):
+    """A team change the rules refuse (the last admin, yourself, a used invitation); the message is shown as is."""
+
+
+def _locked_active_admin_ids() -> list[int]:
+    """The active admins' membership ids, row-locked (on PostgreSQL) until the transaction ends, so two
+    admins demoting or deactivating each other at the same moment cannot leave the organisation with none."""
+    return list(
+        db.session.execute(
+            select(Membership.id)
+            .where(Membership.role == "admin", Membership.is_active.is_(True))
+            .with_for_update()
+        ).scalars()
+    )
+
+
+def _refuse_if_last_admin(membership: Membership, consequence: str) -> None:
+    if membership.role != "admin" or not membership.is_active:
+        return
+    if not [admin_id for admin_id in _locked_active_admin_ids() if admin_id != membership.id]:
+        raise TeamRuleError(
+            f"{membership.user.name} is the last active admin, so {consequence}. "
+            "Make someone else an admin first."
+        )
+
+
+def active_member_with_email(email: str) -> Membership | None:
+    """The current tenant's active membership of the user with ``email``, if any."""
+    return db.session.execute(
+        select(Membership).join(User, User.id == Membership.user_id)
+        .where(User.email == normalise_email(email), Membership.is_active.is_(True))
+    ).scalar_one_or_none()
+
+
+def change_role(membership: Membership, role: str) -> bool:
+    """Give an active member another role; returns False when the role is already theirs.
+
+    The last active admin keeps the admin role, even when they ask to step down themselves.
+    """
+    if role not in ROLES:
+        raise TeamRuleError("Choose Admin, Manager, Agent or Viewer.")
+    name = membership.user.name
+    if not membership.is_active:
+        raise TeamRuleError(f"Reactivate {name} before changing their role.")
+    if membership.role == role:
+        return False
+    _refuse_if_last_admin(membership, "they must stay an admin")
+    before = audit.snapshot(membership, ["role"])
+    membership.role = role
+    audit.record(AUDIT_AREA, f"Changed {name}’s role from {ROLE_LABELS[before['role']]} to {ROLE_LABELS[role]}",
+                 audit.diff(before, audit.snapshot(membership, ["role"])))
+    return True
+
+
+def deactivate_member(membership: Membership, actor: User) -> bool:
+    """Take a member out of the organisation: they can no longer open it, and every session they have
+    (in any organisation) ends. Their tickets stay theirs until handed over. Returns False if already inactive."""
+    if not membership.is_active:
+        return False
+    _refuse_if_last_admin(membership, "they can’t be deactivated")
+    if membership.user_id == actor.id:
+        raise TeamRuleError("You can’t deactivate yourself. Ask another admin to do it.")
+    membership.is_active = False
+    # An SQL increment, so a concurrent login or logout cannot lose the bump.
+    membership.user.session_version = User.session_version + 1
+    audit.record(AUDIT_AREA, f"Deactivated {membership.user.name}", {"active": [True, False]})
+    return True
+
+
+def reactivate_member(membership: Membership) -> bool:
+    """Let a deactivated member back in with the role they had; returns False if already active."""
+    if membership.is_active:
+        return False
+    membership.is_active = True
+    audit.record(AUDIT_AREA, f"Reactivated {membership.user.name} as {ROLE_LABELS[membership.role]}",
+                 {"active": [False, True]})
+    return True
+
+
+def open_tickets_statement(user_id: int) -> Select:
+    """The tickets still open in ``user_id``’s name, oldest first, with their contact: one query for a list."""
+    return (
+        select(Ticket)
+        .where(Ticket.assignee_id == user_id, Ticket.status != "closed")
+        .options(joinedload(Ticket.contact))
+        .order_by(Ticket.opened_at, Ticket.id)
+    )
+
+
+def open_ticket_counts(user_ids: list[int]) -> dict[int, int]:
+    """How many open tickets each of ``user_ids`` holds, in one grouped query."""
+    if not user_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Ticket.assignee_id, func.count(Ticket.id))
+            .where(Ticket.assignee_id.in_(user_ids), Ticket.status != "closed")
+            .group_by(Ticket.assignee_id)
+        ).all()
+    )
+
+
+def handover_candidates(membership: Membership) -> list[User]:
+    """Who can take over ``membership``’s tickets: the other active admins, managers and agents."""
+    return [user for user in tickets.assignable_members() if user.id != membership.user_id]
+
+
+def hand_over_tickets(membership: Membership, assignee: User, actor: User, ticket_id: int | None = None) -> list[Ticket]:
+    """Reassign ``membership``’s open tickets (all of them, or only ``ticket_id``) to ``assignee``.
+
+    Each ticket’s timeline records the reassignment; the handover is one audit entry.
+    Returns the tickets that moved (none when they had already been handed over).
+    """
+    if assignee.id == membership.user_id:
+        raise TeamRuleError(f"Choose someone other than {membership.user.name}.")
+    statement = (
+        select(Ticket)
+        .where(Ticket.assignee_id == membership.user_id, Ticket.status != "closed")
+        .options(joinedload(Ticket.assignee))
+        .order_by(Ticket.opened_at, Ticket.id)
+    )
+    if ticket_id is not None:
+        statement = statement.where(Ticket.id == ticket_id)
+    moved = list(db.session.execute(statement).scalars())
+    for ticket in moved:
+        tickets.reassign(ticket, actor, assignee)
+    if moved:
+        what = moved[0].reference if ticket_id is not None else f"{len(moved)} open ticket{'s' if len(moved) != 1 else ''}"
+        audit.record(AUDIT_AREA, f"Handed over {what} from {membership.user.name} to {assignee.name}",
+                     {"assignee": [membership.user.name, assignee.name],
+                      "tickets": [None, [ticket.reference for ticket in moved]]})
+    return moved
+
+
+def send_invitation(*, tenant: Tenant, email: str, role: str, invited_by: User) -> TeamInvitation:
+    """Invite someone who is not yet an active member, and record it in the audit log."""
+    if role not in ROLES:
+        raise TeamRuleError("Choose Admin, Manager, Agent or Viewer.")
+    if active_member_with_email(email) is not None:
+        raise TeamRuleError("This person is already a member of the team.")
+    invitation = invite_member(tenant=tenant, email=email, role=role, invited_by=invited_by)
+    audit.record(AUDIT_AREA, f"Invited {invitation.email} as {ROLE_LABELS[role]}",
+                 {"email": [None, invitation.email], "role": [None, role]})
+    return invitation
+
+
+def resend_invitation(invitation: TeamInvitation, *, tenant: Tenant, invited_by: User) -> TeamInvitation:
+    """Send a pending or expired invitation again with a new link; the old link stops working."""
+    if invitation.state not in ("pending", "expired"):
+        raise TeamRuleError(f"The invitation to {invitation.email} was {invitation.state}, so it can’t be resent.")
+    if active_member_with_email(invitation.email) is not None:
+        raise TeamRuleError(f"{invitation.email} is already a member of the team.")
+    fresh = invite_member(tenant=tenant, email=invitation.email, role=invitation.role, invited_by=invited_by)
+    audit.record(AUDIT_AREA, f"Resent the invitation to {fresh.email}",
+                 audit.diff({"expires_at": invitation.expires_at}, {"expires_at": fresh.expires_at}))
+    return fresh
+
+
+def revoke_invitation(invitation: TeamInvitation) -> bool:
+    """Stop a pending (or expired) invitation’s link from working; returns False if it was already used or revoked."""
+    state = invitation.state
+    if state not in ("pending", "expired"):
+        return False
+    invitation.revoked_at = utcnow()
+    audit.record(AUDIT_AREA, f"Revoked the invitation to {invitation.email}", {"invitation": [state, "revoked"]})
+    return True
