@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import nh3
 from flask import render_template
 from markupsafe import Markup
 from sqlalchemy import select
 
+from app import audit
 from app.extensions import db
 from app.settings.models import EmailTemplate
 
 FIELD = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)?)\}")
+# Anything that looks like a merge field, in any case, so "{Contact.SSN}" is refused rather than sent as is.
+FIELD_LIKE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}")
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "a", "ul", "ol", "li"}
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 
@@ -95,6 +100,49 @@ PHI_SAFE_ALERT = Spec(
     ("organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.link"),
 )
 
+_PHI_SAFE_NOTE = "This alert carries no patient details because PHI-safe alerts are on."
+_TICKET_DETAILS = ("Score: {ticket.score} ({ticket.band})\nContact: {contact.name}, {contact.account}\n"
+                   "Email: {contact.email}\nPhone: {contact.phone}\nIdentifier: {contact.external_id}\n"
+                   "Comment: {ticket.comment}\n")
+_ALERT_FIELDS = CONTACT + ("contact.email", "contact.phone", "contact.external_id", "agent.name", "actor.name",
+                           "ticket.reference", "ticket.score", "ticket.band", "ticket.comment", "ticket.due",
+                           "ticket.link", "ticket.previous_assignee", "ticket.outcome", "ticket.closing_note")
+_PHI_SAFE_FIELDS = ("organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.link")
+
+# The alerts the notification lists get when a ticket changes hands or closes: (full, PHI-safe).
+ALERTS: dict[str, tuple[Spec, Spec]] = {
+    "ticket_reassigned": (
+        Spec("Ticket reassigned alert", "", "Ticket {ticket.reference} reassigned to {agent.name}",
+             "{actor.name} reassigned detractor ticket {ticket.reference} at {organisation}.\n\n"
+             "Now assigned to: {agent.name}\nPreviously assigned to: {ticket.previous_assignee}\n"
+             + _TICKET_DETAILS + "Due: {ticket.due}\n\nOpen the ticket: {ticket.link}",
+             _ALERT_FIELDS),
+        Spec("PHI-safe ticket reassigned alert", "", "Ticket {ticket.reference} reassigned ({ticket.band})",
+             "Detractor ticket {ticket.reference} at {organisation} was reassigned.\n\nTicket: {ticket.reference}\n"
+             "Band: {ticket.band}\nDue: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n" + _PHI_SAFE_NOTE,
+             _PHI_SAFE_FIELDS),
+    ),
+    "ticket_closed": (
+        Spec("Ticket closed alert", "", "Ticket {ticket.reference} closed: {ticket.outcome}",
+             "{actor.name} closed detractor ticket {ticket.reference} at {organisation}.\n\n"
+             "Outcome: {ticket.outcome}\nClosing note: {ticket.closing_note}\nWorked by: {agent.name}\n"
+             + _TICKET_DETAILS + "\nOpen the ticket: {ticket.link}",
+             _ALERT_FIELDS),
+        Spec("PHI-safe ticket closed alert", "", "Ticket {ticket.reference} closed ({ticket.band})",
+             "Detractor ticket {ticket.reference} at {organisation} was closed.\n\nTicket: {ticket.reference}\n"
+             "Band: {ticket.band}\nResolution was due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n"
+             + _PHI_SAFE_NOTE,
+             _PHI_SAFE_FIELDS),
+    ),
+}
+
+
+def alert_spec(event: str, phi_safe: bool) -> Spec:
+    """The alert for ``event`` as a notification list receives it, PHI-safe or in full."""
+    full, safe = ALERTS[event]
+    return safe if phi_safe else full
+
+
 SAMPLE_VALUES = {
     "organisation": "Acme Billing", "contact.first_name": "Dana", "contact.name": "Dana Whitfield",
     "contact.account": "Lakeside Orthopedics", "contact.email": "dana@example.com", "contact.phone": "+1 555 0101",
@@ -116,8 +164,22 @@ class Rendered:
 
 
 def unknown_fields(text: str, key: str) -> list[str]:
+    """Merge fields in ``text`` that template ``key`` does not offer, in order of first use."""
     allowed = set(SPECS[key].fields)
-    return sorted({name for name in FIELD.findall(text or "") if name not in allowed})
+    found: dict[str, None] = {}
+    for match in FIELD_LIKE.finditer(text or ""):
+        if match.group(1) not in allowed:
+            found.setdefault(match.group(0), None)
+    return list(found)
+
+
+def unknown_fields_message(text: str, key: str) -> str | None:
+    """The error to show next to a subject or body that uses fields ``key`` does not offer, or None."""
+    unknown = unknown_fields(text, key)
+    if not unknown:
+        return None
+    noun = "merge field" if len(unknown) == 1 else "merge fields"
+    return f"Unknown {noun} {', '.join(unknown)}. Use only the merge fields listed for this email."
 
 
 def sanitise(body: str) -> str:
@@ -187,3 +249,110 @@ def render(key: str | Spec, values: dict[str, str], *, subject: str | None = Non
     subject_text = " ".join(FIELD.sub(text_value, subject).split())
     page = render_template("email/_templated.html", title=subject_text, body=Markup(body_html))
     return Rendered(subject=subject_text, text=text, html=page)
+
+
+def sample_score_links() -> list[tuple[int, str]]:
+    """Score buttons for a preview, pointing nowhere real."""
+    return [(score, f"{SAMPLE_VALUES['survey.link']}?score={score}") for score in range(11)]
+
+
+def preview(key: str, subject: str | None = None, body: str | None = None) -> Rendered:
+    """Template ``key`` (a draft when ``subject``/``body`` are given) rendered with the sample values."""
+    links = sample_score_links() if "survey.scores" in SPECS[key].fields else None
+    return render(key, SAMPLE_VALUES, subject=subject, body=body, score_links=links)
+
+
+class _Markup(HTMLParser):
+    """Counts the tags and attributes in some HTML, to tell whether sanitising removed any."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.items: Counter = Counter()
+
+    def handle_starttag(self, tag, attrs):
+        self.items[tag] += 1
+        for name, value in attrs:
+            if not (tag == "a" and name == "rel"):  # nh3 adds rel to links; that is not a removal
+                self.items[f"{tag}[{name}={value}]"] += 1
+
+    handle_startendtag = handle_starttag
+
+
+def _markup(text: str) -> Counter:
+    parser = _Markup()
+    parser.feed(text)
+    parser.close()
+    return parser.items
+
+
+def clean_for_storage(body: str) -> tuple[str, bool]:
+    """The body to store, and whether unsafe HTML had to be removed from it.
+
+    Safe bodies are stored as typed (so "Tom & Jerry" stays readable in the editor); a body carrying a tag,
+    attribute or link scheme that mail may not carry is stored sanitised. Either way :func:`render` sanitises.
+    """
+    clean = sanitise(body)
+    if _markup(body or "") - _markup(clean):
+        return clean, True
+    return body, False
+
+
+class TemplateError(ValueError):
+    """A template the rules refuse (an unknown merge field); ``field`` names the form field at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Saved:
+    changed: bool
+    cleaned: bool
+
+
+def _own_row(key: str) -> EmailTemplate | None:
+    return db.session.execute(select(EmailTemplate).where(EmailTemplate.key == key)).scalar_one_or_none()
+
+
+def save(key: str, subject: str, body: str) -> Saved:
+    """Store the organisation's wording for ``key`` and audit the change (subject and body, before → after).
+
+    Unknown merge fields are refused with :class:`TemplateError` and nothing is written.
+    """
+    spec = SPECS[key]
+    for field, text in (("subject", subject), ("body", body)):
+        message = unknown_fields_message(text, key)
+        if message:
+            raise TemplateError(field, message)
+    row = _own_row(key)
+    before = {"subject": row.subject if row else spec.subject, "body": row.body if row else spec.body}
+    stored_body, cleaned = clean_for_storage(body)
+    after = {"subject": subject, "body": stored_body}
+    changes = audit.diff(before, after)
+    if not changes:
+        return Saved(changed=False, cleaned=cleaned)
+    if row is None:
+        db.session.add(EmailTemplate(key=key, subject=subject, body=stored_body))
+    else:
+        row.subject, row.body = subject, stored_body
+    audit.record("email_templates", f"Changed the {spec.label.lower()} email", changes)
+    return Saved(changed=True, cleaned=cleaned)
+
+
+def reset(key: str) -> bool:
+    """Go back to the default wording for ``key`` (delete the organisation's row); False if it had none."""
+    spec = SPECS[key]
+    row = _own_row(key)
+    if row is None:
+        return False
+    changes = audit.diff({"subject": row.subject, "body": row.body}, {"subject": spec.subject, "body": spec.body})
+    db.session.delete(row)
+    audit.record("email_templates", f"Reset the {spec.label.lower()} email to the default wording",
+                 changes or {"wording": ["own", "default"]})
+    return True
+
+
+def customised_keys() -> set[str]:
+    """The template keys the organisation has reworded, in one query."""
+    return set(db.session.execute(select(EmailTemplate.key)).scalars())

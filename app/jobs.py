@@ -102,7 +102,18 @@ def redis_available(url: str) -> bool:
 
 @job
 def sweep() -> dict:
-    """Enqueue everything the database says is due. Safe to run concurrently and repeatedly."""
-    from app.mail import sweep_outbox
+    """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
-    return {"outbox": sweep_outbox()}
+    Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
+    in this same pass; then outbox messages still owed.
+    """
+    from app.mail import sweep_outbox
+    from app.workflow.notices import sweep as sweep_notices
+
+    try:
+        notices = sweep_notices()
+    except Exception:  # noqa: BLE001  (a failing notice batch must not stop owed mail going out)
+        log.exception("notice sweep failed; the notices stay owed for the next sweep")
+        db.session.rollback()
+        notices = 0
+    return {"notices": notices, "outbox": sweep_outbox()}

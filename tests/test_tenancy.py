@@ -1,6 +1,7 @@
 """Tenant isolation: another organisation's objects are 404 on every route that takes an id."""
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -19,7 +20,44 @@ ID_FACTORIES = {
     "ticket_id": lambda app, t: _ticket(app, t),
     "invitation_id": lambda app, t: _team_invitation(app, t),
     "message_id": lambda app, t: _message(app, t),
+    "notification_list_id": lambda app, t: importlib.import_module("tests.settings.test_notifications")
+    .managers_list_id(app, t),
+    "membership_id": lambda app, t: _membership(app, t),
+    "task_id": lambda app, t: importlib.import_module("tests.workflow").task_id(app, t),
+    "item_id": lambda app, t: importlib.import_module("tests.workflow").item_id(app, t),
+    "recipient_role_id": lambda app, t: _setup_row(app, t, "recipient_role"),
+    "holiday_id": lambda app, t: _setup_row(app, t, "holiday"),
+    "plan_template_id": lambda app, t: _setup_row(app, t, "plan_template"),
+    "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
+    "question_id": lambda app, t: _survey_question(app, t),
 }
+
+
+def _setup_row(app, tenant_id, kind):
+    """A recipient role, holiday, action-plan template or root cause of the tenant (the defaults, or a new holiday)."""
+    from datetime import date
+
+    from app.contacts.models import RecipientRole
+    from app.settings.models import ActionPlanTemplate, Holiday, RootCause
+
+    model = {"recipient_role": RecipientRole, "holiday": Holiday, "plan_template": ActionPlanTemplate,
+             "root_cause": RootCause}[kind]
+    with app.app_context(), tenant_context(tenant_id):
+        if kind == "holiday":
+            db.session.add(Holiday(day=date(2030, 1, 1), name="New Year"))
+            db.session.commit()
+        return db.session.execute(select(model.id).limit(1)).scalar_one()
+
+
+def _survey_question(app, tenant_id):
+    from app.surveys.models import SurveyQuestion
+    from app.surveys.services import default_survey
+
+    with app.app_context(), tenant_context(tenant_id):
+        question = SurveyQuestion(survey_id=default_survey().id, prompt="Would you renew?", position=1)
+        db.session.add(question)
+        db.session.commit()
+        return question.id
 
 
 def _ticket(app, tenant_id):
@@ -44,6 +82,14 @@ def _team_invitation(app, tenant_id):
         invitation = invite_member(tenant=tenant, email="newbie@example.com", role="agent", invited_by=inviter)
         db.session.commit()
         return invitation.id
+
+
+def _membership(app, tenant_id):
+    from app.accounts.models import Membership
+
+    user_id = add_member(app, tenant_id, "agent", "Mo Member", "mo@acme.example")
+    with app.app_context(), tenant_context(tenant_id):
+        return db.session.execute(select(Membership.id).where(Membership.user_id == user_id)).scalar_one()
 
 
 def _id_routes(app):

@@ -1,18 +1,24 @@
 """Reading an organisation's workflow settings, and the defaults every new organisation starts with."""
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 
-from sqlalchemy import select
+from typing import TypeVar
 
-from app.accounts.models import Tenant
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
+
+from app import audit
+from app.accounts.models import Membership, Tenant, User
+from app.contacts.models import RecipientRole, contact_role
 from app.extensions import db
 from app.settings.models import (
-    DEFAULT_BUSINESS_HOURS, NOTIFICATION_EVENTS, ActionPlanTemplate, Holiday, NotificationList, RootCause,
-    WorkflowSettings,
+    DEFAULT_BUSINESS_HOURS, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
+    RootCause, WorkflowSettings,
 )
 from app.sla import Calendar
-from app.tenancy import current_tenant_id
+from app.tenancy import WORKING_ROLES, current_tenant_id
+from app.timeutil import utcnow
 
 DEFAULT_ACTION_PLANS = {
     "Detractor review (billing SOP)": [
@@ -60,8 +66,325 @@ def _parse_hours(raw: dict) -> dict[int, list[tuple[time, time]]]:
 def sla_calendar(settings: WorkflowSettings | None = None, tenant: Tenant | None = None) -> Calendar:
     """The SLA clock of the current tenant: its timezone, working hours, holidays and mode."""
     settings = settings or get_settings()
+    return _calendar(settings.business_hours, settings.business_hours_only, tenant)
+
+
+def _calendar(business_hours: dict, business_hours_only: bool, tenant: Tenant | None = None) -> Calendar:
     tenant = tenant or db.session.get(Tenant, current_tenant_id())
     holidays = frozenset(db.session.execute(select(Holiday.day)).scalars())
-    hours = _parse_hours(settings.business_hours)
-    business = settings.business_hours_only and any(s < e for periods in hours.values() for s, e in periods)
+    hours = _parse_hours(business_hours)
+    business = business_hours_only and any(s < e for periods in hours.values() for s, e in periods)
     return Calendar(timezone=tenant.timezone, hours=hours, holidays=holidays, business_hours=business)
+
+
+M = TypeVar("M")
+
+
+class SettingsRuleError(ValueError):
+    """A settings change broke a rule; ``field`` names the form field the message belongs next to."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _same_name(column, name: str, exclude_id: int | None, model: type[M]) -> M | None:
+    """The row (retired or not) whose ``column`` equals ``name`` ignoring case, other than ``exclude_id``."""
+    statement = select(model).where(func.lower(column) == name.strip().lower())
+    if exclude_id is not None:
+        statement = statement.where(model.id != exclude_id)
+    return db.session.execute(statement.limit(1)).scalar_one_or_none()
+
+
+def _taken_message(kind: str, other: RecipientRole | ActionPlanTemplate | RootCause) -> str:
+    if other.retired_at is not None:
+        return f"A retired {kind} already has this name. Bring it back instead of adding it again."
+    return f"There is already a {kind} with this name."
+
+
+def recipient_roles_statement() -> Select:
+    """Every recipient role, in use first then retired, by name."""
+    return select(RecipientRole).order_by(RecipientRole.retired_at.is_not(None), RecipientRole.name)
+
+
+def role_contact_counts() -> dict[int, int]:
+    """How many contacts hold each recipient role, in one query."""
+    return dict(
+        db.session.execute(
+            select(contact_role.c.role_id, func.count(contact_role.c.contact_id))
+            .join(RecipientRole, RecipientRole.id == contact_role.c.role_id)
+            .group_by(contact_role.c.role_id)
+        ).all()
+    )
+
+
+def add_recipient_role(name: str) -> RecipientRole:
+    """Add a role contacts can hold. Refuses a name another role (even a retired one) already has."""
+    name = name.strip()
+    other = _same_name(RecipientRole.name, name, None, RecipientRole)
+    if other is not None:
+        raise SettingsRuleError("name", _taken_message("role", other))
+    role = RecipientRole(name=name)
+    db.session.add(role)
+    db.session.flush()
+    audit.record("roles", f"Added recipient role {name}", {"name": [None, name]})
+    return role
+
+
+def rename_recipient_role(role: RecipientRole, name: str) -> None:
+    """Rename a role; contacts holding it keep it under the new name."""
+    name = name.strip()
+    other = _same_name(RecipientRole.name, name, role.id, RecipientRole)
+    if other is not None:
+        raise SettingsRuleError("name", _taken_message("role", other))
+    before = role.name
+    role.name = name
+    audit.record("roles", f"Renamed recipient role {before} to {name}", {"name": [before, name]})
+
+
+def set_recipient_role_retired(role: RecipientRole, retired: bool) -> None:
+    """Retire a role (it stays on contacts but is no longer offered) or bring it back."""
+    if (role.retired_at is not None) == retired:
+        return
+    role.retired_at = utcnow() if retired else None
+    verb = "Retired" if retired else "Brought back"
+    audit.record("roles", f"{verb} recipient role {role.name}", {"retired": [not retired, retired]})
+
+
+SLA_FIELDS = ("first_contact_target_hours", "first_contact_breach_hours", "resolution_target_days",
+              "business_hours_only")
+
+
+def hours_text(periods: list) -> str:
+    """``[["09:00", "17:00"]]`` as ``09:00–17:00``; no periods is ``Closed``."""
+    return ", ".join(f"{start}–{end}" for start, end in periods) if periods else "Closed"
+
+
+def _sla_snapshot(settings: WorkflowSettings) -> dict:
+    state = audit.snapshot(settings, list(SLA_FIELDS))
+    hours = settings.business_hours or {}
+    for day, day_name in WEEKDAYS.items():
+        state[f"{day_name.lower()}_hours"] = hours_text(hours.get(str(day), []))
+    person = db.session.get(User, settings.breach_reassign_to_id) if settings.breach_reassign_to_id else None
+    state["on_breach_reassign_to"] = person.name if person else "Nobody (the assignee keeps it)"
+    return state
+
+
+def breach_reassign_candidates() -> list[User]:
+    """Active admins, managers and agents, who may be handed a breached ticket."""
+    return list(
+        db.session.execute(
+            select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.role.in_(WORKING_ROLES), Membership.is_active.is_(True))
+            .order_by(User.name)
+        ).scalars()
+    )
+
+
+def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, first_contact_breach_hours: int,
+               resolution_target_days: int, business_hours_only: bool, business_hours: dict[str, list],
+               breach_reassign_to_id: int | None) -> None:
+    """Change the SLA windows. Tickets already open keep the due times they were given.
+
+    Raises :class:`SettingsRuleError` when the breach is not after the target, a day closes before it opens,
+    no day is open while counting business hours, the reassignee cannot work tickets, or the deadlines
+    would fall more than three years away.
+    """
+    if first_contact_breach_hours <= first_contact_target_hours:
+        raise SettingsRuleError(
+            "first_contact_breach_hours",
+            f"The breach must come after the first-contact target ({first_contact_target_hours} hours).",
+        )
+    for day, periods in business_hours.items():
+        for start, end in periods:
+            if not start < end:
+                raise SettingsRuleError(f"day{day}_end", f"{WEEKDAYS[int(day)]} must close after it opens.")
+    open_days = {day: periods for day, periods in business_hours.items() if periods}
+    if business_hours_only and not open_days:
+        raise SettingsRuleError(
+            "business_hours_only", "Open at least one day, or count calendar hours instead."
+        )
+    if breach_reassign_to_id is not None and breach_reassign_to_id not in {
+        user.id for user in breach_reassign_candidates()
+    }:
+        raise SettingsRuleError("breach_reassign_to_id", "Choose an active admin, manager or agent.")
+    hours = {day: [list(p) for p in periods] for day, periods in sorted(open_days.items(), key=lambda i: int(i[0]))}
+    try:
+        clock = _calendar(hours, business_hours_only)
+        now = utcnow()
+        clock.add(now, first_contact_breach_hours)
+        clock.add(now, resolution_target_days * 24)
+    except ValueError:
+        raise SettingsRuleError(
+            "resolution_target_days", "With these opening hours the deadline would be more than three years away."
+        ) from None
+    before = _sla_snapshot(settings)
+    settings.first_contact_target_hours = first_contact_target_hours
+    settings.first_contact_breach_hours = first_contact_breach_hours
+    settings.resolution_target_days = resolution_target_days
+    settings.business_hours_only = business_hours_only
+    settings.business_hours = hours
+    settings.breach_reassign_to_id = breach_reassign_to_id
+    audit.record("sla", "Changed SLA windows", audit.diff(before, _sla_snapshot(settings)))
+
+
+def sla_preview(settings: WorkflowSettings | None = None) -> dict:
+    """The due times a detractor arriving now would be given (UTC; None when beyond the clock's reach)."""
+    settings = settings or get_settings()
+    clock = sla_calendar(settings)
+    now = utcnow()
+    preview = {"now": now}
+    for key, hours in (("first_contact_due_at", settings.first_contact_target_hours),
+                       ("first_contact_breach_at", settings.first_contact_breach_hours),
+                       ("resolution_due_at", settings.resolution_target_days * 24)):
+        try:
+            preview[key] = clock.add(now, hours)
+        except ValueError:
+            preview[key] = None
+    return preview
+
+
+def holidays_statement(past: bool, today: date) -> Select:
+    """Holidays from ``today`` on (soonest first), or those before it (latest first)."""
+    if past:
+        return select(Holiday).where(Holiday.day < today).order_by(Holiday.day.desc())
+    return select(Holiday).where(Holiday.day >= today).order_by(Holiday.day)
+
+
+def add_holiday(day: date, name: str) -> Holiday:
+    """Mark a local date as a holiday: business-hours clocks of new tickets skip it."""
+    name = name.strip()
+    other = db.session.execute(select(Holiday).where(Holiday.day == day)).scalar_one_or_none()
+    if other is not None:
+        raise SettingsRuleError("day", f"{day:%d %b %Y} is already a holiday ({other.name}).")
+    holiday = Holiday(day=day, name=name)
+    db.session.add(holiday)
+    db.session.flush()
+    audit.record("sla", f"Added holiday {name} on {day:%d %b %Y}", {"holiday": [None, f"{day.isoformat()} {name}"]})
+    return holiday
+
+
+def remove_holiday(holiday: Holiday) -> None:
+    audit.record("sla", f"Removed holiday {holiday.name} on {holiday.day:%d %b %Y}",
+                 {"holiday": [f"{holiday.day.isoformat()} {holiday.name}", None]})
+    db.session.delete(holiday)
+    db.session.flush()
+
+
+def action_plan_templates_statement() -> Select:
+    """Every action-plan template, in use first then retired, by name."""
+    return select(ActionPlanTemplate).order_by(ActionPlanTemplate.retired_at.is_not(None), ActionPlanTemplate.name)
+
+
+def active_action_plan_templates() -> list[ActionPlanTemplate]:
+    """The templates that may be applied to a ticket (not retired), by name."""
+    return list(
+        db.session.execute(
+            select(ActionPlanTemplate).where(ActionPlanTemplate.retired_at.is_(None)).order_by(ActionPlanTemplate.name)
+        ).scalars()
+    )
+
+
+def add_action_plan_template(name: str, items: list[str]) -> ActionPlanTemplate:
+    name = name.strip()
+    other = _same_name(ActionPlanTemplate.name, name, None, ActionPlanTemplate)
+    if other is not None:
+        raise SettingsRuleError("name", _taken_message("template", other))
+    template = ActionPlanTemplate(name=name, items=list(items))
+    db.session.add(template)
+    db.session.flush()
+    audit.record("action_plans", f"Added action-plan template {name}",
+                 {"name": [None, name], "items": [None, list(items)]})
+    return template
+
+
+def update_action_plan_template(template: ActionPlanTemplate, name: str, items: list[str]) -> None:
+    """Rename a template and replace its ordered items. Plans already applied to tickets are not changed."""
+    name = name.strip()
+    other = _same_name(ActionPlanTemplate.name, name, template.id, ActionPlanTemplate)
+    if other is not None:
+        raise SettingsRuleError("name", _taken_message("template", other))
+    before = audit.snapshot(template, ["name", "items"])
+    template.name = name
+    template.items = list(items)
+    audit.record("action_plans", f"Changed action-plan template {name}",
+                 audit.diff(before, audit.snapshot(template, ["name", "items"])))
+
+
+def set_action_plan_template_retired(template: ActionPlanTemplate, retired: bool) -> None:
+    if (template.retired_at is not None) == retired:
+        return
+    template.retired_at = utcnow() if retired else None
+    verb = "Retired" if retired else "Brought back"
+    audit.record("action_plans", f"{verb} action-plan template {template.name}", {"retired": [not retired, retired]})
+
+
+def root_causes_statement() -> Select:
+    """Every root cause, in use first then retired, by label."""
+    return select(RootCause).order_by(RootCause.retired_at.is_not(None), RootCause.label)
+
+
+def active_root_causes() -> list[RootCause]:
+    """The root causes that may be chosen when closing a ticket (not retired), by label."""
+    return list(
+        db.session.execute(select(RootCause).where(RootCause.retired_at.is_(None)).order_by(RootCause.label)).scalars()
+    )
+
+
+def add_root_cause(label: str) -> RootCause:
+    label = label.strip()
+    other = _same_name(RootCause.label, label, None, RootCause)
+    if other is not None:
+        raise SettingsRuleError("label", _taken_message("root cause", other))
+    cause = RootCause(label=label)
+    db.session.add(cause)
+    db.session.flush()
+    audit.record("root_causes", f"Added root cause {label}", {"label": [None, label]})
+    return cause
+
+
+def rename_root_cause(cause: RootCause, label: str) -> None:
+    """Rename a root cause; tickets that chose it show the new label."""
+    label = label.strip()
+    other = _same_name(RootCause.label, label, cause.id, RootCause)
+    if other is not None:
+        raise SettingsRuleError("label", _taken_message("root cause", other))
+    before = cause.label
+    cause.label = label
+    audit.record("root_causes", f"Renamed root cause {before} to {label}", {"label": [before, label]})
+
+
+def set_root_cause_retired(cause: RootCause, retired: bool) -> None:
+    if (cause.retired_at is not None) == retired:
+        return
+    cause.retired_at = utcnow() if retired else None
+    verb = "Retired" if retired else "Brought back"
+    audit.record("root_causes", f"{verb} root cause {cause.label}", {"retired": [not retired, retired]})
+
+
+def audit_entries_statement(area: str | None = None, actor_id: int | None = None) -> Select:
+    """Audit entries, newest first, optionally of one area and one person, with their authors loaded."""
+    statement = (
+        select(AuditEntry).options(joinedload(AuditEntry.actor))
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+    )
+    if area:
+        statement = statement.where(AuditEntry.area == area)
+    if actor_id:
+        statement = statement.where(AuditEntry.actor_id == actor_id)
+    return statement
+
+
+def audit_areas() -> list[str]:
+    """The areas that have audit entries."""
+    return list(db.session.execute(select(AuditEntry.area).distinct().order_by(AuditEntry.area)).scalars())
+
+
+def audit_actors() -> list[User]:
+    """The people who have made settings changes, by name."""
+    return list(
+        db.session.execute(
+            select(User).where(User.id.in_(select(AuditEntry.actor_id).where(AuditEntry.actor_id.is_not(None))))
+            .order_by(User.name)
+        ).scalars()
+    )

@@ -2,8 +2,13 @@
 
 A GET never records anything (mail scanners fetch links). In a browser the page posts the
 score from the link on load (``record_score``), so a person who clicks a score and closes the
-tab has still answered; the form then amends that same response with a comment. Without
-JavaScript the form is a plain POST that redirects to a thank-you page.
+tab has still answered; the form then amends that same response with a comment and the answers
+to the extra questions of the score's band. Without JavaScript the form is a plain POST that
+redirects to a thank-you page.
+
+Everything the respondent reads comes from the organisation's survey settings: the question, the
+follow-up question and thank-you text of the band (computed with the survey's current bounds), and
+the extra questions shown to that band, which follow the score as it changes.
 
 The invitation is found across tenants by its token; everything after that runs inside the
 invitation's tenant context.
@@ -15,8 +20,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Tenant
 from app.extensions import db
-from app.surveys.models import SurveyInvitation
-from app.surveys.services import SCORES, LinkExpired, find_invitation, link_state, record_answer
+from app.surveys.models import SurveyInvitation, SurveyQuestion
+from app.surveys.services import (
+    SCORES, LinkExpired, answered_questions, clean_answer, find_invitation, link_state, personalise,
+    questions_for_band, record_answer, stored_answers,
+)
 from app.tenancy import tenant_context
 from app.timeutil import localize
 from app.views import render_page
@@ -67,14 +75,50 @@ def _tenant(invitation: SurveyInvitation) -> Tenant:
 
 
 def _followup(invitation: SurveyInvitation, score: int | None) -> str:
+    """The follow-up question of the score's band, with the survey's current bounds."""
     if score is None:
         return GENERIC_FOLLOWUP
     survey = invitation.survey
-    return survey.followup_for(survey.band_for(score))
+    return personalise(survey.followup_for(survey.band_for(score)), _tenant(invitation).name)
+
+
+def _extra_questions(invitation: SurveyInvitation, score: int | None) -> list[SurveyQuestion]:
+    """The extra questions shown for ``score``: those in use for its band (none before a score is chosen)."""
+    if score is None:
+        return []
+    survey = invitation.survey
+    return questions_for_band(survey, survey.band_for(score))
+
+
+def _field(question: SurveyQuestion) -> str:
+    return f"q-{question.id}"
+
+
+def _posted_answers(questions: list[SurveyQuestion]) -> tuple[dict[int, str], dict[str, str]]:
+    """The extra answers in the posted form, by question id, and any errors by field name."""
+    answers, errors = {}, {}
+    for question in questions:
+        try:
+            answers[question.id] = clean_answer(question, request.form.get(_field(question)))
+        except ValueError as error:
+            answers[question.id] = request.form.get(_field(question)) or ""
+            errors[_field(question)] = str(error)
+    return answers, errors
+
+
+def _extras_context(invitation: SurveyInvitation, score: int | None, answers: dict[int, str] | None = None,
+                    errors: dict | None = None) -> dict:
+    """What ``_answer_extras.html`` needs. ``answers`` are posted values; without them, the stored ones."""
+    questions = _extra_questions(invitation, score)
+    if answers is None:
+        answers = stored_answers(invitation.response)
+    return {"extras": [(question, _field(question), answers.get(question.id, "")) for question in questions],
+            "tenant_name": _tenant(invitation).name, "errors": errors or {}}
 
 
 def _form_context(invitation: SurveyInvitation, token: str, *, selected: int | None = None,
-                  comment: str | None = None, autosave: bool = False, errors: dict | None = None) -> dict:
+                  comment: str | None = None, autosave: bool = False, errors: dict | None = None,
+                  answers: dict[int, str] | None = None) -> dict:
     tenant = _tenant(invitation)
     response = invitation.response
     if selected is None and response is not None:
@@ -82,6 +126,7 @@ def _form_context(invitation: SurveyInvitation, token: str, *, selected: int | N
     if comment is None:
         comment = response.comment if response is not None and response.comment else ""
     return {
+        **_extras_context(invitation, selected, answers, errors),
         "tenant": tenant,
         "token": token,
         "question": invitation.survey.question_for(tenant.name),
@@ -98,11 +143,11 @@ def _form_context(invitation: SurveyInvitation, token: str, *, selected: int | N
     }
 
 
-def _save(invitation: SurveyInvitation, score: int, comment: str | None):
+def _save(invitation: SurveyInvitation, score: int, comment: str | None, answers: dict[int, str] | None = None):
     """Record or amend the answer and commit. A lost race to create the one response retries once."""
     for attempt in (1, 2):
         try:
-            response = record_answer(invitation, score, comment)
+            response = record_answer(invitation, score, comment, answers)
             db.session.commit()
             return response
         except IntegrityError:
@@ -151,6 +196,12 @@ def record_score(token: str):
             return redirect(url_for(".answer", token=token), 303)
         html = render_template("surveys/_answer_followup.html", followup=_followup(invitation, score),
                                saved_score=score, error=None)
+        # The extra questions follow the new band; answers typed so far are kept where the question stays.
+        answers = stored_answers(invitation.response)
+        answers.update({question.id: request.form[_field(question)]
+                        for question in _extra_questions(invitation, score) if _field(question) in request.form})
+        html += render_template("surveys/_answer_extras.html", oob=True,
+                                **_extras_context(invitation, score, answers))
         return html, 200, {"Vary": "HX-Request"}
 
 
@@ -170,14 +221,17 @@ def submit(token: str):
             errors["score"] = SCORE_ERROR
         if len(comment) > COMMENT_MAX:
             errors["comment"] = COMMENT_ERROR
+        answers, answer_errors = _posted_answers(_extra_questions(invitation, score))
+        errors.update(answer_errors)
         if errors:
-            context = _form_context(invitation, token, selected=score, comment=comment, errors=errors)
+            context = _form_context(invitation, token, selected=score, comment=comment, errors=errors,
+                                    answers=answers)
             if score is None:
                 # Keep the follow-up neutral rather than the previous answer's band.
                 context["selected"], context["followup"] = None, GENERIC_FOLLOWUP
             return render_page("surveys/answer.html", "surveys/_answer_form.html", status=422, **context)
         try:
-            response = _save(invitation, score, comment)
+            response = _save(invitation, score, comment, answers)
         except LinkExpired:
             db.session.rollback()
             return _expired(invitation)
@@ -201,14 +255,12 @@ def thanks(token: str):
 
 def _thanks_context(invitation: SurveyInvitation, token: str, response) -> dict:
     tenant = _tenant(invitation)
-    survey = invitation.survey
-    # The survey's own thank-you line for the band, where the survey defines one.
-    thanks_for = getattr(survey, "thanks_for", None)
     return {
         "tenant": tenant,
         "token": token,
         "response": response,
-        "thanks_message": thanks_for(response.band) if thanks_for else None,
+        "thanks_message": personalise(invitation.survey.thanks_for(response.band), tenant.name),
+        "answers": answered_questions(response),
         "can_amend": link_state(invitation) == "open",
         "amend_until": localize(response.amendable_until, tenant.timezone),
     }

@@ -66,12 +66,12 @@ def send():
     if not recipients:
         return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
 
-    count = services.send_survey(
+    result = services.send_survey(
         tenant=current_tenant._get_current_object(), survey=services.default_survey(),
         contacts=recipients, sent_by=current_user._get_current_object(),
     )
     db.session.commit()
-    flash(f"Survey sent to {count} contact{'' if count == 1 else 's'}.", "success")
+    flash(result.message, "success" if result.sent and not result.throttled else "info")
     if request.form.get("from_contact") and len(recipients) == 1:
         return redirect(url_for("contacts.show", contact_id=recipients[0].id), 303)
     if request.htmx:

@@ -1,22 +1,28 @@
 """Sending surveys and recording answers."""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from app.urls import absolute_url
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from app import audit, emailtemplates
 from app.accounts.models import Tenant, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.extensions import db
 from app.mail import queue_email
 from app.security import hash_token, new_token
-from app.surveys.models import Response, Survey, SurveyInvitation
+from app.settings.services import get_settings
+from app.surveys.models import (
+    BAND_LABELS, QUESTION_KINDS, Response, ResponseAnswer, Survey, SurveyInvitation, SurveyQuestion,
+)
 from app.tenancy import unscoped
 from app.timeutil import utcnow
+from app.urls import absolute_url
 
 INVITATION_LIFETIME = timedelta(days=30)
 AMEND_WINDOW = timedelta(days=7)
@@ -79,21 +85,21 @@ def roles_with_counts() -> list[tuple[RecipientRole, int]]:
     return [(role, counts.get(role.id, 0)) for role in roles]
 
 
-def invitation_subject(tenant: Tenant) -> str:
-    return f"{tenant.name}: how likely are you to recommend us?"
+def _invitation_values(tenant: Tenant, survey: Survey, contact) -> dict[str, str]:
+    return {
+        "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
+        "contact.account": getattr(contact, "account_name", None) or "",
+        "survey.question": survey.question_for(tenant.name),
+    }
 
 
 def invitation_preview(tenant: Tenant, survey: Survey) -> dict:
     """Subject and plain-text body of the invitation email as a recipient would get it, with sample links."""
-    from flask import render_template
-
-    sample = SimpleNamespace(first_name="[First name]", name="[Name]")
+    sample = SimpleNamespace(first_name="[First name]", name="[Name]", account_name="[Account]")
+    values = _invitation_values(tenant, survey, sample) | {"survey.link": "[personal link]"}
     links = [(score, f"[personal link for score {score}]") for score in SCORES]
-    text = render_template(
-        "email/survey_invitation.txt", tenant=tenant, contact=sample, question=survey.question_for(tenant.name),
-        links=links, open_link="[personal link]",
-    )
-    return {"subject": invitation_subject(tenant), "text": text}
+    rendered = emailtemplates.render("survey_invitation", values, score_links=links)
+    return {"subject": rendered.subject, "text": rendered.text}
 
 
 def survey_link(token: str, score: int | None = None) -> str:
@@ -103,33 +109,71 @@ def survey_link(token: str, score: int | None = None) -> str:
     return absolute_url("survey_public.answer", **params)
 
 
-def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> int:
-    """Create one invitation per contact and queue its email. Returns how many were sent."""
-    question = survey.question_for(tenant.name)
-    count = 0
+@dataclass
+class SendResult:
+    sent: int = 0
+    throttled: list[Contact] = field(default_factory=list)
+    throttle_days: int = 0
+
+    @property
+    def message(self) -> str:
+        """What happened, in words: how many were sent, how many skipped and why."""
+        parts = []
+        if self.sent or not self.throttled:
+            parts.append(f"Survey sent to {self.sent} contact{'' if self.sent == 1 else 's'}.")
+        else:
+            parts.append("No survey was sent.")
+        if self.throttled:
+            n = len(self.throttled)
+            names = ", ".join(c.name for c in self.throttled[:5]) + (f" and {n - 5} more" if n > 5 else "")
+            parts.append(
+                f"{n} contact{' was' if n == 1 else 's were'} skipped because they were surveyed in the last "
+                f"{self.throttle_days} days: {names}."
+            )
+        return " ".join(parts)
+
+
+def recently_surveyed(contact_ids: list[int], days: int) -> set[int]:
+    """Which of ``contact_ids`` were sent a survey within the last ``days`` days (one query)."""
+    if days <= 0 or not contact_ids:
+        return set()
+    since = utcnow() - timedelta(days=days)
+    return set(
+        db.session.execute(
+            select(SurveyInvitation.contact_id)
+            .where(SurveyInvitation.contact_id.in_(contact_ids), SurveyInvitation.created_at >= since)
+            .distinct()
+        ).scalars()
+    )
+
+
+def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> SendResult:
+    """Create one invitation per contact and queue its email, skipping contacts surveyed within the
+    organisation's throttle window."""
+    contacts = list(contacts)
+    days = get_settings().survey_throttle_days
+    skip = recently_surveyed([c.id for c in contacts], days)
+    result = SendResult(throttle_days=days)
     now = utcnow()
     for contact in contacts:
+        if contact.id in skip:
+            result.throttled.append(contact)
+            continue
         token, token_hash = new_token()
-        invitation = SurveyInvitation(
+        db.session.add(SurveyInvitation(
             survey_id=survey.id, contact_id=contact.id, token_hash=token_hash, sent_by_id=sent_by.id,
             expires_at=now + INVITATION_LIFETIME,
+        ))
+        values = _invitation_values(tenant, survey, contact) | {"survey.link": survey_link(token)}
+        rendered = emailtemplates.render(
+            "survey_invitation", values, score_links=[(score, survey_link(token, score)) for score in SCORES]
         )
-        db.session.add(invitation)
         queue_email(
-            kind="survey_invitation",
-            to_address=contact.email,
-            to_name=contact.name,
-            subject=invitation_subject(tenant),
-            template="survey_invitation",
-            context={
-                "tenant": tenant, "contact": contact, "question": question,
-                "links": [(score, survey_link(token, score)) for score in SCORES],
-                "open_link": survey_link(token),
-            },
-            reply_to=sent_by.email,
+            kind="survey_invitation", to_address=contact.email, to_name=contact.name, subject=rendered.subject,
+            text_body=rendered.text, html_body=rendered.html, reply_to=sent_by.email,
         )
-        count += 1
-    return count
+        result.sent += 1
+    return result
 
 
 def find_invitation(token: str) -> SurveyInvitation | None:
@@ -154,8 +198,14 @@ def link_state(invitation: SurveyInvitation) -> str:
     return "open" if invitation.expires_at > now else "expired"
 
 
-def record_answer(invitation: SurveyInvitation, score: int, comment: str | None = None) -> Response:
+def record_answer(invitation: SurveyInvitation, score: int, comment: str | None = None,
+                  answers: Mapping[int, str] | None = None) -> Response:
     """Record or amend the invitation's single response; open a ticket when the trigger rule says so.
+
+    ``answers`` are the extra questions' answers by question id (``None`` leaves stored answers alone,
+    as the score posted on page load does). A ticket opens when the score is at or below the survey's
+    ticket trigger, or when a trigger question shown to the score's band was answered No; a response
+    never has more than one ticket.
 
     The invitation row is locked so that the score posted on page load and a quick submit
     cannot create two responses.
@@ -188,9 +238,367 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
         if comment is not None:
             response.comment = comment.strip() or None
         db.session.flush()
+    if answers is not None:
+        _store_answers(response, survey, band, answers)
     ticket = ticket_for_response(response)
-    if ticket is None and score <= survey.ticket_trigger_max:
-        open_ticket(response)
-    elif ticket is not None and previous_score is not None and previous_score != score:
+    if ticket is None:
+        if score <= survey.ticket_trigger_max:
+            open_ticket(response)
+        elif _declined_trigger_question(response, band):
+            open_ticket(response, trigger="question")
+    elif previous_score is not None and previous_score != score:
         note_score_change(ticket, previous_score, score)
     return response
+
+
+BANDS = ("detractor", "passive", "promoter")
+SCORING_FIELDS = ["detractor_max", "passive_max", "ticket_trigger_max"]
+TEXT_LABELS = {
+    "question": "question",
+    "followup_detractor": "detractor follow-up question",
+    "followup_passive": "passive follow-up question",
+    "followup_promoter": "promoter follow-up question",
+    "thanks_detractor": "detractor thank-you text",
+    "thanks_passive": "passive thank-you text",
+    "thanks_promoter": "promoter thank-you text",
+}
+QUESTION_FIELDS = ["kind", "prompt", "bands", "opens_ticket_on_no", "position"]
+MERGE_FIELD = re.compile(r"\{([^{}]*)\}")
+ALLOWED_MERGE_FIELDS = ("organisation",)
+ANSWER_MAX = 1000
+YES_NO = {"yes": "Yes", "no": "No"}
+
+
+class SurveySettingsError(ValueError):
+    """A survey settings change the rules refuse. ``errors`` maps each form field to its message."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__(" ".join(errors.values()))
+        self.errors = dict(errors)
+
+
+def _span(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def band_ranges(detractor_max: int, passive_max: int) -> dict[str, str]:
+    """The scores of each band as the settings pages write them, e.g. ``{"detractor": "0–6", …}``."""
+    return {"detractor": _span(0, detractor_max), "passive": _span(detractor_max + 1, passive_max),
+            "promoter": _span(passive_max + 1, 10)}
+
+
+def band_summary(detractor_max: int, passive_max: int, ticket_trigger_max: int) -> str:
+    """One line for people: "0–6 Detractor · 7–8 Passive · 9–10 Promoter; a ticket opens for scores 0–6"."""
+    ranges = band_ranges(detractor_max, passive_max)
+    bands = " · ".join(f"{ranges[band]} {BAND_LABELS[band]}" for band in BANDS)
+    if ticket_trigger_max == 0:
+        trigger = "a ticket opens for a score of 0"
+    else:
+        trigger = f"a ticket opens for scores {_span(0, ticket_trigger_max)}"
+    return f"{bands}; {trigger}"
+
+
+def scoring_errors(detractor_max: int, passive_max: int, ticket_trigger_max: int) -> dict[str, str]:
+    """The scoring rules 0 ≤ detractor max < passive max < 10 and 0 ≤ trigger ≤ 10, as messages by field."""
+    errors = {}
+    if detractor_max < 0:
+        errors["detractor_max"] = "Detractor max cannot be below 0."
+    elif detractor_max >= passive_max:
+        errors["detractor_max"] = f"Detractor max must be below the passive max ({passive_max})."
+    if passive_max > 9:
+        errors["passive_max"] = "Passive max must be 9 or lower, so that a 10 is always a promoter."
+    elif passive_max < 1:
+        errors["passive_max"] = "Passive max must be at least 1, above the detractor max."
+    if not 0 <= ticket_trigger_max <= 10:
+        errors["ticket_trigger_max"] = "The ticket trigger must be a score from 0 to 10."
+    return errors
+
+
+def update_scoring(survey: Survey, *, detractor_max: int, passive_max: int, ticket_trigger_max: int) -> bool:
+    """Change the score bands and the ticket trigger, with an audit entry. Returns whether anything changed.
+
+    Responses already recorded keep the band they were given; new and amended ones use the new bounds.
+    """
+    errors = scoring_errors(detractor_max, passive_max, ticket_trigger_max)
+    if errors:
+        raise SurveySettingsError(errors)
+    before = audit.snapshot(survey, SCORING_FIELDS)
+    survey.detractor_max, survey.passive_max = detractor_max, passive_max
+    survey.ticket_trigger_max = ticket_trigger_max
+    changes = audit.diff(before, audit.snapshot(survey, SCORING_FIELDS))
+    audit.record("scoring", f"Scoring changed: {band_summary(detractor_max, passive_max, ticket_trigger_max)}",
+                 changes)
+    return bool(changes)
+
+
+def merge_error(text: str | None) -> str | None:
+    """Why ``text`` cannot be used, if it names a merge field other than ``{organisation}``."""
+    unknown = []
+    for name in MERGE_FIELD.findall(text or ""):
+        if name not in ALLOWED_MERGE_FIELDS and f"{{{name}}}" not in unknown:
+            unknown.append(f"{{{name}}}")
+    if not unknown:
+        return None
+    verb = "is not a merge field" if len(unknown) == 1 else "are not merge fields"
+    return f"Only {{organisation}} can be merged into survey texts: {', '.join(unknown)} {verb} here."
+
+
+def personalise(text: str | None, organisation: str) -> str:
+    """A survey text as the respondent reads it: ``{organisation}`` replaced by the organisation's name."""
+    return (text or "").replace("{organisation}", organisation)
+
+
+def text_errors(texts: Mapping[str, str | None]) -> dict[str, str]:
+    errors = {}
+    for name, value in texts.items():
+        if not (value or "").strip():
+            errors[name] = f"Write the {TEXT_LABELS[name]}."
+        elif (message := merge_error(value)) is not None:
+            errors[name] = message
+    return errors
+
+
+def update_survey_texts(survey: Survey, texts: Mapping[str, str]) -> bool:
+    """Change the question, follow-up questions and thank-you texts, with an audit entry (before → after)."""
+    unknown = set(texts) - set(TEXT_LABELS)
+    if unknown:
+        raise ValueError(f"not survey texts: {sorted(unknown)}")
+    errors = text_errors(texts)
+    if errors:
+        raise SurveySettingsError(errors)
+    fields = list(texts)
+    before = audit.snapshot(survey, fields)
+    for name, value in texts.items():
+        setattr(survey, name, value.strip())
+    changes = audit.diff(before, audit.snapshot(survey, fields))
+    if changes:
+        summary = "Survey content changed: " + ", ".join(TEXT_LABELS[name] for name in fields if name in changes)
+        audit.record("survey_content", summary[:300], changes)
+    return bool(changes)
+
+
+def survey_questions(survey: Survey) -> tuple[list[SurveyQuestion], list[SurveyQuestion]]:
+    """The survey's extra questions in order: (in use, retired)."""
+    rows = db.session.execute(
+        select(SurveyQuestion).where(SurveyQuestion.survey_id == survey.id)
+        .order_by(SurveyQuestion.position, SurveyQuestion.id)
+    ).scalars().all()
+    return [q for q in rows if q.retired_at is None], [q for q in rows if q.retired_at is not None]
+
+
+def questions_for_band(survey: Survey, band: str | None) -> list[SurveyQuestion]:
+    """The extra questions in use that are shown to respondents of ``band``, in order."""
+    if band is None:
+        return []
+    return [q for q in survey_questions(survey)[0] if band in (q.bands or [])]
+
+
+def answer_counts(question_ids: Iterable[int]) -> dict[int, int]:
+    """How many responses answered each question, in one grouped query."""
+    ids = list(question_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(ResponseAnswer.question_id, func.count(ResponseAnswer.id))
+        .where(ResponseAnswer.question_id.in_(ids)).group_by(ResponseAnswer.question_id)
+    ).all())
+
+
+def question_errors(*, kind: str, prompt: str | None, bands: Iterable[str], opens_ticket_on_no: bool,
+                    question: SurveyQuestion | None = None) -> dict[str, str]:
+    """The rules of an extra question, as messages by form field."""
+    errors = {}
+    if kind not in QUESTION_KINDS:
+        errors["kind"] = "Choose whether the question is answered yes / no or with a short text."
+    elif question is not None and kind != question.kind and answer_counts([question.id]):
+        errors["kind"] = ("This question already has answers, so its kind cannot change. "
+                          "Retire it and add a new question instead.")
+    if not (prompt or "").strip():
+        errors["prompt"] = "Write the question."
+    elif (message := merge_error(prompt)) is not None:
+        errors["prompt"] = message
+    if not [band for band in BANDS if band in set(bands or ())]:
+        errors["bands"] = "Choose at least one band to show the question to."
+    if opens_ticket_on_no and kind != "yes_no":
+        errors["opens_ticket_on_no"] = "Only a yes / no question can open a ticket when the answer is No."
+    return errors
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _question_values(kind: str, prompt: str, bands: Iterable[str], opens_ticket_on_no: bool) -> dict:
+    chosen = set(bands)
+    return {"kind": kind, "prompt": prompt.strip(), "bands": [band for band in BANDS if band in chosen],
+            "opens_ticket_on_no": bool(opens_ticket_on_no) and kind == "yes_no"}
+
+
+def add_question(survey: Survey, *, kind: str, prompt: str, bands: Iterable[str],
+                 opens_ticket_on_no: bool = False) -> SurveyQuestion:
+    """Add an extra question after the others, with an audit entry."""
+    bands = list(bands)
+    errors = question_errors(kind=kind, prompt=prompt, bands=bands, opens_ticket_on_no=opens_ticket_on_no)
+    if errors:
+        raise SurveySettingsError(errors)
+    last = db.session.execute(
+        select(func.max(SurveyQuestion.position)).where(SurveyQuestion.survey_id == survey.id)
+    ).scalar_one()
+    question = SurveyQuestion(survey_id=survey.id, position=(last or 0) + 1,
+                              **_question_values(kind, prompt, bands, opens_ticket_on_no))
+    db.session.add(question)
+    db.session.flush()
+    audit.record("survey_content", f"Extra question added: “{_short(question.prompt)}”",
+                 audit.diff({}, audit.snapshot(question, QUESTION_FIELDS)))
+    return question
+
+
+def edit_question(question: SurveyQuestion, *, kind: str, prompt: str, bands: Iterable[str],
+                  opens_ticket_on_no: bool = False) -> bool:
+    """Change an extra question, with an audit entry (before → after). Returns whether anything changed."""
+    bands = list(bands)
+    errors = question_errors(kind=kind, prompt=prompt, bands=bands, opens_ticket_on_no=opens_ticket_on_no,
+                             question=question)
+    if errors:
+        raise SurveySettingsError(errors)
+    before = audit.snapshot(question, QUESTION_FIELDS)
+    for name, value in _question_values(kind, prompt, bands, opens_ticket_on_no).items():
+        setattr(question, name, value)
+    changes = audit.diff(before, audit.snapshot(question, QUESTION_FIELDS))
+    audit.record("survey_content", f"Extra question changed: “{_short(question.prompt)}”", changes)
+    return bool(changes)
+
+
+def move_question(question: SurveyQuestion, direction: str) -> bool:
+    """Swap an extra question in use with its neighbour above (``up``) or below (``down``).
+
+    Positions of the questions in use are renumbered 1…n first, so earlier gaps or ties never block a move.
+    Returns whether the question moved (the first cannot go up, the last cannot go down).
+    """
+    if direction not in ("up", "down"):
+        raise ValueError(f"direction must be up or down, not {direction!r}")
+    active = db.session.execute(
+        select(SurveyQuestion)
+        .where(SurveyQuestion.survey_id == question.survey_id, SurveyQuestion.retired_at.is_(None))
+        .order_by(SurveyQuestion.position, SurveyQuestion.id)
+    ).scalars().all()
+    if question not in active:
+        return False
+    index = active.index(question)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(active):
+        return False
+    for number, row in enumerate(active, start=1):
+        row.position = number
+    before = question.position
+    active[index].position, active[other].position = active[other].position, active[index].position
+    audit.record("survey_content", f"Extra question moved {direction}: “{_short(question.prompt)}”",
+                 {"position": [before, question.position]})
+    return True
+
+
+def retire_question(question: SurveyQuestion) -> bool:
+    """Stop showing an extra question; its answers stay. Returns whether it was in use."""
+    if question.retired_at is not None:
+        return False
+    question.retired_at = utcnow()
+    audit.record("survey_content", f"Extra question retired: “{_short(question.prompt)}”",
+                 {"retired": [False, True]})
+    return True
+
+
+def restore_question(question: SurveyQuestion) -> bool:
+    """Show a retired extra question again, after the questions in use."""
+    if question.retired_at is None:
+        return False
+    last = db.session.execute(
+        select(func.max(SurveyQuestion.position))
+        .where(SurveyQuestion.survey_id == question.survey_id, SurveyQuestion.retired_at.is_(None))
+    ).scalar_one()
+    question.retired_at, question.position = None, (last or 0) + 1
+    audit.record("survey_content", f"Extra question brought back: “{_short(question.prompt)}”",
+                 {"retired": [True, False]})
+    return True
+
+
+def delete_question(question: SurveyQuestion) -> None:
+    """Remove an extra question nobody has answered (answered ones can only be retired)."""
+    if answer_counts([question.id]):
+        raise SurveySettingsError({"question": "This question has answers, so it can only be retired."})
+    audit.record("survey_content", f"Extra question deleted: “{_short(question.prompt)}”",
+                 audit.diff(audit.snapshot(question, QUESTION_FIELDS), {}))
+    db.session.delete(question)
+
+
+def stored_answers(response: Response | None) -> dict[int, str]:
+    """The response's extra answers by question id."""
+    if response is None or response.id is None:
+        return {}
+    return dict(db.session.execute(
+        select(ResponseAnswer.question_id, ResponseAnswer.value).where(ResponseAnswer.response_id == response.id)
+    ).all())
+
+
+def answered_questions(response: Response) -> list[tuple[SurveyQuestion, str]]:
+    """The response's extra answers with their questions, in the survey's order, for the thank-you page."""
+    rows = db.session.execute(
+        select(SurveyQuestion, ResponseAnswer.value)
+        .join(ResponseAnswer, ResponseAnswer.question_id == SurveyQuestion.id)
+        .where(ResponseAnswer.response_id == response.id)
+        .order_by(SurveyQuestion.position, SurveyQuestion.id)
+    ).all()
+    return [(question, YES_NO.get(value, value) if question.kind == "yes_no" else value) for question, value in rows]
+
+
+def clean_answer(question: SurveyQuestion, raw: str | None) -> str:
+    """A posted answer as stored: ``yes``/``no`` for yes/no questions, trimmed text otherwise; "" for none.
+
+    Raises ``ValueError`` with a message for the respondent when the answer cannot be used.
+    """
+    value = (raw or "").strip()
+    if question.kind == "yes_no":
+        if value.lower() not in ("", *YES_NO):
+            raise ValueError("Choose Yes or No.")
+        return value.lower()
+    if len(value) > ANSWER_MAX:
+        raise ValueError(f"Please keep this answer under {ANSWER_MAX:,} characters.")
+    return value
+
+
+def _store_answers(response: Response, survey: Survey, band: str, answers: Mapping[int, str]) -> None:
+    """Make the stored answers match what the respondent sent: one row per answered question of the band.
+
+    Answers to questions in use but not shown to the band (the score changed) are removed; answers to
+    retired questions are kept.
+    """
+    existing = {answer.question_id: answer for answer in db.session.execute(
+        select(ResponseAnswer).where(ResponseAnswer.response_id == response.id)
+    ).scalars()}
+    for question in survey_questions(survey)[0]:
+        value = ""
+        if band in (question.bands or []):
+            try:
+                value = clean_answer(question, answers.get(question.id))
+            except ValueError:
+                value = ""
+        current = existing.get(question.id)
+        if value and current is None:
+            db.session.add(ResponseAnswer(response_id=response.id, question_id=question.id, value=value))
+        elif value:
+            current.value = value
+        elif current is not None:
+            db.session.delete(current)
+    db.session.flush()
+
+
+def _declined_trigger_question(response: Response, band: str) -> bool:
+    """Whether the response answered No to a trigger question in use that its band is shown."""
+    questions = db.session.execute(
+        select(SurveyQuestion)
+        .join(ResponseAnswer, ResponseAnswer.question_id == SurveyQuestion.id)
+        .where(ResponseAnswer.response_id == response.id, ResponseAnswer.value == "no",
+               SurveyQuestion.kind == "yes_no", SurveyQuestion.opens_ticket_on_no.is_(True),
+               SurveyQuestion.retired_at.is_(None))
+    ).scalars()
+    return any(band in (question.bands or []) for question in questions)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.forms import strip
+from app.settings.services import active_root_causes
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES
 
 try:  # WTForms 3.3+ wants SelectChoice; older versions take (value, label) tuples.
@@ -93,11 +94,27 @@ class StatusForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
+    """The root-cause choices are the organisation's active codes, loaded when the form is made."""
+
     outcome = ChoiceField(
         "Outcome", choices=choices([("", "Choose an outcome…"), *OUTCOMES.items()]), default="",
         validators=[DataRequired(message="Choose an outcome.")],
         invalid_choice_message="Choose an outcome.",
     )
+    root_causes = SelectMultipleField(
+        "Root causes", coerce=int, render_kw={"size": 6},
+        validators=[DataRequired(message="Choose at least one root cause.")],
+        invalid_value_message="Choose root causes from the list.",
+        invalid_choice_message="Choose root causes from the list.",
+    )
     note = TextAreaField(
         "Closing note", validators=[DataRequired(message="Write a closing note."), Length(max=5000)], filters=[strip]
     )
+    override_reason = TextAreaField(
+        "Reason for closing as resolved with action-plan items open",
+        validators=[Optional(), Length(max=2000)], filters=[strip],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.root_causes.choices = choices([(cause.id, cause.label) for cause in active_root_causes()])

@@ -9,11 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.contacts.models import Contact
 from app.extensions import db
+from app.settings.models import RootCause
 from app.surveys.models import Response
 from app.tenancy import TenantScoped, _default_tenant_id
 from app.timeutil import UTCDateTime, utcnow
 
-STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "closed": "Closed"}
+# "Waiting on customer" stops the resolution clock until the ticket moves on (app.workflow.sla).
+STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "waiting": "Waiting on customer",
+            "closed": "Closed"}
 OUTCOMES = {"resolved": "Resolved", "not_resolved": "Not resolved", "no_response": "No response"}
 CALL_OUTCOMES = {
     "connected": "Connected",
@@ -70,6 +73,7 @@ class Ticket(TenantScoped, db.Model):
     activities: Mapped[list["Activity"]] = relationship(
         back_populates="ticket", order_by="Activity.created_at.desc(), Activity.id.desc()"
     )
+    root_causes: Mapped[list[RootCause]] = relationship(secondary=ticket_root_cause, order_by=RootCause.label)
 
     @property
     def reference(self) -> str:

@@ -17,6 +17,7 @@ from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, Reassign
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Ticket
 from app.tickets.services import TicketRuleError
 from app.views import render_page
+from app.workflow.sla import sla_state
 
 bp = Blueprint("tickets", __name__, url_prefix="/t/<tenant_slug>")
 
@@ -29,17 +30,26 @@ LABELS = {"STATUSES": STATUSES, "OUTCOMES": OUTCOMES, "CALL_OUTCOMES": CALL_OUTC
           "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS}
 
 
+@bp.context_processor
+def _sla_helpers() -> dict:
+    """``sla_state(ticket)`` for the SLA line on board cards and the ticket header."""
+    return {"sla_state": sla_state}
+
+
 # --- Board -----------------------------------------------------------------------------------------
 
 @bp.get("/")
 def board():
     who = "mine" if request.args.get("who") == "mine" else "all"
     assignee_id = current_user.id if who == "mine" else None
-    counts = services.board_counts(assignee_id)
-    columns = services.board_tickets(assignee_id)
+    cause = services.root_cause_or_none(request.args.get("cause"))
+    cause_id = cause.id if cause else None
+    counts = services.board_counts(assignee_id, cause_id)
+    sort = "due" if request.args.get("sort") == "due" else "oldest"
+    columns = services.board_tickets(assignee_id, cause_id=cause_id, sort=sort)
     return render_page(
         "tickets/board.html", "tickets/_board.html",
-        who=who, counts=counts, columns=columns, total=sum(counts.values()),
+        who=who, counts=counts, columns=columns, total=sum(counts.values()), cause=cause, sort=sort,
         can_work=current_membership.role in WORKING_ROLES, **LABELS,
     )
 
@@ -213,7 +223,8 @@ def close(ticket_id: int):
     if not form.validate_on_submit():
         return _invalid(ticket_id, "close", form)
     try:
-        services.close_ticket(ticket, current_user, outcome=form.outcome.data, note=form.note.data)
+        services.close_ticket(ticket, current_user, outcome=form.outcome.data, note=form.note.data,
+                              root_cause_ids=form.root_causes.data, override_reason=form.override_reason.data)
     except TicketRuleError as error:
-        return _rule_error(ticket_id, "close", form, error)
+        return _rule_error(ticket_id, "close", form, error, getattr(error, "field", None))
     return _done(ticket_id, f"{ticket.reference} closed: {OUTCOMES[form.outcome.data]}.")

@@ -1,7 +1,9 @@
 """Everything that changes a detractor ticket. Each verb writes its timeline entry."""
 from __future__ import annotations
 
-from sqlalchemy import case, func, select, update
+import hashlib
+
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import emailtemplates
@@ -9,12 +11,18 @@ from app.accounts.models import Membership, Tenant, User
 from app.extensions import db
 from app.mail import queue_email
 from app.notify import recipients
+from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar
 from app.surveys.models import Response
 from app.tenancy import WORKING_ROLES, current_tenant_id
-from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket
+from app.tickets.models import (
+    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket, ticket_root_cause,
+)
 from app.timeutil import localize, utcnow
 from app.urls import absolute_url
+from app.workflow import sla as sla_clock
+from app.workflow import tasks as workflow_tasks
+from app.workflow.models import ActionPlanItem
 
 
 class TicketRuleError(ValueError):
@@ -85,6 +93,7 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     db.session.flush()
     _record(ticket, "opened", None, score=response.score, trigger=trigger,
             assignee=assignee.name if assignee else None)
+    sla_clock.schedule_notices(ticket)
     contact = response.contact
     values = {
         "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
@@ -111,6 +120,7 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
                     reply_to=assignee.email, ticket_id=ticket.id)
         _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
                 automatic=True, agent=assignee.name)
+    workflow_tasks.create_cadence_tasks(ticket, settings, clock)
     return ticket
 
 
@@ -130,8 +140,10 @@ def note_score_change(ticket: Ticket, previous: int, score: int) -> None:
 
 
 def _mark_contacted(ticket: Ticket) -> None:
+    """The first call or email attempt meets the first-contact SLA: its notices are no longer owed."""
     if ticket.first_contact_at is None:
         ticket.first_contact_at = utcnow()
+        sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS)
     if ticket.status == "new":
         _record(ticket, "status", None, previous="new", status="contacted", reason="first contact attempt logged")
         ticket.status = "contacted"
@@ -148,6 +160,7 @@ def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: s
         raise TicketRuleError("Choose how the call went.")
     activity = _record(ticket, "call", actor, notes or None, called=called, outcome=outcome)
     _mark_contacted(ticket)
+    workflow_tasks.record_outreach(ticket, kind="call", reached=outcome == "connected")
     return activity
 
 
@@ -157,6 +170,8 @@ def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summ
         raise TicketRuleError("Choose whether the email was sent or received.")
     activity = _record(ticket, "email", actor, summary or None, direction=direction, subject=subject)
     _mark_contacted(ticket)
+    workflow_tasks.record_outreach(ticket, kind="email" if direction == "outbound" else None,
+                                   reached=direction == "inbound")
     return activity
 
 
@@ -171,31 +186,106 @@ def reassign(ticket: Ticket, actor: User, assignee: User) -> None:
     previous = ticket.assignee.name if ticket.assignee else None
     ticket.assignee_id = assignee.id
     ticket.assignee = assignee
-    _record(ticket, "reassigned", actor, previous=previous, assignee=assignee.name)
+    activity = _record(ticket, "reassigned", actor, previous=previous, assignee=assignee.name)
+    notify_ticket_lists(ticket, "ticket_reassigned", activity, actor, previous_assignee=previous)
 
 
 def move_status(ticket: Ticket, actor: User, status: str) -> None:
-    """Move an open ticket between the working columns; closing goes through :func:`close_ticket`."""
+    """Move an open ticket between the working columns; closing goes through :func:`close_ticket`.
+
+    "Waiting on customer" pauses the resolution clock, once the customer has been contacted (the
+    first-contact clock never pauses); moving on resumes it with the paused working time given back.
+    Reopening a closed ticket owes its SLA notices again.
+    """
     if status not in STATUSES or status == "closed":
         raise TicketRuleError("Choose New, Contacted or Action plan. To close, use Close ticket.")
     if ticket.status == status:
         return
-    if ticket.status == "closed":
+    if status == "waiting" and ticket.first_contact_at is None:
+        raise TicketRuleError("Log a call or an email with the customer first: only the resolution clock can "
+                              "wait on the customer.")
+    previous, reopening = ticket.status, ticket.status == "closed"
+    if reopening:
         _record(ticket, "reopened", actor, previous_outcome=ticket.outcome)
         ticket.closed_at = ticket.outcome = ticket.closing_note = None
-    _record(ticket, "status", actor, previous=ticket.status, status=status)
     ticket.status = status
+    clock = {}
+    if status == "waiting" and ticket.paused_at is None:
+        sla_clock.pause(ticket)
+        clock = {"reason": "resolution clock paused"}
+    elif status != "waiting" and ticket.paused_at is not None:
+        tenant = db.session.get(Tenant, current_tenant_id())
+        sla_clock.resume(ticket, sla_calendar(tenant=tenant))
+        clock = {"reason": f"resolution clock restarted, now due {format_due(ticket.resolution_due_at, tenant)}"}
+    if reopening:
+        sla_clock.schedule_notices(ticket)
+    _record(ticket, "status", actor, previous=previous, status=status, **clock)
 
 
-def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str) -> None:
+class ClosingRuleError(TicketRuleError):
+    """Closing was refused; ``field`` names the close form's field the message belongs next to."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_cause_ids=(),
+                 override_reason: str | None = None) -> None:
+    """Close the ticket with an outcome, a note and at least one of the organisation's active root causes.
+
+    * "No response" needs the outreach cadence complete, when the organisation stops after the cadence
+      (the default); otherwise the team may choose it at any time.
+    * "Resolved" is refused while action-plan items are open, unless a manager or admin closes it and
+      gives a reason, which the timeline records.
+    Nothing more is owed for the ticket's open tasks and items: their reminders and notices are cancelled.
+    """
     _ensure_open(ticket)
     if outcome not in OUTCOMES:
         raise TicketRuleError("Choose an outcome.")
     if not (note or "").strip():
         raise TicketRuleError("Write a closing note.")
+    causes = []
+    if root_cause_ids:
+        causes = list(db.session.execute(
+            select(RootCause).where(RootCause.id.in_(list(root_cause_ids)), RootCause.retired_at.is_(None))
+            .order_by(RootCause.label)
+        ).scalars())
+    if not causes:
+        raise ClosingRuleError("Choose at least one root cause.", "root_causes")
+    if outcome == "no_response" and ticket.cadence_complete_at is None and get_settings().stop_after_cadence:
+        raise ClosingRuleError(
+            "“No response” can be chosen once the outreach cadence is complete: every planned call and email "
+            "logged without reaching the contact.", "outcome")
+    override = (override_reason or "").strip()
+    open_items = 0
+    if outcome == "resolved":
+        open_items = db.session.execute(
+            select(func.count(ActionPlanItem.id))
+            .where(ActionPlanItem.ticket_id == ticket.id, ActionPlanItem.done_at.is_(None))
+        ).scalar_one()
+        if open_items:
+            items = f"{open_items} action-plan item{'s are' if open_items != 1 else ' is'} still open"
+            role = db.session.execute(
+                select(Membership.role).where(Membership.user_id == actor.id, Membership.is_active.is_(True))
+            ).scalar_one_or_none()
+            if role not in ("manager", "admin"):
+                raise ClosingRuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
+            if not override:
+                raise ClosingRuleError(f"{items}. Give the reason for closing it as resolved anyway.",
+                                       "override_reason")
     previous = ticket.status
     ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = "closed", outcome, note.strip(), utcnow()
-    _record(ticket, "closed", actor, note.strip(), outcome=outcome, previous=previous)
+    sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS + sla_clock.RESOLUTION_KINDS)
+    ticket.root_causes = causes
+    details = {"outcome": outcome, "previous": previous, "root_causes": [cause.label for cause in causes]}
+    body = note.strip()
+    if open_items:
+        details.update(override_reason=override, open_items=open_items)
+        body += f"\n\nClosed as resolved with {open_items} action-plan item{'s' if open_items != 1 else ''} open: {override}"
+    activity = _record(ticket, "closed", actor, body, **details)
+    notify_ticket_lists(ticket, "ticket_closed", activity, actor)
+    workflow_tasks.close_ticket_work(ticket)
 
 
 def load_ticket_page(ticket_id: int) -> Ticket | None:
@@ -220,40 +310,71 @@ def load_ticket_page(ticket_id: int) -> Ticket | None:
 BOARD_COLUMN_LIMIT = 50
 
 
-def board_counts(assignee_id: int | None = None) -> dict[str, int]:
-    """How many tickets are in each status (of one assignee when given), in one grouped query."""
+def root_cause_or_none(raw: str | None) -> RootCause | None:
+    """The current tenant's root cause named by a ``?cause=`` argument; anything else means no filter."""
+    try:
+        cause_id = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return db.session.execute(select(RootCause).where(RootCause.id == cause_id)).scalar_one_or_none()
+
+
+def _closed_for_cause(cause_id: int):
+    """Working tickets, and closed tickets only when ``cause_id`` is one of their root causes."""
+    tagged = select(ticket_root_cause.c.ticket_id).where(ticket_root_cause.c.root_cause_id == cause_id)
+    return or_(Ticket.status != "closed", Ticket.id.in_(tagged))
+
+
+def board_counts(assignee_id: int | None = None, cause_id: int | None = None) -> dict[str, int]:
+    """How many tickets are in each status (of one assignee when given; closed ones of one root cause when
+    given), in one grouped query."""
     statement = select(Ticket.status, func.count(Ticket.id)).group_by(Ticket.status)
     if assignee_id is not None:
         statement = statement.where(Ticket.assignee_id == assignee_id)
+    if cause_id is not None:
+        statement = statement.where(_closed_for_cause(cause_id))
     counts = dict.fromkeys(STATUSES, 0)
     counts.update({status: count for status, count in db.session.execute(statement).all()})
     return counts
 
 
-def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMIT) -> dict[str, list[Ticket]]:
+def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMIT,
+                  cause_id: int | None = None, sort: str = "oldest") -> dict[str, list[Ticket]]:
     """At most ``limit`` cards per status, with contact, response and assignee, in one query.
 
     Working columns list the oldest tickets first (they have waited longest); the closed
     column lists the most recently closed. A ``row_number()`` window picks the rows per
-    column, so the number of queries does not grow with the number of tickets.
+    column, so the number of queries does not grow with the number of tickets. Each card
+    also carries its action-plan progress as ``plan_done`` and ``plan_total`` (two correlated
+    counts in the same query). With ``sort="due"`` the working columns list the soonest SLA due
+    time first (first contact until it is met, then resolution).
     """
     closed_first = case((Ticket.status == "closed", Ticket.closed_at), else_=None)
-    position = func.row_number().over(
-        partition_by=Ticket.status, order_by=(closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc())
-    ).label("position")
+    order = [closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc()]
+    if sort == "due":
+        current_due = case((Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at),
+                           else_=Ticket.resolution_due_at)
+        order.insert(1, current_due.asc().nulls_last())
+    position = func.row_number().over(partition_by=Ticket.status, order_by=order).label("position")
     ranked = select(Ticket.id.label("ticket_id"), position).where(Ticket.tenant_id == current_tenant_id())
     if assignee_id is not None:
         ranked = ranked.where(Ticket.assignee_id == assignee_id)
+    if cause_id is not None:
+        ranked = ranked.where(_closed_for_cause(cause_id))
     ranked = ranked.subquery("ranked")
+    items = select(func.count(ActionPlanItem.id)).where(ActionPlanItem.ticket_id == Ticket.id)
+    plan_total = items.correlate(Ticket).scalar_subquery()
+    plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()
     rows = db.session.execute(
-        select(Ticket)
+        select(Ticket, plan_done, plan_total)
         .join(ranked, ranked.c.ticket_id == Ticket.id)
         .where(ranked.c.position <= limit)
         .order_by(Ticket.status, ranked.c.position)
         .options(joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee))
-    ).scalars().all()
+    ).unique().all()
     columns: dict[str, list[Ticket]] = {status: [] for status in STATUSES}
-    for ticket in rows:
+    for ticket, done, total in rows:
+        ticket.plan_done, ticket.plan_total = done or 0, total or 0
         columns.setdefault(ticket.status, []).append(ticket)
     return columns
 
@@ -261,3 +382,50 @@ def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMI
 def assignable_members() -> list[User]:
     """Active admins, managers and agents of the current tenant, by name: who a ticket can be given to."""
     return _members_with_roles(WORKING_ROLES)
+
+
+def _dedupe_address(address: str) -> str:
+    """An address as it goes into a dedupe key: lower case, and hashed when too long for the column."""
+    address = address.strip().lower()
+    return address if len(address) <= 120 else hashlib.sha256(address.encode()).hexdigest()
+
+
+def notify_ticket_lists(ticket: Ticket, event: str, activity: Activity, actor: User | None,
+                        previous_assignee: str | None = None) -> int:
+    """Email the notification lists subscribed to ``event`` (ticket_reassigned, ticket_closed) about ``ticket``.
+
+    PHI-safe organisations send only the reference, band, due time and a sign-in link. Each address gets
+    one email per event: the dedupe key names the ticket, the event, its timeline entry and the address.
+    Returns how many emails were queued.
+    """
+    targets = recipients(event)
+    if not targets:
+        return 0
+    db.session.flush()  # the timeline entry's id names this event
+    tenant = db.session.get(Tenant, current_tenant_id())
+    settings = get_settings()
+    contact, response = ticket.contact, ticket.response
+    # Until the first contact, that is what is due next; after it (and for a closed ticket), the resolution.
+    contacted = event == "ticket_closed" or ticket.first_contact_at is not None
+    due = ticket.resolution_due_at if contacted else ticket.first_contact_due_at
+    values = {
+        "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
+        "contact.account": contact.account_name or "", "contact.email": contact.email,
+        "contact.phone": contact.phone or "", "contact.external_id": contact.external_id or "",
+        "ticket.reference": ticket.reference, "ticket.score": str(response.score),
+        "ticket.band": response.band_label, "ticket.comment": response.comment or "(none)",
+        "ticket.due": format_due(due, tenant) or "not set", "ticket.link": ticket_url(ticket, tenant),
+        "ticket.previous_assignee": previous_assignee or "nobody",
+        "ticket.outcome": ticket.outcome_label or "", "ticket.closing_note": ticket.closing_note or "",
+        "agent.name": ticket.assignee.name if ticket.assignee else "nobody",
+        "actor.name": actor.name if actor else "Turnaround",
+    }
+    alert = emailtemplates.render(emailtemplates.alert_spec(event, settings.phi_safe_alerts), values)
+    short = event.removeprefix("ticket_")
+    queued = 0
+    for address, name in targets:
+        message = queue_email(kind=event, to_address=address, to_name=name, subject=alert.subject,
+                              text_body=alert.text, html_body=alert.html, ticket_id=ticket.id,
+                              dedupe_key=f"ticket:{ticket.id}:{short}:{activity.id}:{_dedupe_address(address)}")
+        queued += message is not None
+    return queued

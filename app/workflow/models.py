@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -66,7 +66,13 @@ class ScheduledNotice(TenantScoped, db.Model):
     """
 
     __tablename__ = "scheduled_notice"
-    __table_args__ = (UniqueConstraint("tenant_id", "key"), Index("ix_scheduled_notice_due", "sent_at", "due_at"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        Index("ix_scheduled_notice_due", "sent_at", "due_at"),
+        # Only the rows still owed, so cancelled notices never pile up in the sweep's path.
+        Index("ix_scheduled_notice_owed", "due_at", postgresql_where=text("sent_at IS NULL AND cancelled_at IS NULL"),
+              sqlite_where=text("sent_at IS NULL AND cancelled_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(120))

@@ -117,7 +117,7 @@ def test_search_box_uses_htmx_and_htmx_request_gets_only_the_results(client, app
     make_contact(app, org["tenant_id"], "Bob Brown")
     login(client, app, org["viewer"])
     page = client.get(f"/t/{org['slug']}/contacts/").get_data(as_text=True)
-    assert 'hx-trigger="keyup changed delay:300ms, search"' in page and 'hx-push-url="true"' in page
+    assert 'hx-trigger="input changed delay:300ms, search"' in page and 'hx-push-url="true"' in page
     assert '<label for="contact-search">Search by name or email</label>' in page
     assert '<button type="submit">Search</button>' in page
     response = client.get(f"/t/{org['slug']}/contacts/?q=alice", headers={"HX-Request": "true"})

@@ -77,6 +77,7 @@ def test_whole_loop_from_sign_up_to_closed_ticket(page, browser, live_server, sm
 
     page.get_by_label("Outcome").select_option("resolved")
     page.get_by_label("Closing note").fill("Called back, reviewed the denials with the billing team.")
+    page.get_by_label("Root causes").select_option(label="Billing errors")
     page.get_by_role("button", name="Close ticket").click()
     expect(timeline).to_contain_text("Called back, reviewed the denials with the billing team.")
 

@@ -153,3 +153,18 @@ def as_member(app, client, org):
 def ticket_url(org, ticket_id: int, action: str | None = None) -> str:
     base = f"/t/{org['slug']}/tickets/{ticket_id}"
     return f"{base}/{action}" if action else base
+
+
+def any_root_cause() -> list[int]:
+    """One of the current tenant's root-cause ids (closing a ticket needs one). Call inside a tenant context."""
+    from app.settings.models import RootCause
+
+    return [db.session.execute(select(RootCause.id).order_by(RootCause.id).limit(1)).scalar_one()]
+
+
+def root_cause_id(app, tenant_id: int) -> str:
+    """A root-cause id of the tenant, as a form posts it."""
+    from app.tenancy import tenant_context
+
+    with app.app_context(), tenant_context(tenant_id):
+        return str(any_root_cause()[0])

@@ -4,12 +4,14 @@ from __future__ import annotations
 from app.accounts.models import User
 from app.extensions import db
 from app.tickets import services
-from tests.tickets.conftest import HTMX, open_ticket, squash, ticket_state, ticket_url, timeline_html, with_ticket
+from tests.tickets.conftest import (
+    HTMX, any_root_cause, open_ticket, root_cause_id, squash, ticket_state, ticket_url, timeline_html, with_ticket,
+)
 
 
 def _close(app, org, ticket_id):
     with_ticket(app, org["tenant_id"], ticket_id, lambda t: services.close_ticket(
-        t, db.session.get(User, org["manager"]), outcome="not_resolved", note="They moved to a competitor."))
+        t, db.session.get(User, org["manager"]), outcome="not_resolved", note="They moved to a competitor.", root_cause_ids=any_root_cause()))
 
 
 def test_log_call_by_plain_post_redirects_with_a_flash_and_moves_new_to_contacted(app, org, as_member):
@@ -167,7 +169,8 @@ def test_closing_shows_the_outcome_and_leaves_only_note_and_reopen(app, org, as_
     ticket_id = open_ticket(app, org)
     client = as_member("agent")
     response = client.post(ticket_url(org, ticket_id, "close"), headers=HTMX,
-                           data={"close-outcome": "resolved", "close-note": "Refunded and apologised"})
+                           data={"close-outcome": "resolved", "close-note": "Refunded and apologised",
+                                 "close-root_causes": root_cause_id(app, org["tenant_id"])})
     assert response.status_code == 200
     fragment = squash(response.get_data(as_text=True))
     assert "D-0001 closed: Resolved." in fragment

@@ -5,7 +5,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.tickets import services
 from tests.tickets.conftest import (
-    HTMX, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
+    HTMX, any_root_cause, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
 )
 
 
@@ -16,7 +16,7 @@ def _move(app, org, ticket_id, status, actor="manager"):
 
 def _close(app, org, ticket_id, actor="manager"):
     with_ticket(app, org["tenant_id"], ticket_id, lambda t: services.close_ticket(
-        t, db.session.get(User, org[actor]), outcome="resolved", note="Refunded the charge."))
+        t, db.session.get(User, org[actor]), outcome="resolved", note="Refunded the charge.", root_cause_ids=any_root_cause()))
 
 
 def test_board_shows_each_column_with_its_count_and_cards(app, org, as_member):

@@ -49,7 +49,9 @@ def test_ticket_page_query_count_does_not_grow_with_timeline_or_tickets(app, org
     many = _statements_for(app, client, page)
 
     assert len(few) == len(many), many
-    assert len(many) <= 5, many  # user; tenant + membership; ticket with its rows; timeline; assignable members
+    # user; tenant + membership; ticket with its rows; timeline; assignable members; root causes for the close
+    # form; tasks; action-plan items; their owners; plan templates; cadence settings
+    assert len(many) <= 12, many
 
 
 def test_viewer_ticket_page_query_count_is_fixed_too(app, org, as_member):

@@ -5,7 +5,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.tickets import services
 from tests.conftest import login
-from tests.tickets.conftest import HTMX, open_ticket, squash, ticket_url, timeline_html, with_ticket
+from tests.tickets.conftest import HTMX, any_root_cause, open_ticket, squash, ticket_url, timeline_html, with_ticket
 
 
 def test_ticket_page_shows_score_comment_contact_and_assignee(app, org, as_member):
@@ -35,7 +35,7 @@ def test_timeline_lists_every_activity_newest_first_in_plain_sentences(app, org,
         services.add_note(ticket, agent, "Credit approved by finance")
         services.reassign(ticket, agent, manager)
         services.move_status(ticket, manager, "action_plan")
-        services.close_ticket(ticket, manager, outcome="resolved", note="Credit issued")
+        services.close_ticket(ticket, manager, outcome="resolved", note="Credit issued", root_cause_ids=any_root_cause())
         services.move_status(ticket, manager, "contacted")
         services.note_score_change(ticket, 3, 7)
         db.session.flush()

@@ -1,0 +1,194 @@
+"""Settings section: action-plan templates (named, ordered checklists applied to tickets) and root-cause codes.
+
+Retired templates and root causes stay on the tickets that used them but are no longer offered
+(see :func:`app.settings.services.active_action_plan_templates` and :func:`~app.settings.services.active_root_causes`).
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+
+from app.extensions import db
+from app.settings import services
+from app.settings.forms_setup import ActionPlanTemplateForm, RootCauseForm
+from app.settings.models import ActionPlanTemplate, RootCause
+from app.settings.routes import bp, change_settings, view_settings
+from app.tenancy import current_membership, get_or_404
+from app.views import paginate, render_page
+
+PLANS_PAGE = "settings/action_plans.html"
+PLANS_FRAGMENT = "settings/_action_plans.html"
+CAUSES_PAGE = "settings/action_plans_causes.html"
+CAUSES_FRAGMENT = "settings/_action_plans_causes.html"
+PER_PAGE = 25
+
+
+def _saved(message: str, endpoint: str, page: str, fragment: str, context):
+    """After a change: the list region again for htmx, else back to the list page (303)."""
+    db.session.commit()
+    flash(message, "success")
+    if request.htmx and not request.htmx.boosted:
+        return render_page(page, fragment, **context())
+    return redirect(url_for(endpoint, page=request.args.get("page", type=int)), 303)
+
+
+def _edit_form(template: ActionPlanTemplate, formdata=None) -> ActionPlanTemplateForm:
+    initial = {"data": ActionPlanTemplateForm.initial(template)} if formdata is None else {}
+    form = ActionPlanTemplateForm(prefix=f"plan-{template.id}", formdata=formdata, **initial)
+    form.name.label.text = f"Name of {template.name}"
+    form.items.label.text = f"Checklist items of {template.name}, one per line, in order"
+    return form
+
+
+def _plans_context(add_form: ActionPlanTemplateForm | None = None,
+                   failed: tuple[int, ActionPlanTemplateForm] | None = None) -> dict:
+    pagination = paginate(services.action_plan_templates_statement(), per_page=PER_PAGE)
+    edit_forms = {template.id: _edit_form(template) for template in pagination.items}
+    if failed is not None:
+        edit_forms[failed[0]] = failed[1]
+    return {
+        "pagination": pagination,
+        "add_form": add_form or ActionPlanTemplateForm(prefix="new", formdata=None),
+        "edit_forms": edit_forms,
+        "can_change": current_membership.role == "admin",
+    }
+
+
+def _plan_saved(message: str):
+    return _saved(message, "settings.action_plans", PLANS_PAGE, PLANS_FRAGMENT, _plans_context)
+
+
+def _plan_refused(**context):
+    db.session.rollback()
+    return render_page(PLANS_PAGE, PLANS_FRAGMENT, status=422, **_plans_context(**context))
+
+
+@bp.get("/action_plans")
+@view_settings
+def action_plans():
+    return render_page(PLANS_PAGE, PLANS_FRAGMENT, **_plans_context())
+
+
+@bp.post("/action_plans")
+@change_settings
+def add_action_plan():
+    form = ActionPlanTemplateForm(prefix="new")
+    if form.validate_on_submit():
+        try:
+            template = services.add_action_plan_template(form.name.data, form.item_list())
+        except services.SettingsRuleError as error:
+            form[error.field].errors.append(str(error))
+        else:
+            return _plan_saved(f"Added the action-plan template {template.name}.")
+    return _plan_refused(add_form=form)
+
+
+@bp.post("/action_plans/<int:plan_template_id>")
+@change_settings
+def edit_action_plan(plan_template_id: int):
+    template = get_or_404(ActionPlanTemplate, plan_template_id)
+    form = _edit_form(template, formdata=request.form)
+    if form.validate_on_submit():
+        try:
+            services.update_action_plan_template(template, form.name.data, form.item_list())
+        except services.SettingsRuleError as error:
+            form[error.field].errors.append(str(error))
+        else:
+            return _plan_saved(f"Saved the action-plan template {template.name}.")
+    return _plan_refused(failed=(template.id, form))
+
+
+@bp.post("/action_plans/<int:plan_template_id>/retire")
+@change_settings
+def retire_action_plan(plan_template_id: int):
+    template = get_or_404(ActionPlanTemplate, plan_template_id)
+    services.set_action_plan_template_retired(template, True)
+    return _plan_saved(f"Retired {template.name}. It is no longer offered on tickets.")
+
+
+@bp.post("/action_plans/<int:plan_template_id>/restore")
+@change_settings
+def restore_action_plan(plan_template_id: int):
+    template = get_or_404(ActionPlanTemplate, plan_template_id)
+    services.set_action_plan_template_retired(template, False)
+    return _plan_saved(f"{template.name} is offered on tickets again.")
+
+
+def _rename_form(cause: RootCause, formdata=None) -> RootCauseForm:
+    initial = {"data": {"label": cause.label}} if formdata is None else {}
+    form = RootCauseForm(prefix=f"cause-{cause.id}", formdata=formdata, **initial)
+    form.label.label.text = f"New label for {cause.label}"
+    return form
+
+
+def _causes_context(add_form: RootCauseForm | None = None, failed: tuple[int, RootCauseForm] | None = None) -> dict:
+    pagination = paginate(services.root_causes_statement(), per_page=PER_PAGE)
+    rename_forms = {cause.id: _rename_form(cause) for cause in pagination.items}
+    if failed is not None:
+        rename_forms[failed[0]] = failed[1]
+    return {
+        "pagination": pagination,
+        "add_form": add_form or RootCauseForm(prefix="new", formdata=None),
+        "rename_forms": rename_forms,
+        "can_change": current_membership.role == "admin",
+    }
+
+
+def _cause_saved(message: str):
+    return _saved(message, "settings.root_causes", CAUSES_PAGE, CAUSES_FRAGMENT, _causes_context)
+
+
+def _cause_refused(**context):
+    db.session.rollback()
+    return render_page(CAUSES_PAGE, CAUSES_FRAGMENT, status=422, **_causes_context(**context))
+
+
+@bp.get("/root_causes")
+@view_settings
+def root_causes():
+    return render_page(CAUSES_PAGE, CAUSES_FRAGMENT, **_causes_context())
+
+
+@bp.post("/root_causes")
+@change_settings
+def add_root_cause():
+    form = RootCauseForm(prefix="new")
+    if form.validate_on_submit():
+        try:
+            cause = services.add_root_cause(form.label.data)
+        except services.SettingsRuleError as error:
+            form[error.field].errors.append(str(error))
+        else:
+            return _cause_saved(f"Added the root cause {cause.label}.")
+    return _cause_refused(add_form=form)
+
+
+@bp.post("/root_causes/<int:root_cause_id>/rename")
+@change_settings
+def rename_root_cause(root_cause_id: int):
+    cause = get_or_404(RootCause, root_cause_id)
+    form = _rename_form(cause, formdata=request.form)
+    if form.validate_on_submit():
+        before = cause.label
+        try:
+            services.rename_root_cause(cause, form.label.data)
+        except services.SettingsRuleError as error:
+            form[error.field].errors.append(str(error))
+        else:
+            return _cause_saved(f"Renamed {before} to {cause.label}.")
+    return _cause_refused(failed=(cause.id, form))
+
+
+@bp.post("/root_causes/<int:root_cause_id>/retire")
+@change_settings
+def retire_root_cause(root_cause_id: int):
+    cause = get_or_404(RootCause, root_cause_id)
+    services.set_root_cause_retired(cause, True)
+    return _cause_saved(f"Retired {cause.label}. It is no longer offered when closing a ticket.")
+
+
+@bp.post("/root_causes/<int:root_cause_id>/restore")
+@change_settings
+def restore_root_cause(root_cause_id: int):
+    cause = get_or_404(RootCause, root_cause_id)
+    services.set_root_cause_retired(cause, False)
+    return _cause_saved(f"{cause.label} is offered again.")

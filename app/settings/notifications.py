@@ -1,0 +1,152 @@
+"""Settings section: notification lists (who is told about which ticket event) and PHI-safe alerts.
+
+Admins add, change and delete lists; managers may look. Every page works as a plain form (303 and a
+flash) and through htmx (the region is re-rendered in place); a refused form comes back with 422.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from sqlalchemy import select
+
+from app import notify
+from app.extensions import db
+from app.settings.forms_messages import NotificationListForm, PhiSafeForm
+from app.settings.models import NOTIFICATION_EVENTS, NotificationList
+from app.settings.routes import bp, change_settings, view_settings
+from app.settings.services import get_settings
+from app.tenancy import get_or_404
+from app.views import paginate, render_page
+
+LISTS_PER_PAGE = 20
+PAGE = "settings/notifications.html"
+LIST_PAGE = "settings/notification_list.html"
+
+
+def _list_form(nl: NotificationList | None = None, *, submitted: bool = False) -> NotificationListForm:
+    """The add or edit form: the submitted values, or a fresh one filled from ``nl``."""
+    if submitted:
+        form = NotificationListForm()
+    elif nl is not None:
+        form = NotificationListForm(formdata=None, data={
+            "name": nl.name, "events": list(nl.events or []), "roles": list(nl.roles or []),
+            "member_ids": [int(i) for i in nl.member_ids or []], "addresses": "\n".join(nl.addresses or []),
+        })
+    else:
+        form = NotificationListForm(formdata=None, data={"events": ["ticket_opened"]})
+    form.set_members(notify.active_members())
+    return form
+
+
+def _page_context(form: NotificationListForm, phi_form: PhiSafeForm | None = None) -> dict:
+    statement = select(NotificationList).order_by(NotificationList.name, NotificationList.id)
+    lists = paginate(statement, per_page=LISTS_PER_PAGE)
+    if not lists.items and lists.page > 1:  # the last list of the last page was deleted: show the page before
+        lists = db.paginate(statement, page=max(lists.pages, 1), per_page=LISTS_PER_PAGE, error_out=False)
+    settings = get_settings()
+    return {
+        "lists": lists,
+        "names": notify.member_names(lists.items),
+        "unheard": notify.unheard_events(),
+        "events": NOTIFICATION_EVENTS,
+        "phi_safe": settings.phi_safe_alerts,
+        "phi_form": phi_form or PhiSafeForm(formdata=None, phi_safe_alerts=settings.phi_safe_alerts),
+        "form": form,
+    }
+
+
+def _list_context(nl: NotificationList, form: NotificationListForm) -> dict:
+    return {"nl": nl, "form": form, "names": notify.member_names([nl]), "events": NOTIFICATION_EVENTS}
+
+
+def _refused(form: NotificationListForm, error: notify.ListRuleError) -> None:
+    """A rule refused the change: nothing is written, and the message goes next to its field."""
+    db.session.rollback()
+    field = getattr(form, error.field)
+    field.errors = [*field.errors, str(error)]
+
+
+@bp.get("/notifications")
+@view_settings
+def notifications():
+    return render_page(PAGE, "settings/_notification_lists.html", **_page_context(_list_form()))
+
+
+@bp.post("/notifications/phi-safe")
+@change_settings
+def notifications_phi_safe():
+    form = PhiSafeForm()
+    if form.validate_on_submit():
+        on = bool(form.phi_safe_alerts.data)
+        if notify.set_phi_safe_alerts(on):
+            db.session.commit()
+            flash("PHI-safe alerts are on: alerts carry only the ticket reference, band, due time and a sign-in link."
+                  if on else "PHI-safe alerts are off: alerts include the contact's details and comment.", "success")
+        else:
+            flash(f"PHI-safe alerts were already {'on' if on else 'off'}.", "info")
+        if not request.htmx:
+            return redirect(url_for("settings.notifications"), 303)
+        return render_page(PAGE, "settings/_notification_phi.html", **_page_context(_list_form()))
+    return render_page(PAGE, "settings/_notification_phi.html", status=422,
+                       **_page_context(_list_form(), phi_form=form))
+
+
+@bp.post("/notifications/lists")
+@change_settings
+def notification_list_add():
+    form = _list_form(submitted=True)
+    if form.validate_on_submit():
+        try:
+            nl = notify.create_list(name=form.name.data, events=form.events.data, roles=form.roles.data,
+                                    member_ids=form.member_ids.data or [], addresses=form.address_list)
+        except notify.ListRuleError as error:
+            _refused(form, error)
+        else:
+            db.session.commit()
+            flash(f"Added the list “{nl.name}”.", "success")
+            if not request.htmx:
+                return redirect(url_for("settings.notifications"), 303)
+            return render_page(PAGE, "settings/_notification_lists.html", **_page_context(_list_form()))
+    return render_page(PAGE, "settings/_notification_lists.html", status=422, **_page_context(form))
+
+
+@bp.get("/notifications/lists/<int:notification_list_id>")
+@view_settings
+def notification_list(notification_list_id: int):
+    nl = get_or_404(NotificationList, notification_list_id)
+    return render_page(LIST_PAGE, "settings/_notification_list_form.html", **_list_context(nl, _list_form(nl)))
+
+
+@bp.post("/notifications/lists/<int:notification_list_id>")
+@change_settings
+def notification_list_update(notification_list_id: int):
+    nl = get_or_404(NotificationList, notification_list_id)
+    form = _list_form(nl, submitted=True)
+    if form.validate_on_submit():
+        try:
+            changed = notify.update_list(nl, name=form.name.data, events=form.events.data, roles=form.roles.data,
+                                         member_ids=form.member_ids.data or [], addresses=form.address_list)
+        except notify.ListRuleError as error:
+            _refused(form, error)
+        else:
+            db.session.commit()
+            if changed:
+                flash(f"Saved the list “{nl.name}”.", "success")
+            else:
+                flash(f"No changes to save for the list “{nl.name}”.", "info")
+            if not request.htmx:
+                return redirect(url_for("settings.notifications"), 303)
+            return render_page(LIST_PAGE, "settings/_notification_list_form.html", **_list_context(nl, _list_form(nl)))
+    return render_page(LIST_PAGE, "settings/_notification_list_form.html", status=422, **_list_context(nl, form))
+
+
+@bp.post("/notifications/lists/<int:notification_list_id>/delete")
+@change_settings
+def notification_list_delete(notification_list_id: int):
+    nl = get_or_404(NotificationList, notification_list_id)
+    name = nl.name
+    notify.delete_list(nl)
+    db.session.commit()
+    flash(f"Deleted the list “{name}”.", "success")
+    if request.htmx and not request.htmx.boosted:
+        return render_page(PAGE, "settings/_notification_lists.html", **_page_context(_list_form()))
+    return redirect(url_for("settings.notifications"), 303)

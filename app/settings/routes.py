@@ -1,0 +1,48 @@
+"""The settings area: admins change how the organisation works, managers may look.
+
+Each section lives in its own module and adds its routes to ``bp``.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from app.tenancy import require_role
+
+bp = Blueprint("settings", __name__, url_prefix="/t/<tenant_slug>/settings")
+
+view_settings = require_role("admin", "manager")
+change_settings = require_role("admin")
+
+SECTIONS = [
+    ("settings.scoring", "Scoring", "Score bands and when a ticket opens."),
+    ("settings.survey_content", "Survey content", "The question, follow-up questions, thank-you texts and extra questions."),
+    ("settings.roles", "Recipient roles", "The roles contacts hold, used to choose who is surveyed."),
+    ("settings.sla", "SLA windows", "First-contact and resolution targets, business hours and holidays."),
+    ("settings.cadence", "Outreach cadence", "Call and email attempts, and whether to stop chasing non-responders."),
+    ("settings.throttling", "Survey throttling", "How often a contact may be surveyed."),
+    ("settings.notifications", "Notification lists", "Who is told about which ticket events, and PHI-safe alerts."),
+    ("settings.email_templates", "Email templates", "The wording of every email sent on your behalf."),
+    ("settings.action_plans", "Action plans and root causes", "Checklists for action plans and the root-cause codes."),
+    ("settings.audit", "Audit log", "Every settings change: who, when, before and after."),
+    ("team.index", "Team", "Members, roles and invitations."),
+]
+
+
+@bp.get("/")
+@view_settings
+def index():
+    return render_template("settings/index.html", sections=SECTIONS)
+
+
+from app.settings import (  # noqa: E402,F401  (each module registers its routes on bp)
+    action_plans,
+    audit_log,
+    cadence,
+    email_templates,
+    notifications,
+    roles,
+    scoring,
+    sla,
+    survey_content,
+    throttling,
+)

@@ -1,0 +1,149 @@
+"""A ticket's SLA as people read it, the notices it owes, and the pause and resume of its resolution clock.
+
+Two clocks run one after the other. First contact runs from opening until the first call or email
+attempt is logged; resolution runs from opening until the ticket closes. The board and the ticket page
+show the clock that matters now (first contact until it is met, then resolution) as one of:
+
+* **ok**: less than 75% of the window has gone;
+* **at risk**: 75% or more of the window has gone (the window is the real time from opening to the due
+  time, so the at-risk alert comes with a quarter of the window still left, even across a weekend);
+* **overdue**: past the due time;
+* **paused**: "Waiting on customer" stops the resolution clock. Moving the ticket on gives back the
+  working time the pause took: the due time moves by the clock time (business hours and holidays
+  counted as the organisation's SLA settings say) that ran while it was paused.
+
+Each clock owes two notices, written as ``ScheduledNotice`` rows when the clock starts: at risk, at the
+at-risk moment, and breached, at the breach time (for first contact, the breach time set in the SLA
+settings; for resolution, its due time). Meeting a clock, pausing it and closing the ticket cancel them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.sla import Calendar
+from app.tickets.models import Ticket
+from app.timeutil import utcnow
+from app.workflow import notices
+
+AT_RISK_FRACTION = 0.75
+FIRST_CONTACT_KINDS = ("first_contact_at_risk", "first_contact_breached")
+RESOLUTION_KINDS = ("resolution_at_risk", "resolution_breached")
+
+
+@dataclass(frozen=True)
+class SlaState:
+    """What a person sees: which clock, how it stands, a sentence that says so, and the due time."""
+
+    clock: str  # "first_contact" or "resolution"
+    level: str  # "ok", "at_risk", "overdue", "paused", "met" or "missed"
+    text: str
+    due_at: datetime | None = None
+    breach_at: datetime | None = None
+
+    @property
+    def css_class(self) -> str:
+        return f"sla-{self.level.replace('_', '-')}"
+
+
+def at_risk_moment(start: datetime, due: datetime) -> datetime:
+    """When 75% of the window from ``start`` to ``due`` has gone."""
+    return start + (due - start) * AT_RISK_FRACTION
+
+
+def span(delta: timedelta) -> str:
+    """A duration as people say it on a board: "40 min", "3 h", "5 days"."""
+    minutes = max(int(delta.total_seconds() // 60), 1)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h"
+    days = round(hours / 24)
+    return f"{days} days"
+
+
+def current_due(ticket: Ticket) -> datetime | None:
+    """The due time of the clock that runs now (first contact until met, then resolution)."""
+    if ticket.status == "closed":
+        return None
+    if ticket.first_contact_at is None and ticket.first_contact_due_at is not None:
+        return ticket.first_contact_due_at
+    return ticket.resolution_due_at
+
+
+def sla_state(ticket: Ticket, now: datetime | None = None) -> SlaState | None:
+    """How the ticket's SLA stands at ``now``, or None when the ticket has no due times."""
+    now = now or utcnow()
+    if ticket.status == "closed":
+        due, closed = ticket.resolution_due_at, ticket.closed_at
+        if due is None or closed is None:
+            return None
+        if closed <= due:
+            return SlaState("resolution", "met", "Closed within the resolution target", due)
+        return SlaState("resolution", "missed", f"Closed {span(closed - due)} after the resolution target", due)
+    if ticket.first_contact_at is None and ticket.first_contact_due_at is not None:
+        clock, label, due = "first_contact", "First contact", ticket.first_contact_due_at
+        breach = ticket.first_contact_breach_at or due
+    elif ticket.paused_at is not None:
+        return SlaState("resolution", "paused", "Paused — waiting on customer", ticket.resolution_due_at)
+    elif ticket.resolution_due_at is not None:
+        clock, label, due = "resolution", "Resolution", ticket.resolution_due_at
+        breach = due
+    else:
+        return None
+    if now >= due:
+        return SlaState(clock, "overdue", f"{label} overdue by {span(now - due)}", due, breach)
+    if now >= at_risk_moment(ticket.opened_at, due):
+        return SlaState(clock, "at_risk", f"At risk: {label.lower()} due in {span(due - now)}", due, breach)
+    return SlaState(clock, "ok", f"{label} due in {span(due - now)}", due, breach)
+
+
+def notice_key(ticket_id: int, kind: str) -> str:
+    return f"ticket:{ticket_id}:{kind}"
+
+
+def schedule_notices(ticket: Ticket) -> None:
+    """Owe the notices of every clock that runs now: first contact until met, resolution unless paused.
+
+    Used when a ticket opens, reopens and resumes. A notice already sent is not sent again.
+    """
+    if ticket.status == "closed":
+        return
+    if ticket.first_contact_at is None and ticket.first_contact_due_at is not None:
+        at_risk = at_risk_moment(ticket.opened_at, ticket.first_contact_due_at)
+        breach = ticket.first_contact_breach_at or ticket.first_contact_due_at
+        notices.schedule(key=notice_key(ticket.id, "first_contact_at_risk"), kind="first_contact_at_risk",
+                         due_at=at_risk, ticket_id=ticket.id)
+        notices.schedule(key=notice_key(ticket.id, "first_contact_breached"), kind="first_contact_breached",
+                         due_at=breach, ticket_id=ticket.id)
+    if ticket.paused_at is None and ticket.resolution_due_at is not None:
+        due = ticket.resolution_due_at
+        notices.schedule(key=notice_key(ticket.id, "resolution_at_risk"), kind="resolution_at_risk",
+                         due_at=at_risk_moment(ticket.opened_at, due), ticket_id=ticket.id)
+        notices.schedule(key=notice_key(ticket.id, "resolution_breached"), kind="resolution_breached",
+                         due_at=due, ticket_id=ticket.id)
+
+
+def cancel_notices(ticket: Ticket, kinds: tuple[str, ...]) -> None:
+    for kind in kinds:
+        notices.cancel(notice_key(ticket.id, kind))
+
+
+def pause(ticket: Ticket, now: datetime | None = None) -> None:
+    """Stop the resolution clock (the ticket waits on the customer); its notices are no longer owed."""
+    if ticket.paused_at is None:
+        ticket.paused_at = now or utcnow()
+    cancel_notices(ticket, RESOLUTION_KINDS)
+
+
+def resume(ticket: Ticket, clock: Calendar, now: datetime | None = None) -> None:
+    """Restart the resolution clock: the due time moves by the clock time the pause took, and its
+    notices are owed again at the new times."""
+    now = now or utcnow()
+    paused_at, ticket.paused_at = ticket.paused_at, None
+    if paused_at is not None and ticket.resolution_due_at is not None:
+        paused_for = clock.elapsed(paused_at, now)
+        if paused_for > timedelta(0):
+            ticket.resolution_due_at = clock.add(ticket.resolution_due_at, paused_for.total_seconds() / 3600)
+    schedule_notices(ticket)
