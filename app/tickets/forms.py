@@ -88,8 +88,8 @@ class ReassignForm(FlaskForm):
 class StatusForm(FlaskForm):
     status = ChoiceField(
         "Move to", choices=choices(WORKING_STATUSES),
-        validators=[DataRequired(message="Choose New, Contacted or Action plan.")],
-        invalid_choice_message="Choose New, Contacted or Action plan.",
+        validators=[DataRequired(message="Choose New, Contacted, Action plan or Waiting on customer.")],
+        invalid_choice_message="Choose New, Contacted, Action plan or Waiting on customer.",
     )
 
 

@@ -30,10 +30,8 @@ LABELS = {"STATUSES": STATUSES, "OUTCOMES": OUTCOMES, "CALL_OUTCOMES": CALL_OUTC
           "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS}
 
 
-@bp.context_processor
-def _sla_helpers() -> dict:
-    """``sla_state(ticket)`` for the SLA line on board cards and the ticket header."""
-    return {"sla_state": sla_state}
+# ``sla_state(ticket)`` for the SLA line on board cards and the ticket header, wherever they are rendered.
+bp.add_app_template_global(sla_state, "sla_state")
 
 
 # --- Board -----------------------------------------------------------------------------------------

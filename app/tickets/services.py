@@ -22,7 +22,7 @@ from app.timeutil import localize, utcnow
 from app.urls import absolute_url
 from app.workflow import sla as sla_clock
 from app.workflow import tasks as workflow_tasks
-from app.workflow.models import ActionPlanItem
+from app.workflow.models import ActionPlanItem, Task
 
 
 class TicketRuleError(ValueError):
@@ -184,6 +184,13 @@ def reassign(ticket: Ticket, actor: User, assignee: User) -> None:
     if ticket.assignee_id == assignee.id:
         return
     previous = ticket.assignee.name if ticket.assignee else None
+    # The open tasks of the person who had it (its cadence calls and emails, their own to-dos) move along.
+    db.session.execute(
+        update(Task)
+        .where(Task.ticket_id == ticket.id, Task.done_at.is_(None),
+               Task.owner_id == ticket.assignee_id if ticket.assignee_id else Task.owner_id.is_(None))
+        .values(owner_id=assignee.id)
+    )
     ticket.assignee_id = assignee.id
     ticket.assignee = assignee
     activity = _record(ticket, "reassigned", actor, previous=previous, assignee=assignee.name)
@@ -198,7 +205,7 @@ def move_status(ticket: Ticket, actor: User, status: str) -> None:
     Reopening a closed ticket owes its SLA notices again.
     """
     if status not in STATUSES or status == "closed":
-        raise TicketRuleError("Choose New, Contacted or Action plan. To close, use Close ticket.")
+        raise TicketRuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.")
     if ticket.status == status:
         return
     if status == "waiting" and ticket.first_contact_at is None:

@@ -31,13 +31,6 @@ bp = Blueprint("workflow", __name__, url_prefix="/t/<tenant_slug>")
 can_work = require_role(*WORKING_ROLES)
 
 
-@bp.record_once
-def _share_ticket_template_helpers(state) -> None:
-    """The ticket region is rendered from here too: give it the tickets blueprint's template helpers."""
-    processors = state.app.template_context_processors
-    processors.setdefault(bp.name, []).extend(processors.get(ticket_routes.bp.name, []))
-
-
 @bp.app_template_global("ticket_workflow")
 def ticket_workflow(ticket: Ticket) -> dict:
     """What the ticket page's task and action-plan panels (and the close form) show, loaded once per request.

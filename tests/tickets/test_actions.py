@@ -120,7 +120,7 @@ def test_move_status_and_moving_a_closed_ticket_reopens_it(app, org, as_member):
     assert response.status_code == 303
     assert ticket_state(app, org["tenant_id"], ticket_id)["status"] == "action_plan"
     refused = client.post(ticket_url(org, ticket_id, "status"), data={"status-status": "closed"})
-    assert refused.status_code == 422 and "Choose New, Contacted or Action plan." in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Choose New, Contacted, Action plan or Waiting on customer." in refused.get_data(as_text=True)
 
     _close(app, org, ticket_id)
     response = client.post(ticket_url(org, ticket_id, "status"), headers=HTMX, data={"status-status": "contacted"})

@@ -284,3 +284,26 @@ def test_reminder_times_are_owed_as_scheduled_notices_for_the_cadence_too(app, o
         assert {f"task:{t.id}:reminder" for t in tasks} == set(notices)
         assert all(notices[f"task:{t.id}:reminder"].due_at == t.remind_at == t.due_at for t in tasks)
         assert all(t.due_at > datetime(2025, 6, 2, 13, 0, tzinfo=UTC) + timedelta(hours=23) for t in tasks)
+
+
+def test_reassigning_a_ticket_hands_its_open_tasks_to_the_new_assignee(app, org):
+    from sqlalchemy import select
+
+    from app.accounts.models import User
+    from app.extensions import db
+    from app.tenancy import tenant_context
+    from app.tickets import services as tickets
+    from app.tickets.models import Ticket
+    from app.workflow.models import Task
+    from tests.conftest import answer, make_contact
+
+    answer(app, org["tenant_id"], make_contact(app, org["tenant_id"], "Tess Task"), 2)
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        ticket = db.session.execute(select(Ticket)).scalar_one()
+        assert ticket.assignee_id == org["agent"]
+        owners = set(db.session.execute(select(Task.owner_id).where(Task.done_at.is_(None))).scalars())
+        assert owners == {org["agent"]}
+        tickets.reassign(ticket, db.session.get(User, org["manager"]), db.session.get(User, org["manager"]))
+        db.session.commit()
+        owners = set(db.session.execute(select(Task.owner_id).where(Task.done_at.is_(None))).scalars())
+        assert owners == {org["manager"]}
