@@ -102,6 +102,40 @@ def _taken_message(kind: str, other: RecipientRole | ActionPlanTemplate | RootCa
     return f"There is already a {kind} with this name."
 
 
+def _add_named(model: type[M], field: str, value: str, kind: str, area: str, short: str | None = None) -> M:
+    """Add a named row (a role, a root cause) unless a row of that model, retired or not, has the name.
+
+    ``kind`` names it in the audit log ("recipient role"), ``short`` in the message to the user ("role").
+    """
+    value = value.strip()
+    other = _same_name(getattr(model, field), value, None, model)
+    if other is not None:
+        raise SettingsRuleError(field, _taken_message(short or kind, other))
+    row = model(**{field: value})
+    db.session.add(row)
+    db.session.flush()
+    audit.record(area, f"Added {kind} {value}", {field: [None, value]})
+    return row
+
+
+def _rename_named(row, field: str, value: str, kind: str, area: str, short: str | None = None) -> None:
+    value = value.strip()
+    other = _same_name(getattr(type(row), field), value, row.id, type(row))
+    if other is not None:
+        raise SettingsRuleError(field, _taken_message(short or kind, other))
+    before = getattr(row, field)
+    setattr(row, field, value)
+    audit.record(area, f"Renamed {kind} {before} to {value}", {field: [before, value]})
+
+
+def _set_retired(row, retired: bool, name: str, kind: str, area: str) -> None:
+    if (row.retired_at is not None) == retired:
+        return
+    row.retired_at = utcnow() if retired else None
+    verb = "Retired" if retired else "Brought back"
+    audit.record(area, f"{verb} {kind} {name}", {"retired": [not retired, retired]})
+
+
 def recipient_roles_statement() -> Select:
     """Every recipient role, in use first then retired, by name."""
     return select(RecipientRole).order_by(RecipientRole.retired_at.is_not(None), RecipientRole.name)
@@ -120,35 +154,17 @@ def role_contact_counts() -> dict[int, int]:
 
 def add_recipient_role(name: str) -> RecipientRole:
     """Add a role contacts can hold. Refuses a name another role (even a retired one) already has."""
-    name = name.strip()
-    other = _same_name(RecipientRole.name, name, None, RecipientRole)
-    if other is not None:
-        raise SettingsRuleError("name", _taken_message("role", other))
-    role = RecipientRole(name=name)
-    db.session.add(role)
-    db.session.flush()
-    audit.record("roles", f"Added recipient role {name}", {"name": [None, name]})
-    return role
+    return _add_named(RecipientRole, "name", name, "recipient role", "roles", short="role")
 
 
 def rename_recipient_role(role: RecipientRole, name: str) -> None:
     """Rename a role; contacts holding it keep it under the new name."""
-    name = name.strip()
-    other = _same_name(RecipientRole.name, name, role.id, RecipientRole)
-    if other is not None:
-        raise SettingsRuleError("name", _taken_message("role", other))
-    before = role.name
-    role.name = name
-    audit.record("roles", f"Renamed recipient role {before} to {name}", {"name": [before, name]})
+    _rename_named(role, "name", name, "recipient role", "roles", short="role")
 
 
 def set_recipient_role_retired(role: RecipientRole, retired: bool) -> None:
     """Retire a role (it stays on contacts but is no longer offered) or bring it back."""
-    if (role.retired_at is not None) == retired:
-        return
-    role.retired_at = utcnow() if retired else None
-    verb = "Retired" if retired else "Brought back"
-    audit.record("roles", f"{verb} recipient role {role.name}", {"retired": [not retired, retired]})
+    _set_retired(role, retired, role.name, "recipient role", "roles")
 
 
 SLA_FIELDS = ("first_contact_target_hours", "first_contact_breach_hours", "resolution_target_days",
@@ -332,34 +348,16 @@ def active_root_causes() -> list[RootCause]:
 
 
 def add_root_cause(label: str) -> RootCause:
-    label = label.strip()
-    other = _same_name(RootCause.label, label, None, RootCause)
-    if other is not None:
-        raise SettingsRuleError("label", _taken_message("root cause", other))
-    cause = RootCause(label=label)
-    db.session.add(cause)
-    db.session.flush()
-    audit.record("root_causes", f"Added root cause {label}", {"label": [None, label]})
-    return cause
+    return _add_named(RootCause, "label", label, "root cause", "root_causes")
 
 
 def rename_root_cause(cause: RootCause, label: str) -> None:
     """Rename a root cause; tickets that chose it show the new label."""
-    label = label.strip()
-    other = _same_name(RootCause.label, label, cause.id, RootCause)
-    if other is not None:
-        raise SettingsRuleError("label", _taken_message("root cause", other))
-    before = cause.label
-    cause.label = label
-    audit.record("root_causes", f"Renamed root cause {before} to {label}", {"label": [before, label]})
+    _rename_named(cause, "label", label, "root cause", "root_causes")
 
 
 def set_root_cause_retired(cause: RootCause, retired: bool) -> None:
-    if (cause.retired_at is not None) == retired:
-        return
-    cause.retired_at = utcnow() if retired else None
-    verb = "Retired" if retired else "Brought back"
-    audit.record("root_causes", f"{verb} root cause {cause.label}", {"retired": [not retired, retired]})
+    _set_retired(cause, retired, cause.label, "root cause", "root_causes")
 
 
 def audit_entries_statement(area: str | None = None, actor_id: int | None = None) -> Select:
