@@ -107,3 +107,34 @@ def test_flushed_redis_and_restarted_worker_lose_no_notice_and_send_none_twice(a
     ids = Counter(m["Message-ID"] for m in smtp_sink.messages)
     assert set(ids.values()) == {1}
     assert _unsent(app, org["tenant_id"]) == []
+
+
+def test_a_task_reminder_arrives_once_at_its_time_from_the_worker_process(app, org, smtp_sink, worker):
+    from app.accounts.models import User
+    from app.tickets.models import Ticket
+    from app.workflow import tasks
+
+    ticket_id = open_ticket(app, org)
+    remind_at = utcnow() + timedelta(seconds=3)
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        ticket = db.session.get(Ticket, ticket_id)
+        tasks.add_task(ticket, db.session.get(User, org["agent"]), title="Call back after the AR review",
+                       due_at=remind_at + timedelta(hours=1), remind_at=remind_at)
+        db.session.commit()
+        db.session.remove()
+    worker.start()
+
+    def reminders():
+        return [m for m in list(smtp_sink.messages) if m["X-Turnaround-Kind"] == "task_reminder"]
+
+    deadline = time.monotonic() + 20
+    while not reminders() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    arrived = utcnow()
+    assert reminders(), "the reminder never arrived"
+    assert arrived >= remind_at, "a reminder is not sent before its time"
+    assert (arrived - remind_at).total_seconds() < 5, "it arrives within a sweep or two of its time"
+    time.sleep(3)  # more sweeps: still one reminder
+    (reminder,) = reminders()
+    assert "Call back after the AR review" in reminder["Subject"]
+    assert "alex@acme.example" in str(reminder["To"])
