@@ -232,6 +232,17 @@ def org(app):
 
 
 @pytest.fixture()
+def as_member(app, client, org):
+    """Log the test client in as one of org A's members: ``as_member("agent")``."""
+
+    def _login(role: str):
+        login(client, app, org[role])
+        return client
+
+    return _login
+
+
+@pytest.fixture()
 def other_org(app):
     """Organisation B, whose admin is the outsider for organisation A."""
     tenant_id, admin_id = make_org(app, "Bayside Clinic", kind="clinic", email="boss@bayside.example")

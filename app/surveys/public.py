@@ -15,7 +15,7 @@ invitation's tenant context.
 """
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Tenant

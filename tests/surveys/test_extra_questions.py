@@ -144,7 +144,7 @@ def test_answers_are_stored_once_per_question_and_can_be_amended(app, client, or
     client.post(f"/s/{token}", data={"score": "7", f"q-{renew}": "yes", f"q-{better}": "Faster replies"})
     html = client.get(f"/s/{token}").get_data(as_text=True)
     assert re.search(rf'id="q-{renew}-yes" name="q-{renew}" value="yes" checked', html)
-    assert f'value="Faster replies"' in html
+    assert 'value="Faster replies"' in html
     client.post(f"/s/{token}", data={"score": "7", f"q-{renew}": "no", f"q-{better}": "  Clearer invoices  "})
     assert _answers(app, org["tenant_id"]) == [(renew, "no"), (better, "Clearer invoices")]
     client.post(f"/s/{token}", data={"score": "7", f"q-{renew}": "no", f"q-{better}": ""})

@@ -5,7 +5,6 @@ import re
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import event, select
 
 from app.contacts.models import Contact
@@ -15,7 +14,7 @@ from app.surveys.models import Response
 from app.tenancy import tenant_context
 from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
-from tests.conftest import answer, login, make_contact
+from tests.conftest import answer, make_contact
 
 HTMX = {"HX-Request": "true"}
 
@@ -137,17 +136,6 @@ def timeline_html(page: str) -> str:
 def squash(html: str) -> str:
     """Collapse whitespace, so sentences split across template lines can be matched."""
     return re.sub(r"\s+", " ", html)
-
-
-@pytest.fixture()
-def as_member(app, client, org):
-    """Log the test client in as one of org A's members: ``as_member("agent")``."""
-
-    def _login(role: str):
-        login(client, app, org[role])
-        return client
-
-    return _login
 
 
 def ticket_url(org, ticket_id: int, action: str | None = None) -> str:

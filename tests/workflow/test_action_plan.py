@@ -13,8 +13,15 @@ from app.settings.services import DEFAULT_ACTION_PLANS
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, ScheduledNotice
-from tests.tickets.conftest import (  # noqa: F401  (as_member is a fixture)
-    HTMX, as_member, bulk_tickets, count_queries, open_ticket, squash, ticket_state, ticket_url, timeline_html,
+from tests.tickets.conftest import (
+    HTMX,
+    bulk_tickets,
+    count_queries,
+    open_ticket,
+    squash,
+    ticket_state,
+    ticket_url,
+    timeline_html,
 )
 
 UTC = timezone.utc

@@ -13,7 +13,7 @@ from app.tenancy import tenant_context
 from app.tickets.models import Ticket
 from app.workflow.models import ScheduledNotice, Task
 from tests.conftest import login
-from tests.tickets.conftest import HTMX, as_member, open_ticket, squash, ticket_url  # noqa: F401  (as_member is a fixture)
+from tests.tickets.conftest import HTMX, open_ticket, squash, ticket_url
 
 UTC = timezone.utc
 FRIDAY_11AM_NEW_YORK = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)

@@ -22,7 +22,7 @@ from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 from tests.conftest import add_member, login, run_jobs
 from tests.smtp_sink import body_html, body_text
 from tests.tickets.conftest import count_queries, open_ticket, squash, ticket_url, timeline_html, with_ticket
-from tests.workflow.test_sla_clock import MONDAY_9AM, clock, notices_of, set_sla  # noqa: F401  (clock: fixture)
+from tests.workflow.test_sla_clock import MONDAY_9AM, notices_of, set_sla
 
 ALEX, MIA, ADA = "alex@acme.example", "mia@acme.example", "admin@acme-billing.example"
 SLA = ("first_contact_at_risk", "first_contact_breached", "resolution_at_risk", "resolution_breached")

@@ -11,8 +11,14 @@ from app.tickets.models import Ticket, ticket_root_cause
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, ScheduledNotice
 from tests.conftest import login
-from tests.tickets.conftest import (  # noqa: F401  (as_member is a fixture)
-    HTMX, as_member, column_html, open_ticket, squash, ticket_state, ticket_url, timeline_html,
+from tests.tickets.conftest import (
+    HTMX,
+    column_html,
+    open_ticket,
+    squash,
+    ticket_state,
+    ticket_url,
+    timeline_html,
 )
 from tests.workflow.test_action_plan import _add_item, _apply, _items, _template_id, _tick
 

@@ -3,10 +3,8 @@ that "Waiting on customer" puts on the resolution clock."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-import pytest
-import time_machine
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -21,19 +19,20 @@ from app.workflow.notices import SLA_KINDS
 from app.workflow.sla import sla_state
 from tests.conftest import login
 from tests.tickets.conftest import (
-    HTMX, bulk_tickets, column_html, count_queries, open_ticket, squash, ticket_state, ticket_url,
-    timeline_html, with_ticket,
+    HTMX,
+    bulk_tickets,
+    column_html,
+    count_queries,
+    open_ticket,
+    squash,
+    ticket_state,
+    ticket_url,
+    timeline_html,
+    with_ticket,
 )
+from tests.workflow.conftest import MONDAY_9AM
 
 # Monday 3 March 2025, 09:00 in New York (EST, before the DST change): the organisations' timezone.
-MONDAY_9AM = datetime(2025, 3, 3, 14, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture()
-def clock():
-    """Time stands still at Monday 09:00 in New York until a test moves it."""
-    with time_machine.travel(MONDAY_9AM, tick=False) as traveller:
-        yield traveller
 
 
 def set_sla(app, tenant_id: int, **values) -> None:

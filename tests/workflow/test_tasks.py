@@ -11,8 +11,13 @@ from app.extensions import db
 from app.tenancy import tenant_context
 from app.workflow.models import ScheduledNotice, Task
 from tests.conftest import login
-from tests.tickets.conftest import (  # noqa: F401  (as_member is a fixture)
-    HTMX, as_member, count_queries, open_ticket, squash, ticket_url, with_ticket,
+from tests.tickets.conftest import (
+    HTMX,
+    count_queries,
+    open_ticket,
+    squash,
+    ticket_url,
+    with_ticket,
 )
 from tests.workflow import item_id as make_item
 
