@@ -198,6 +198,17 @@ def answer(app, tenant_id: int, contact_id: int, score: int, comment: str | None
     return response_id
 
 
+def audit_entries(app, tenant_id: int) -> list:
+    """The tenant's audit log, oldest first, as detached ``AuditEntry`` rows."""
+    from app.settings.models import AuditEntry
+
+    with app.app_context(), tenant_context(tenant_id):
+        rows = db.session.execute(db.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+        db.session.expunge_all()
+        db.session.remove()
+    return rows
+
+
 def user_email(app, user_id: int) -> str:
     with app.app_context():
         email = db.session.get(User, user_id).email

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.settings.models import AuditEntry
 from app.tenancy import tenant_context
 from app.tickets.models import Activity, Ticket
-from tests.conftest import PASSWORD, add_member, answer, login, make_contact, run_jobs, user_email
+from tests.conftest import PASSWORD, add_member, answer, audit_entries, login, make_contact, run_jobs, user_email
 from tests.smtp_sink import body_text
 
 
@@ -27,11 +27,7 @@ def _membership(app, org, user_id: int) -> dict:
 
 
 def _audit(app, org) -> list[tuple[str, dict]]:
-    with app.app_context(), tenant_context(org["tenant_id"]):
-        rows = db.session.execute(
-            select(AuditEntry).where(AuditEntry.area == "team").order_by(AuditEntry.id)
-        ).scalars().all()
-        return [(row.summary, row.changes) for row in rows]
+    return [(row.summary, row.changes) for row in audit_entries(app, org["tenant_id"]) if row.area == "team"]
 
 
 def _url(org, path: str) -> str:

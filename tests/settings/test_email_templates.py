@@ -6,9 +6,9 @@ import re
 from sqlalchemy import select
 
 from app.extensions import db
-from app.settings.models import AuditEntry, EmailTemplate
+from app.settings.models import EmailTemplate
 from app.tenancy import tenant_context
-from tests.conftest import answer, login, make_contact, run_jobs
+from tests.conftest import answer, audit_entries, login, make_contact, run_jobs
 from tests.smtp_sink import body_html, body_text
 
 HTMX = {"HX-Request": "true"}
@@ -31,11 +31,7 @@ def _rows(app, tenant_id: int) -> dict[str, tuple[str, str]]:
 
 
 def _audit(app, tenant_id: int) -> list[tuple[str, str, dict]]:
-    with app.app_context(), tenant_context(tenant_id):
-        rows = [(e.area, e.summary, dict(e.changes)) for e in
-                db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
-        db.session.remove()
-    return rows
+    return [(e.area, e.summary, dict(e.changes)) for e in audit_entries(app, tenant_id)]
 
 
 def _frame_url(html: str) -> str:

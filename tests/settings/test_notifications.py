@@ -7,11 +7,11 @@ from app.accounts.models import Membership, User
 from app.extensions import db
 from app.mail import OutboxMessage
 from app.notify import recipients
-from app.settings.models import AuditEntry, NotificationList, RootCause
+from app.settings.models import NotificationList, RootCause
 from app.tenancy import tenant_context
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
-from tests.conftest import add_member, answer, login, make_contact, run_jobs
+from tests.conftest import add_member, answer, audit_entries, login, make_contact, run_jobs
 
 HTMX = {"HX-Request": "true"}
 
@@ -39,11 +39,7 @@ def _lists(app, tenant_id: int) -> dict[str, dict]:
 
 
 def _audit(app, tenant_id: int) -> list[tuple[str, str, dict]]:
-    with app.app_context(), tenant_context(tenant_id):
-        rows = [(e.area, e.summary, dict(e.changes)) for e in
-                db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
-        db.session.remove()
-    return rows
+    return [(e.area, e.summary, dict(e.changes)) for e in audit_entries(app, tenant_id)]
 
 
 def _add_list(app, tenant_id: int, name: str, events, roles=(), member_ids=(), addresses=()) -> int:

@@ -12,7 +12,7 @@ from app.settings.models import AuditEntry
 from app.surveys.models import Response, Survey
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
-from tests.conftest import login, make_contact, make_invitation
+from tests.conftest import audit_entries, login, make_contact, make_invitation
 
 HTMX = {"HX-Request": "true"}
 DEFAULTS = {"detractor_max": "6", "passive_max": "8", "ticket_trigger_max": "6"}
@@ -31,11 +31,7 @@ def _survey(app, tenant_id: int) -> tuple[int, int, int]:
 
 
 def _audit(app, tenant_id: int) -> list[AuditEntry]:
-    with app.app_context(), tenant_context(tenant_id):
-        rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
-        db.session.expunge_all()
-        db.session.remove()
-    return rows
+    return audit_entries(app, tenant_id)
 
 
 def _count(app, tenant_id: int, model) -> int:

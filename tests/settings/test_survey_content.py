@@ -7,9 +7,16 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.settings.models import AuditEntry
-from app.surveys.models import DEFAULT_FOLLOWUPS, DEFAULT_QUESTION, DEFAULT_THANKS, ResponseAnswer, Survey, SurveyQuestion
+from app.surveys.models import (
+    DEFAULT_FOLLOWUPS,
+    DEFAULT_QUESTION,
+    DEFAULT_THANKS,
+    ResponseAnswer,
+    Survey,
+    SurveyQuestion,
+)
 from app.tenancy import tenant_context
-from tests.conftest import login, make_contact, make_invitation
+from tests.conftest import audit_entries, login, make_contact, make_invitation
 
 HTMX = {"HX-Request": "true"}
 
@@ -51,11 +58,7 @@ def _questions(app, tenant_id: int) -> list[SurveyQuestion]:
 
 
 def _audit(app, tenant_id: int) -> list[AuditEntry]:
-    with app.app_context(), tenant_context(tenant_id):
-        rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
-        db.session.expunge_all()
-        db.session.remove()
-    return rows
+    return audit_entries(app, tenant_id)
 
 
 def _add(app, client, org, **kwargs) -> int:
