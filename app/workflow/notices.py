@@ -319,6 +319,8 @@ class _Batch:
         text, html = _render("sla_notice", context)
         recipients = [(m.email, m.name) for m in (assignee, previous) if m is not None]
         recipients += tenant.recipients(LIST_EVENTS[notice.kind])
+        if reassigned:  # the lists that follow reassignments hear of this one too, in the same email
+            recipients += tenant.recipients("ticket_reassigned")
         self._mail(notice, tenant, recipients, subject, text, html, ticket.id)
         return True
 

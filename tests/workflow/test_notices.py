@@ -192,6 +192,24 @@ def test_a_breach_reassigns_the_ticket_when_the_organisation_says_so_and_the_tim
     assert "<strong>Turnaround</strong> reassigned the ticket from Alex Agent to Mia Manager." in timeline_html(page)
 
 
+def test_a_breach_reassignment_also_reaches_the_lists_that_follow_reassignments(app, org, clock, smtp_sink):
+    from app.settings.models import NotificationList
+
+    calendar_hours(app, org, breach_reassign_to_id=org["manager"])
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        db.session.add(NotificationList(name="Handovers", events=["ticket_reassigned"],
+                                        addresses=["handovers@acme.example"]))
+        db.session.commit()
+        db.session.remove()
+    open_ticket(app, org)
+    clock.shift(timedelta(hours=48))
+    run_sweep(app)
+    run_sweep(app)
+    (message,) = smtp_sink.to("handovers@acme.example")
+    assert message["X-Turnaround-Kind"] == "first_contact_breached"
+    assert "moved the ticket from Alex Agent to Mia Manager" in body_text(message)
+
+
 def _task(app, org, ticket_id, *, title, owner, remind_at, done=False) -> int:
     with app.app_context(), tenant_context(org["tenant_id"]):
         task = Task(ticket_id=ticket_id, owner_id=owner, title=title, kind="custom", due_at=remind_at,
