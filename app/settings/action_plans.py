@@ -39,18 +39,24 @@ def _edit_form(template: ActionPlanTemplate, formdata=None) -> ActionPlanTemplat
     return form
 
 
-def _plans_context(add_form: ActionPlanTemplateForm | None = None,
-                   failed: tuple[int, ActionPlanTemplateForm] | None = None) -> dict:
-    pagination = paginate(services.action_plan_templates_statement(), per_page=PER_PAGE)
-    edit_forms = {template.id: _edit_form(template) for template in pagination.items}
+def _list_context(statement, row_form, blank_add_form, forms_key: str, add_form=None, failed=None) -> dict:
+    """One page of rows, each with its own edit form (or the one that just failed), and the add form."""
+    pagination = paginate(statement, per_page=PER_PAGE)
+    row_forms = {row.id: row_form(row) for row in pagination.items}
     if failed is not None:
-        edit_forms[failed[0]] = failed[1]
+        row_forms[failed[0]] = failed[1]
     return {
         "pagination": pagination,
-        "add_form": add_form or ActionPlanTemplateForm(prefix="new", formdata=None),
-        "edit_forms": edit_forms,
+        "add_form": add_form or blank_add_form(),
+        forms_key: row_forms,
         "can_change": current_membership.role == "admin",
     }
+
+
+def _plans_context(add_form: ActionPlanTemplateForm | None = None,
+                   failed: tuple[int, ActionPlanTemplateForm] | None = None) -> dict:
+    return _list_context(services.action_plan_templates_statement(), _edit_form,
+                         lambda: ActionPlanTemplateForm(prefix="new", formdata=None), "edit_forms", add_form, failed)
 
 
 def _plan_saved(message: str):
@@ -121,16 +127,8 @@ def _rename_form(cause: RootCause, formdata=None) -> RootCauseForm:
 
 
 def _causes_context(add_form: RootCauseForm | None = None, failed: tuple[int, RootCauseForm] | None = None) -> dict:
-    pagination = paginate(services.root_causes_statement(), per_page=PER_PAGE)
-    rename_forms = {cause.id: _rename_form(cause) for cause in pagination.items}
-    if failed is not None:
-        rename_forms[failed[0]] = failed[1]
-    return {
-        "pagination": pagination,
-        "add_form": add_form or RootCauseForm(prefix="new", formdata=None),
-        "rename_forms": rename_forms,
-        "can_change": current_membership.role == "admin",
-    }
+    return _list_context(services.root_causes_statement(), _rename_form,
+                         lambda: RootCauseForm(prefix="new", formdata=None), "rename_forms", add_form, failed)
 
 
 def _cause_saved(message: str):
