@@ -44,7 +44,7 @@ from app.tickets.models import Ticket  # noqa: E402
 from app.timeutil import utcnow  # noqa: E402
 from app.workflow import notices  # noqa: E402
 from app.workflow.models import ScheduledNotice  # noqa: E402
-from app.workflow.sla import at_risk_moment  # noqa: E402
+from app.workflow.ticket_sla import at_risk_moment  # noqa: E402
 
 ORGANISATIONS = 200
 SIZES = (10_000, 100_000)

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
 from app.views import render_page
-from app.workflow.tasks import cadence_steps
+from app.workflow.todos import cadence_steps
 
 PAGE, FRAGMENT = "settings/cadence.html", "settings/cadence_form.html"
 FIELDS = ["call_attempts", "email_attempts", "attempt_gap_hours", "stop_after_cadence"]

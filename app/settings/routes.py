@@ -42,7 +42,7 @@ from app.settings import (  # noqa: E402,F401  (each module registers its routes
     notifications,
     roles,
     scoring,
-    sla,
+    sla_windows,
     survey_content,
     throttling,
 )

@@ -16,7 +16,7 @@ from app.settings.models import (
     DEFAULT_BUSINESS_HOURS, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
     RootCause, WorkflowSettings,
 )
-from app.sla import Calendar
+from app.business_time import Calendar
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.timeutil import utcnow
 

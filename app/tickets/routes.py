@@ -17,7 +17,7 @@ from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, Reassign
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Ticket
 from app.tickets.services import TicketRuleError
 from app.views import render_page
-from app.workflow.sla import sla_state
+from app.workflow.ticket_sla import sla_state
 
 bp = Blueprint("tickets", __name__, url_prefix="/t/<tenant_slug>")
 

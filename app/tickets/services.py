@@ -20,8 +20,8 @@ from app.tickets.models import (
 )
 from app.timeutil import localize, utcnow
 from app.urls import absolute_url
-from app.workflow import sla as sla_clock
-from app.workflow import tasks as workflow_tasks
+from app.workflow import ticket_sla as sla_clock
+from app.workflow import todos as workflow_tasks
 from app.workflow.models import ActionPlanItem, Task
 
 

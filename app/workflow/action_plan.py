@@ -22,7 +22,7 @@ from app.tickets.models import Ticket
 from app.timeutil import utcnow
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem
-from app.workflow.tasks import WorkflowRuleError, ensure_open, overdue_key
+from app.workflow.todos import WorkflowRuleError, ensure_open, overdue_key
 
 # Applying a plan (or adding the first item) moves a ticket that is still in one of these columns on.
 MOVES_TO_ACTION_PLAN = ("new", "contacted")

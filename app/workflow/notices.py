@@ -535,7 +535,7 @@ def dedupe_key(notice_key: str, address: str) -> str:
 
 
 def _span(delta) -> str:
-    from app.workflow.sla import span
+    from app.workflow.ticket_sla import span
 
     return span(delta)
 

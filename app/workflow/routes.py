@@ -21,10 +21,10 @@ from app.tickets.models import Ticket
 from app.timeutil import localize, utcnow
 from app.views import render_page
 from app.workflow import action_plan
-from app.workflow import tasks as workflow_tasks
+from app.workflow import todos as workflow_tasks
 from app.workflow.forms import ApplyPlanForm, DoneForm, ItemForm, TaskForm
 from app.workflow.models import ActionPlanItem, Task
-from app.workflow.tasks import WorkflowRuleError
+from app.workflow.todos import WorkflowRuleError
 
 bp = Blueprint("workflow", __name__, url_prefix="/t/<tenant_slug>")
 

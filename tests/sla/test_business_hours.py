@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.sla import Calendar
+from app.business_time import Calendar
 
 NY = ZoneInfo("America/New_York")
 

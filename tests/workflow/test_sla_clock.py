@@ -16,7 +16,7 @@ from app.tickets import services
 from app.tickets.models import Ticket
 from app.workflow.models import ScheduledNotice
 from app.workflow.notices import SLA_KINDS
-from app.workflow.sla import sla_state
+from app.workflow.ticket_sla import sla_state
 from tests.conftest import login
 from tests.tickets.conftest import (
     HTMX,

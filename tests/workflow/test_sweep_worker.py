@@ -112,7 +112,7 @@ def test_flushed_redis_and_restarted_worker_lose_no_notice_and_send_none_twice(a
 def test_a_task_reminder_arrives_once_at_its_time_from_the_worker_process(app, org, smtp_sink, worker):
     from app.accounts.models import User
     from app.tickets.models import Ticket
-    from app.workflow import tasks
+    from app.workflow import todos as tasks
 
     ticket_id = open_ticket(app, org)
     remind_at = utcnow() + timedelta(seconds=3)

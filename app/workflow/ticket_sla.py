@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.sla import Calendar
+from app.business_time import Calendar
 from app.tickets.models import Ticket
 from app.timeutil import utcnow
 from app.workflow import notices

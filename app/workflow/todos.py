@@ -23,7 +23,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.settings.models import WorkflowSettings
 from app.settings.services import get_settings
-from app.sla import Calendar
+from app.business_time import Calendar
 from app.tickets.models import Activity, Ticket
 from app.timeutil import localize, utcnow
 from app.views import paginate

@@ -14,7 +14,7 @@ from app.mail import STATES, OutboxMessage
 from app.tenancy import get_or_404, require_role
 from app.views import paginate, render_page
 
-bp = Blueprint("emails", __name__, url_prefix="/t/<tenant_slug>/emails")
+bp = Blueprint("email_log", __name__, url_prefix="/t/<tenant_slug>/emails")
 
 HTML_PREVIEW_CSP = (
     "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; "
@@ -37,14 +37,14 @@ def index():
     if state:
         statement = statement.where(OutboxMessage.status == state)
     messages = paginate(statement, per_page=current_app.config["PAGE_SIZE"])
-    return render_page("emails/index.html", "emails/_list.html", messages=messages, state=state, states=STATES)
+    return render_page("email_log/index.html", "email_log/_list.html", messages=messages, state=state, states=STATES)
 
 
 @bp.get("/<int:message_id>")
 @require_role("admin")
 def show(message_id: int):
     message = get_or_404(OutboxMessage, message_id)
-    return render_template("emails/show.html", message=message)
+    return render_template("email_log/show.html", message=message)
 
 
 @bp.get("/<int:message_id>/html")
