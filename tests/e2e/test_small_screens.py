@@ -83,5 +83,42 @@ def test_the_survey_page_fits_a_phone(phone, app):
     token = make_invitation(app, tenant_id, contact_id)
 
     phone.goto(f"/s/{token}?score=3")
-    expect(phone.get_by_role("button", name="Send feedback")).to_be_visible()
+    expect(phone.get_by_text("Your score of 3 is saved.")).to_be_visible()
     assert _page_width(phone) <= PHONE["width"]
+
+
+def _logged_message(app, tenant_id: int, text_body: str) -> int:
+    from app.mail import queue_email
+
+    with app.app_context(), tenant_context(tenant_id):
+        message = queue_email(kind="survey_invitation", to_address="dana@lakeside.example", to_name="Dana Whitfield",
+                              subject="How did we do?", text_body=text_body)
+        db.session.commit()
+        message_id = message.id
+        db.session.remove()
+    return message_id
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1280, "height": 800}], ids=["phone", "desktop"])
+def test_the_email_log_shows_the_whole_text_version(browser, live_server, app, viewport):
+    tenant_id, _ = make_org(app, "Acme Billing", email="ada@acme.example")
+    slug = slug_of(app, tenant_id)
+    score_link = f"{live_server}/s/{'t0k3n' * 40}?score=10"
+    text = f"Hello Dana,\n\nHow likely are you to recommend us?\n\n10: {score_link}\n\nThe Acme team"
+    message_id = _logged_message(app, tenant_id, text)
+    context = browser.new_context(base_url=live_server, viewport=viewport)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("Email").fill("ada@acme.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name=re.compile("Tickets|Board", re.I)).first).to_be_visible()
+
+    page.goto(f"/t/{slug}/emails/{message_id}")
+    body = page.locator("h2:text-is('Text version') + pre")
+    expect(body).to_contain_text(score_link)
+    expect(body).to_contain_text("The Acme team")
+    hidden_sideways = body.evaluate("el => el.scrollWidth - el.clientWidth")
+    assert hidden_sideways <= 0, "part of the text is hidden behind a horizontal scroll"
+    assert _page_width(page) <= viewport["width"]
+    context.close()
