@@ -8,14 +8,16 @@ from sqlalchemy import select
 
 from app.accounts.models import Tenant
 from app.extensions import db
+from tests.conftest import audit_entries, login
 
 SIGNUP = {"organisation": "Harbor Billing Partners", "kind": "billing", "timezone": "America/New_York",
           "name": "Hana Harbor", "email": "hana@harbor.example", "password": "a-long-enough-secret"}
 
 
 def _tenant_timezone(app) -> str | None:
+    """The timezone of the only organisation, or of the first one (the ``org`` fixture's)."""
     with app.app_context():
-        zone = db.session.execute(select(Tenant.timezone)).scalar_one_or_none()
+        zone = db.session.execute(select(Tenant.timezone).order_by(Tenant.id).limit(1)).scalar_one_or_none()
         db.session.remove()
     return zone
 
@@ -61,3 +63,29 @@ def test_a_zone_that_is_not_a_timezone_is_refused(client, app):
     assert response.status_code == 422
     assert "Choose a timezone from the list." in response.get_data(as_text=True)
     assert _tenant_timezone(app) is None
+
+
+def test_an_admin_changes_the_organisations_timezone_with_the_same_picker_and_it_is_audited(app, client, org):
+    login(client, app, org["admin"])
+    url = f"/t/{org['slug']}/settings/organisation"
+    page = client.get(url).get_data(as_text=True)
+    assert re.findall(r'<optgroup label="([^"]+)">', page)[0] == "United States and Canada"
+    assert '<option selected value="America/New_York">Eastern time (New York)</option>' in page
+    assert 'name="timezone_search"' in page
+
+    response = client.post(url, data={"timezone": "America/New_York", "timezone_search": "Phoenix"})
+    assert response.status_code == 303
+    assert "Timezone saved: times are now shown in America/Phoenix." in client.get(url).get_data(as_text=True)
+    assert _tenant_timezone(app) == "America/Phoenix"
+    entry = audit_entries(app, org["tenant_id"])[-1]
+    assert (entry.summary, entry.changes) == ("Changed the organisation's timezone",
+                                              {"timezone": ["America/New_York", "America/Phoenix"]})
+
+
+def test_managers_see_the_timezone_but_only_admins_change_it(app, client, org):
+    login(client, app, org["manager"])
+    url = f"/t/{org['slug']}/settings/organisation"
+    page = client.get(url).get_data(as_text=True)
+    assert "Acme Billing uses <strong>America/New_York</strong>." in page and "Save timezone" not in page
+    assert client.post(url, data={"timezone": "Europe/Paris"}).status_code == 403
+    assert _tenant_timezone(app) == "America/New_York"
