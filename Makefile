@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 export FLASK_APP := app:create_app
 
-.PHONY: run test setup migrate seed clean
+.PHONY: run test setup chromium migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,15 @@ seed: migrate
 run: seed
 	@$(BIN)/python -m app.devrun
 
-test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Debian's Chromium for the browser tests: installed when this user may install packages, else the command to run.
+chromium:
+	@tests/e2e/ensure-chromium
+
+# pytest's exit status 5 means it collected no tests: a failure, said in words.
+test: setup chromium
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (PYTEST_ARGS='$(PYTEST_ARGS)')" >&2; fi; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) node_modules instance .pytest_cache

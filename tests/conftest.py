@@ -41,7 +41,21 @@ def _database_url() -> str:
 
 
 def _redis_url() -> str:
-    return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    # Every test ends with FLUSHDB: database 0 is where `make run` keeps its queues.
+    if int(redis.Redis.from_url(url).connection_pool.connection_kwargs.get("db", 0)) == 0:
+        raise pytest.UsageError(f"refusing to run tests against Redis database 0 ({url}): the tests empty their "
+                                "Redis database; use another, e.g. redis://127.0.0.1:6379/15")
+    return url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check where the tests would write before any of them runs, so a refusal is said once and nothing starts."""
+    _database_url()
+    try:
+        redis.Redis.from_url(_redis_url(), socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise pytest.UsageError(f"Redis is needed for the tests at {_redis_url()}: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -70,10 +84,6 @@ def app(smtp_sink):
     with application.app_context():
         _reset_schema()
         upgrade(directory=str(application.extensions["migrate"].directory))
-    try:
-        redis.Redis.from_url(_redis_url()).ping()
-    except redis.RedisError as exc:
-        raise pytest.UsageError(f"Redis is needed for the tests at {_redis_url()}: {exc}")
     return application
 
 

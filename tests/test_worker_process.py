@@ -68,4 +68,4 @@ def test_flushed_redis_and_killed_worker_lose_nothing_and_send_nothing_twice(app
 
 def redis_connection_flush(app):
     with app.app_context():
-        redis_connection().flushall()
+        redis_connection().flushdb()

@@ -15,6 +15,7 @@ from app.accounts import services
 from app.accounts.forms import HandoverForm, InviteForm, MemberRoleForm
 from app.accounts.models import Membership, TeamInvitation, User
 from app.accounts.services import TeamRuleError
+from app.confirm import confirm_page
 from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
 from app.tenancy import ROLE_LABELS, WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
@@ -198,6 +199,21 @@ def change_role(membership_id: int):
     if form.role.data not in WORKING_ROLES:
         return _handover_or_team(membership, message)
     return _back_to_team(message)
+
+
+@team_bp.get("/members/<int:membership_id>/deactivate")
+@change_team
+def deactivate_confirm(membership_id: int):
+    membership = _member(membership_id)
+    name = membership.user.name
+    held = services.open_ticket_counts([membership.user_id]).get(membership.user_id, 0)
+    handover = f" You then choose who takes over their {held} open ticket{'s' if held != 1 else ''}." if held else ""
+    return confirm_page(
+        title=f"Deactivate {name} · Team", question=f"Deactivate {name}?",
+        consequence=f"They are logged out everywhere and can no longer open {current_tenant.name}.{handover} "
+                    "You can reactivate them later.",
+        action=url_for("team.deactivate", membership_id=membership.id), button=f"Deactivate {name}",
+        cancel=url_for("team.index"))
 
 
 @team_bp.post("/members/<int:membership_id>/deactivate")

@@ -4,7 +4,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import TENANT_KINDS
 from app.forms import StrongPassword, email_validator, strip
-from app.timeutil import common_timezones
+from app.timezones import TimezoneField
 
 
 class LoginForm(FlaskForm):
@@ -19,16 +19,12 @@ class SignupForm(FlaskForm):
         filters=[strip],
     )
     kind = SelectField("Kind of organisation", choices=list(TENANT_KINDS.items()), default="billing")
-    timezone = SelectField("Timezone", default="America/New_York")
+    timezone = TimezoneField("Timezone", default="America/New_York")
     name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120)], filters=[strip])
     email = EmailField(
         "Work email", validators=[DataRequired(message="Enter your email address."), email_validator()], filters=[strip]
     )
     password = PasswordField("Password", validators=[DataRequired(message="Choose a password."), StrongPassword()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = common_timezones()
 
 
 class AcceptInvitationForm(FlaskForm):

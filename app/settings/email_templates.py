@@ -13,6 +13,7 @@ from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from app import emailtemplates
+from app.confirm import confirm_page
 from app.extensions import db
 from app.jobs import redis_connection
 from app.settings.forms_messages import EmailTemplateForm
@@ -159,6 +160,22 @@ def email_template_preview_html(key: str):
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/email-templates/<key>/reset")
+@change_settings
+def email_template_reset_confirm(key: str):
+    spec = _spec(key)
+    if not emailtemplates.current(key)[2]:
+        flash(f"The {spec.label.lower()} email already uses the default wording.", "info")
+        return redirect(url_for("settings.email_template", key=key), 303)
+    return confirm_page(
+        title=f"Reset {spec.label} · Email templates",
+        question=f"Go back to the default wording of the {spec.label.lower()} email?",
+        consequence="Your organisation's own subject and body for this email are deleted; the next one goes out "
+                    "with the default wording. To keep a copy, copy it from the editor first.",
+        action=url_for("settings.email_template_reset", key=key), button="Reset to default",
+        cancel=url_for("settings.email_template", key=key))
 
 
 @bp.post("/email-templates/<key>/reset")

@@ -9,6 +9,7 @@ from flask import flash, redirect, request, url_for
 from sqlalchemy import select
 
 from app import notify
+from app.confirm import confirm_page
 from app.extensions import db
 from app.settings.forms_messages import NotificationListForm, PhiSafeForm
 from app.settings.models import NOTIFICATION_EVENTS, NotificationList
@@ -137,6 +138,17 @@ def notification_list_update(notification_list_id: int):
                 return redirect(url_for("settings.notifications"), 303)
             return render_page(LIST_PAGE, "settings/_notification_list_form.html", **_list_context(nl, _list_form(nl)))
     return render_page(LIST_PAGE, "settings/_notification_list_form.html", status=422, **_list_context(nl, form))
+
+
+@bp.get("/notifications/lists/<int:notification_list_id>/delete")
+@change_settings
+def notification_list_delete_confirm(notification_list_id: int):
+    nl = get_or_404(NotificationList, notification_list_id)
+    return confirm_page(
+        title=f"Delete {nl.name} · Notification lists", question=f"Delete the list “{nl.name}”?",
+        consequence="Its people stop getting these emails. The list cannot be brought back; you would add it again.",
+        action=url_for("settings.notification_list_delete", notification_list_id=nl.id),
+        button=f"Delete list {nl.name}", cancel=url_for("settings.notifications"))
 
 
 @bp.post("/notifications/lists/<int:notification_list_id>/delete")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 
+from app.confirm import confirm_page
 from app.contacts.models import RecipientRole
 from app.extensions import db
 from app.settings import services
@@ -89,6 +90,21 @@ def rename_role(recipient_role_id: int):
         else:
             return _saved(f"Renamed {before} to {role.name}.")
     return _refused(failed=(role.id, form))
+
+
+@bp.get("/roles/<int:recipient_role_id>/retire")
+@change_settings
+def retire_role_confirm(recipient_role_id: int):
+    role = get_or_404(RecipientRole, recipient_role_id)
+    held = services.role_contact_counts().get(role.id, 0)
+    page = request.args.get("page", type=int)
+    return confirm_page(
+        title=f"Retire {role.name} · Recipient roles", question=f"Retire the recipient role {role.name}?",
+        consequence=(f"The {held} contact{'s' if held != 1 else ''} holding it keep{'s' if held == 1 else ''} it, "
+                     "but it is no longer offered when adding a contact or sending a survey. "
+                     "You can bring it back later."),
+        action=url_for("settings.retire_role", recipient_role_id=role.id, page=page),
+        button=f"Retire {role.name}", cancel=url_for("settings.roles", page=page))
 
 
 @bp.post("/roles/<int:recipient_role_id>/retire")

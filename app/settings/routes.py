@@ -14,6 +14,7 @@ view_settings = require_role("admin", "manager")
 change_settings = require_role("admin")
 
 SECTIONS = [
+    ("settings.organisation", "Organisation timezone", "The timezone due times, business hours and dates are counted in."),
     ("settings.scoring", "Scoring", "Score bands and when a ticket opens."),
     ("settings.survey_content", "Survey content", "The question, follow-up questions, thank-you texts and extra questions."),
     ("settings.roles", "Recipient roles", "The roles contacts hold, used to choose who is surveyed."),
@@ -40,6 +41,7 @@ from app.settings import (  # noqa: E402,F401  (each module registers its routes
     cadence,
     email_templates,
     notifications,
+    organisation,
     roles,
     scoring,
     sla_windows,
