@@ -1,7 +1,7 @@
 """Reading an organisation's workflow settings, and the defaults every new organisation starts with."""
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 
 from typing import TypeVar
 
@@ -13,10 +13,10 @@ from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import RecipientRole, contact_role
 from app.extensions import db
 from app.settings.models import (
-    DEFAULT_BUSINESS_HOURS, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
+    DEFAULT_BUSINESS_HOURS, FIRST_CONTACT_STOPPED_BY, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
     RootCause, WorkflowSettings,
 )
-from app.business_time import Calendar
+from app.business_time import Calendar, Duration
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.timeutil import utcnow
 
@@ -167,8 +167,25 @@ def set_recipient_role_retired(role: RecipientRole, retired: bool) -> None:
     _set_retired(role, retired, role.name, "recipient role", "roles")
 
 
-SLA_FIELDS = ("first_contact_target_hours", "first_contact_breach_hours", "resolution_target_days",
-              "business_hours_only")
+SLA_TARGETS = {
+    "first_contact_due_at": "first_contact_target",
+    "first_contact_breach_at": "first_contact_breach",
+    "resolution_due_at": "resolution_target",
+}
+
+
+def sla_targets(settings: WorkflowSettings) -> dict[str, Duration]:
+    """The three SLA targets as durations, keyed by the ticket due-time field each one sets."""
+    return {
+        due_field: Duration(getattr(settings, name), getattr(settings, f"{name}_unit"))
+        for due_field, name in SLA_TARGETS.items()
+    }
+
+
+def sla_due_times(settings: WorkflowSettings, clock: Calendar, start: datetime) -> dict[str, datetime]:
+    """The due times a ticket opened at ``start`` gets: ``first_contact_due_at``, ``first_contact_breach_at``
+    and ``resolution_due_at``. Raises ``ValueError`` when one lies beyond the clock's three-year reach."""
+    return {due_field: clock.due(start, target) for due_field, target in sla_targets(settings).items()}
 
 
 def hours_text(periods: list) -> str:
@@ -177,7 +194,9 @@ def hours_text(periods: list) -> str:
 
 
 def _sla_snapshot(settings: WorkflowSettings) -> dict:
-    state = audit.snapshot(settings, list(SLA_FIELDS))
+    state = {name: str(target) for name, target in zip(SLA_TARGETS.values(), sla_targets(settings).values())}
+    state["first_contact_stopped_by"] = FIRST_CONTACT_STOPPED_BY.get(settings.first_contact_stopped_by)
+    state["business_hours_only"] = settings.business_hours_only
     hours = settings.business_hours or {}
     for day, day_name in WEEKDAYS.items():
         state[f"{day_name.lower()}_hours"] = hours_text(hours.get(str(day), []))
@@ -197,20 +216,17 @@ def breach_reassign_candidates() -> list[User]:
     )
 
 
-def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, first_contact_breach_hours: int,
-               resolution_target_days: int, business_hours_only: bool, business_hours: dict[str, list],
-               breach_reassign_to_id: int | None) -> None:
+def update_sla(settings: WorkflowSettings, *, first_contact_target: Duration, first_contact_breach: Duration,
+               resolution_target: Duration, first_contact_stopped_by: str, business_hours_only: bool,
+               business_hours: dict[str, list], breach_reassign_to_id: int | None) -> None:
     """Change the SLA windows. Tickets already open keep the due times they were given.
 
-    Raises :class:`SettingsRuleError` when the breach is not after the target, a day closes before it opens,
-    no day is open while counting business hours, the reassignee cannot work tickets, or the deadlines
-    would fall more than three years away.
+    Raises :class:`SettingsRuleError` when a day closes before it opens, no day is open while counting
+    business hours, the reassignee cannot work tickets, the deadlines would fall more than three years
+    away, or the breach would not come after the first-contact target for a detractor arriving now.
     """
-    if first_contact_breach_hours <= first_contact_target_hours:
-        raise SettingsRuleError(
-            "first_contact_breach_hours",
-            f"The breach must come after the first-contact target ({first_contact_target_hours} hours).",
-        )
+    if first_contact_stopped_by not in FIRST_CONTACT_STOPPED_BY:
+        raise SettingsRuleError("first_contact_stopped_by", "Choose what counts as first contact.")
     for day, periods in business_hours.items():
         for start, end in periods:
             if not start < end:
@@ -225,19 +241,27 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, f
     }:
         raise SettingsRuleError("breach_reassign_to_id", "Choose an active admin, manager or agent.")
     hours = {day: [list(p) for p in periods] for day, periods in sorted(open_days.items(), key=lambda i: int(i[0]))}
-    try:
-        clock = _calendar(hours, business_hours_only)
-        now = utcnow()
-        clock.add(now, first_contact_breach_hours)
-        clock.add(now, resolution_target_days * 24)
-    except ValueError:
+    clock = _calendar(hours, business_hours_only)
+    now = utcnow()
+    due = {}
+    for field, target in (("first_contact_target", first_contact_target),
+                          ("first_contact_breach", first_contact_breach), ("resolution_target", resolution_target)):
+        try:
+            due[field] = clock.due(now, target)
+        except ValueError:
+            raise SettingsRuleError(
+                field, "With these opening hours the deadline would be more than three years away."
+            ) from None
+    if due["first_contact_breach"] <= due["first_contact_target"]:
         raise SettingsRuleError(
-            "resolution_target_days", "With these opening hours the deadline would be more than three years away."
-        ) from None
+            "first_contact_breach", f"The breach must come after the first-contact target ({first_contact_target})."
+        )
     before = _sla_snapshot(settings)
-    settings.first_contact_target_hours = first_contact_target_hours
-    settings.first_contact_breach_hours = first_contact_breach_hours
-    settings.resolution_target_days = resolution_target_days
+    for field, target in (("first_contact_target", first_contact_target),
+                          ("first_contact_breach", first_contact_breach), ("resolution_target", resolution_target)):
+        setattr(settings, field, target.amount)
+        setattr(settings, f"{field}_unit", target.unit)
+    settings.first_contact_stopped_by = first_contact_stopped_by
     settings.business_hours_only = business_hours_only
     settings.business_hours = hours
     settings.breach_reassign_to_id = breach_reassign_to_id
@@ -245,18 +269,18 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, f
 
 
 def sla_preview(settings: WorkflowSettings | None = None) -> dict:
-    """The due times a detractor arriving now would be given (UTC; None when beyond the clock's reach)."""
+    """The due times a detractor arriving now would be given (UTC; None when beyond the clock's reach),
+    with the targets that set them."""
     settings = settings or get_settings()
     clock = sla_calendar(settings)
     now = utcnow()
-    preview = {"now": now}
-    for key, hours in (("first_contact_due_at", settings.first_contact_target_hours),
-                       ("first_contact_breach_at", settings.first_contact_breach_hours),
-                       ("resolution_due_at", settings.resolution_target_days * 24)):
+    preview = {"now": now, "targets": sla_targets(settings),
+               "stopped_by": FIRST_CONTACT_STOPPED_BY[settings.first_contact_stopped_by]}
+    for due_field, target in preview["targets"].items():
         try:
-            preview[key] = clock.add(now, hours)
+            preview[due_field] = clock.due(now, target)
         except ValueError:
-            preview[key] = None
+            preview[due_field] = None
     return preview
 
 
