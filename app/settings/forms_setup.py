@@ -26,6 +26,20 @@ class RoleForm(FlaskForm):
     )
 
 
+class DefaultRoleForm(FlaskForm):
+    default_contact_role_id = SelectField(
+        "Default role for new contacts", coerce=int, default=NOBODY, validate_choice=False,
+        invalid_value_message="Choose one of the roles in use, or none.",
+        description="Ticked when someone adds a contact. With none, new contacts start with no role.",
+    )
+
+    def set_roles(self, roles, none_label: str) -> None:
+        self.default_contact_role_id.choices = [(NOBODY, none_label)] + [(role.id, role.name) for role in roles]
+
+    def role_id(self) -> int | None:
+        return self.default_contact_role_id.data or None
+
+
 class RootCauseForm(FlaskForm):
     label = StringField(
         "Root cause",

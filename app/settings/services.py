@@ -163,8 +163,41 @@ def rename_recipient_role(role: RecipientRole, name: str) -> None:
 
 
 def set_recipient_role_retired(role: RecipientRole, retired: bool) -> None:
-    """Retire a role (it stays on contacts but is no longer offered) or bring it back."""
+    """Retire a role (it stays on contacts but is no longer offered) or bring it back. Retiring the default
+    role for new contacts leaves new contacts with no default role."""
     _set_retired(role, retired, role.name, "recipient role", "roles")
+    settings = get_settings()
+    if retired and settings.default_contact_role_id == role.id:
+        set_default_contact_role(settings, None)
+
+
+NO_DEFAULT_ROLE = "None (new contacts start with no role)"
+
+
+def default_contact_role(settings: WorkflowSettings | None = None) -> RecipientRole | None:
+    """The role new contacts start with, or None."""
+    settings = settings or get_settings()
+    if settings.default_contact_role_id is None:
+        return None
+    return db.session.get(RecipientRole, settings.default_contact_role_id)
+
+
+def set_default_contact_role(settings: WorkflowSettings, role_id: int | None) -> None:
+    """Choose the role ticked for new contacts (None: no role). Raises :class:`SettingsRuleError` unless
+    ``role_id`` is None or one of the tenant's roles in use."""
+    role = None
+    if role_id is not None:
+        role = db.session.execute(
+            select(RecipientRole).where(RecipientRole.id == role_id, RecipientRole.retired_at.is_(None))
+        ).scalar_one_or_none()
+        if role is None:
+            raise SettingsRuleError("default_contact_role_id", "Choose one of the roles in use, or none.")
+    before = default_contact_role(settings)
+    settings.default_contact_role_id = role.id if role else None
+    after_name, before_name = (role.name if role else NO_DEFAULT_ROLE), (before.name if before else NO_DEFAULT_ROLE)
+    audit.record("roles", f"Set the default role for new contacts to {role.name if role else 'none'}",
+                 audit.diff({"default_role_for_new_contacts": before_name},
+                            {"default_role_for_new_contacts": after_name}))
 
 
 SLA_TARGETS = {
