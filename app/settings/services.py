@@ -317,6 +317,20 @@ def sla_preview(settings: WorkflowSettings | None = None) -> dict:
     return preview
 
 
+SENDER_FIELDS = ("sender_name", "reply_to_address")
+
+
+def update_sender(settings: WorkflowSettings, *, sender_name: str | None, reply_to_address: str | None) -> bool:
+    """Set the display name and Reply-To address of survey invitations (blank: the organisation's name, and
+    replies to the person who sent the survey). Returns whether anything changed; changes are audited."""
+    before = audit.snapshot(settings, list(SENDER_FIELDS))
+    settings.sender_name = (sender_name or "").strip() or None
+    settings.reply_to_address = (reply_to_address or "").strip().lower() or None
+    changes = audit.diff(before, audit.snapshot(settings, list(SENDER_FIELDS)))
+    audit.record("survey_content", "Changed the survey sender", changes)
+    return bool(changes)
+
+
 def holidays_statement(past: bool, today: date) -> Select:
     """Holidays from ``today`` on (soonest first), or those before it (latest first)."""
     if past:

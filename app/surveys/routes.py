@@ -29,7 +29,7 @@ def _context(contacts_form: SendToContactsForm, role_form: SendToRoleForm, q: st
         "contact_total": services.count_contacts(),
         "list_limit": CONTACT_LIST_LIMIT,
         "question": survey.question_for(current_tenant.name),
-        "preview": services.invitation_preview(current_tenant, survey),
+        "preview": services.invitation_preview(current_tenant, survey, current_user._get_current_object()),
     }
 
 

@@ -93,13 +93,24 @@ def _invitation_values(tenant: Tenant, survey: Survey, contact) -> dict[str, str
     }
 
 
-def invitation_preview(tenant: Tenant, survey: Survey) -> dict:
-    """Subject and plain-text body of the invitation email as a recipient would get it, with sample links."""
+def invitation_preview(tenant: Tenant, survey: Survey, sent_by: User | None = None) -> dict:
+    """Sender, subject and plain-text body of the invitation email as a recipient would get it from
+    ``sent_by``, with sample links."""
     sample = SimpleNamespace(first_name="[First name]", name="[Name]", account_name="[Account]")
     values = _invitation_values(tenant, survey, sample) | {"survey.link": "[personal link]"}
     links = [(score, f"[personal link for score {score}]") for score in SCORES]
     rendered = emailtemplates.render("survey_invitation", values, score_links=links)
-    return {"subject": rendered.subject, "text": rendered.text}
+    from_name, reply_to = invitation_sender(tenant, sent_by)
+    return {"subject": rendered.subject, "text": rendered.text, "from_name": from_name, "reply_to": reply_to}
+
+
+def invitation_sender(tenant: Tenant, sent_by: User | None) -> tuple[str, str | None]:
+    """``(display name, Reply-To)`` of a survey invitation: the sender name chosen in the settings or the
+    organisation's name, and the reply-to address chosen there or else the person who sent it. The
+    envelope From address is always the configured ``MAIL_SENDER_ADDRESS``."""
+    settings = get_settings()
+    return (settings.sender_name or tenant.name,
+            settings.reply_to_address or (sent_by.email if sent_by is not None else None))
 
 
 def survey_link(token: str, score: int | None = None) -> str:
@@ -186,6 +197,7 @@ def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], 
     organisation's throttle window (see :func:`plan_send`)."""
     plan = plan_send(contacts)
     result = SendResult(throttled=plan.throttled, throttle_days=plan.throttle_days)
+    from_name, reply_to = invitation_sender(tenant, sent_by)
     now = utcnow()
     for contact in plan.recipients:
         token, token_hash = new_token()
@@ -199,7 +211,7 @@ def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], 
         )
         queue_email(
             kind="survey_invitation", to_address=contact.email, to_name=contact.name, subject=rendered.subject,
-            text_body=rendered.text, html_body=rendered.html, reply_to=sent_by.email,
+            text_body=rendered.text, html_body=rendered.html, from_name=from_name, reply_to=reply_to,
         )
         result.sent += 1
     return result

@@ -78,6 +78,7 @@ def test_send_to_selected_contacts_delivers_survey_emails_with_score_links(clien
                                                        "Dana Doe <dana.doe@client.example>"]
     message = smtp_sink.to("casey.client@client.example")[0]
     assert message["Subject"] == "Acme Billing: how likely are you to recommend us?"
+    assert message["From"] == "Acme Billing <outreach@turnaround.localhost>"  # the organisation, not Turnaround
     assert message["Reply-To"] == "alex@acme.example"
     text, html = body_text(message), body_html(message)
     assert "Hi Casey," in text and QUESTION in text and QUESTION in html
@@ -261,3 +262,18 @@ def test_when_everyone_with_the_role_was_surveyed_recently_the_confirmation_offe
     assert "This will email 0 contacts (1 skipped: surveyed in the last 30 days — Rita Recent)." in confirmation
     assert "<button" not in confirmation and ">Back</a>" in confirmation
     assert _counts(app, org["tenant_id"]) == (1, 0)
+
+
+def test_invitations_come_from_the_sender_name_with_replies_to_the_address_the_admin_chose(client, app, org, smtp_sink):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["admin"])
+    assert client.post(f"/t/{org['slug']}/settings/survey-content/sender", data={
+        "sender-sender_name": "Acme Customer Success", "sender-reply_to_address": "success@acme.example"},
+    ).status_code == 303
+    page = client.get(_url(org)).get_data(as_text=True)
+    assert "<strong>From:</strong> Acme Customer Success (replies go to success@acme.example)" in page
+    assert client.post(_url(org), data={"recipients": "contacts", "contact_ids": [casey]}).status_code == 303
+    run_jobs(app)
+    [message] = smtp_sink.wait_for(1)
+    assert message["From"] == "Acme Customer Success <outreach@turnaround.localhost>"
+    assert message["Reply-To"] == "success@acme.example"
