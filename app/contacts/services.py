@@ -12,9 +12,9 @@ from sqlalchemy.orm import selectinload
 
 from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
+from app.settings.services import get_settings
 from app.surveys.models import Response, SurveyInvitation
 
-DEFAULT_NEW_CONTACT_ROLE = "NPS Recipient"
 HISTORY_LIMIT = 50
 
 
@@ -41,8 +41,10 @@ def active_roles() -> list[RecipientRole]:
 
 
 def default_role_ids(roles: Iterable[RecipientRole]) -> list[int]:
-    """The roles ticked on the form for a new contact."""
-    return [role.id for role in roles if role.name == DEFAULT_NEW_CONTACT_ROLE]
+    """The roles ticked on the form for a new contact: the default role chosen in Settings → Recipient roles
+    when it is among ``roles``; none when no default is set."""
+    default_id = get_settings().default_contact_role_id
+    return [role.id for role in roles if role.id == default_id]
 
 
 def search_statement(q: str | None) -> Select:

@@ -6,10 +6,11 @@ from datetime import time
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.forms import strip
-from app.settings.models import WEEKDAYS, WorkflowSettings
+from app.business_time import Duration
+from app.settings.models import FIRST_CONTACT_STOPPED_BY, SLA_UNITS, WEEKDAYS, WorkflowSettings
 
 MAX_PLAN_ITEMS = 30
 ITEM_LENGTH = 200
@@ -25,6 +26,20 @@ class RoleForm(FlaskForm):
     )
 
 
+class DefaultRoleForm(FlaskForm):
+    default_contact_role_id = SelectField(
+        "Default role for new contacts", coerce=int, default=NOBODY, validate_choice=False,
+        invalid_value_message="Choose one of the roles in use, or none.",
+        description="Ticked when someone adds a contact. With none, new contacts start with no role.",
+    )
+
+    def set_roles(self, roles, none_label: str) -> None:
+        self.default_contact_role_id.choices = [(NOBODY, none_label)] + [(role.id, role.name) for role in roles]
+
+    def role_id(self) -> int | None:
+        return self.default_contact_role_id.data or None
+
+
 class RootCauseForm(FlaskForm):
     label = StringField(
         "Root cause",
@@ -33,25 +48,32 @@ class RootCauseForm(FlaskForm):
     )
 
 
-def _whole_number(message: str, maximum: int):
-    return [InputRequired(message=message), NumberRange(min=1, max=maximum, message=message)]
+UNIT_LIMITS = {"minutes": 60 * 24 * 7, "hours": 2000, "business_days": 365}
+TARGETS = {
+    "first_contact_target": ("First-contact target", "How soon someone should reach a detractor."),
+    "first_contact_breach": ("First-contact breach",
+                             "When the first contact counts as missed. Must be later than the target."),
+    "resolution_target": ("Resolution target", "How soon the ticket should be closed."),
+}
 
 
+def _add_target_fields(cls: type) -> type:
+    """An amount and a unit (minutes, hours, business days) for each SLA target."""
+    for name, (label, hint) in TARGETS.items():
+        setattr(cls, name, IntegerField(label, validators=[InputRequired(message="Enter a whole number.")],
+                                        description=hint, render_kw={"min": 1}))
+        setattr(cls, f"{name}_unit", SelectField(f"{label} unit", choices=list(SLA_UNITS.items()),
+                                                 default="business_days"))
+    return cls
+
+
+@_add_target_fields
 class _SlaFields(FlaskForm):
-    first_contact_target_hours = IntegerField(
-        "First-contact target (hours)",
-        validators=_whole_number("Enter a whole number of hours from 1 to 2000.", 2000),
-        description="How soon someone should reach a detractor.",
-    )
-    first_contact_breach_hours = IntegerField(
-        "First-contact breach (hours)",
-        validators=_whole_number("Enter a whole number of hours from 1 to 4000.", 4000),
-        description="When the first contact counts as missed. Must be later than the target.",
-    )
-    resolution_target_days = IntegerField(
-        "Resolution target (days)",
-        validators=_whole_number("Enter a whole number of days from 1 to 365.", 365),
-        description="How soon the ticket should be closed. A day is 24 hours of the clock below.",
+    first_contact_stopped_by = SelectField(
+        "First contact is made by",
+        choices=list(FIRST_CONTACT_STOPPED_BY.items()),
+        default="call_or_email",
+        description="What stops the first-contact clock when it is logged on the ticket.",
     )
     business_hours_only = SelectField(
         "Deadlines count",
@@ -80,6 +102,10 @@ class SlaForm(_SlaFields):
             (person.id, person.name) for person in people
         ]
 
+    def targets(self):
+        """``(amount field, unit field)`` for each SLA target, in the order people read them."""
+        return [(self[name], self[f"{name}_unit"]) for name in TARGETS]
+
     def days(self):
         """``(day number, name, open field, start field, end field)`` for Monday to Sunday."""
         return [
@@ -89,6 +115,11 @@ class SlaForm(_SlaFields):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
+        for amount, unit in self.targets():
+            limit = UNIT_LIMITS.get(unit.data)
+            if limit and (amount.errors or not 1 <= amount.data <= limit):
+                amount.errors[:] = [f"Enter a whole number of {SLA_UNITS[unit.data]} from 1 to {limit}."]
+                valid = False
         for _, name, is_open, start, end in self.days():
             if is_open.data and not start.errors and not end.errors:
                 if start.data is None:
@@ -105,13 +136,13 @@ class SlaForm(_SlaFields):
 
     @staticmethod
     def initial(settings: WorkflowSettings) -> dict:
-        data = {
-            "first_contact_target_hours": settings.first_contact_target_hours,
-            "first_contact_breach_hours": settings.first_contact_breach_hours,
-            "resolution_target_days": settings.resolution_target_days,
+        data = {name: getattr(settings, name) for name in TARGETS}
+        data.update({f"{name}_unit": getattr(settings, f"{name}_unit") for name in TARGETS})
+        data.update({
+            "first_contact_stopped_by": settings.first_contact_stopped_by,
             "business_hours_only": "business" if settings.business_hours_only else "calendar",
             "breach_reassign_to_id": settings.breach_reassign_to_id or NOBODY,
-        }
+        })
         for day in WEEKDAYS:
             periods = (settings.business_hours or {}).get(str(day)) or []
             data[f"day{day}_open"] = bool(periods)
@@ -127,9 +158,8 @@ class SlaForm(_SlaFields):
             if is_open.data:
                 hours[str(day)] = [[start.data.strftime("%H:%M"), end.data.strftime("%H:%M")]]
         return {
-            "first_contact_target_hours": self.first_contact_target_hours.data,
-            "first_contact_breach_hours": self.first_contact_breach_hours.data,
-            "resolution_target_days": self.resolution_target_days.data,
+            **{name: Duration(self[name].data, self[f"{name}_unit"].data) for name in TARGETS},
+            "first_contact_stopped_by": self.first_contact_stopped_by.data,
             "business_hours_only": self.business_hours_only.data == "business",
             "business_hours": hours,
             "breach_reassign_to_id": self.breach_reassign_to_id.data or None,

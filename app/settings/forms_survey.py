@@ -3,11 +3,11 @@ each form runs them in ``validate`` so every message lands next to its field."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms import BooleanField, EmailField, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import strip
+from app.forms import email_validator, strip
 from app.surveys.models import BAND_LABELS, QUESTION_KINDS
 from app.surveys.services import question_errors, scoring_errors, text_errors
 
@@ -116,3 +116,28 @@ class QuestionForm(FlaskForm):
     def values(self) -> dict:
         return {"kind": self.kind.data or "", "prompt": self.prompt.data or "", "bands": list(self.bands.data or []),
                 "opens_ticket_on_no": bool(self.opens_ticket_on_no.data)}
+
+
+SENDER_NAME_MAX = 120
+# A display name that looks like an address, or breaks the header, would mislead or be refused.
+SENDER_NAME_REFUSED = set('<>@"\\') | {chr(c) for c in range(32)} | {chr(127)}
+
+
+class SenderForm(FlaskForm):
+    """Who survey invitations come from: a display name and a Reply-To address (both optional)."""
+
+    sender_name = StringField(
+        "Sender name", filters=[strip],
+        validators=[Optional(), Length(max=SENDER_NAME_MAX, message=f"Use at most {SENDER_NAME_MAX} characters.")],
+    )
+    reply_to_address = EmailField(
+        "Reply-to address", filters=[strip], validators=[Optional(), email_validator(), Length(max=254)],
+    )
+
+    def validate_sender_name(self, field) -> None:
+        if field.data and SENDER_NAME_REFUSED & set(field.data):
+            raise ValidationError("Use a plain name, without an email address, quotes, < > or @.")
+
+    @staticmethod
+    def initial(settings) -> dict:
+        return {"sender_name": settings.sender_name or "", "reply_to_address": settings.reply_to_address or ""}

@@ -14,6 +14,11 @@ from app.timeutil import UTCDateTime, utcnow
 WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
 DEFAULT_BUSINESS_HOURS = {str(day): [["09:00", "17:00"]] for day in range(1, 6)}
 THROTTLE_CHOICES = (0, 7, 14, 30, 60, 90, 180, 365)
+SLA_UNITS = {"minutes": "minutes", "hours": "hours", "business_days": "business days"}
+FIRST_CONTACT_STOPPED_BY = {
+    "call": "A logged call only",
+    "call_or_email": "A logged call or a personal email",
+}
 
 
 class WorkflowSettings(TenantScoped, db.Model):
@@ -23,10 +28,15 @@ class WorkflowSettings(TenantScoped, db.Model):
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # SLA windows
-    first_contact_target_hours: Mapped[int] = mapped_column(Integer, default=24)
-    first_contact_breach_hours: Mapped[int] = mapped_column(Integer, default=48)
-    resolution_target_days: Mapped[int] = mapped_column(Integer, default=14)
+    # SLA windows: each target is an amount of a unit in SLA_UNITS (see app.business_time.Duration)
+    first_contact_target: Mapped[int] = mapped_column(Integer, default=1)
+    first_contact_target_unit: Mapped[str] = mapped_column(String(16), default="business_days")
+    first_contact_breach: Mapped[int] = mapped_column(Integer, default=2)
+    first_contact_breach_unit: Mapped[str] = mapped_column(String(16), default="business_days")
+    resolution_target: Mapped[int] = mapped_column(Integer, default=10)
+    resolution_target_unit: Mapped[str] = mapped_column(String(16), default="business_days")
+    first_contact_stopped_by: Mapped[str] = mapped_column(String(16), default="call_or_email",
+                                                          server_default="call_or_email")
     business_hours_only: Mapped[bool] = mapped_column(Boolean, default=True)
     business_hours: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_BUSINESS_HOURS))
     # Outreach cadence
@@ -39,6 +49,11 @@ class WorkflowSettings(TenantScoped, db.Model):
     # Alerts
     phi_safe_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
     breach_reassign_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # New contacts
+    default_contact_role_id: Mapped[int | None] = mapped_column(ForeignKey("recipient_role.id", ondelete="SET NULL"))
+    # Survey sender: the display name and Reply-To of invitations (the envelope From stays MAIL_SENDER_ADDRESS)
+    sender_name: Mapped[str | None] = mapped_column(String(120))
+    reply_to_address: Mapped[str | None] = mapped_column(String(254))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     breach_reassign_to: Mapped[User | None] = relationship()

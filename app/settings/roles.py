@@ -1,4 +1,5 @@
-"""Settings section: recipient roles. Admins add, rename, retire and bring back the roles contacts hold.
+"""Settings section: recipient roles. Admins add, rename, retire and bring back the roles contacts hold, and
+choose the role new contacts start with (none by default).
 
 A retired role stays on the contacts that have it but is no longer offered when adding contacts or sending.
 """
@@ -8,9 +9,10 @@ from flask import flash, redirect, request, url_for
 
 from app.confirm import confirm_page
 from app.contacts.models import RecipientRole
+from app.contacts.services import active_roles
 from app.extensions import db
 from app.settings import services
-from app.settings.forms_setup import RoleForm
+from app.settings.forms_setup import DefaultRoleForm, RoleForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.tenancy import current_membership, get_or_404
 from app.views import paginate, render_page
@@ -27,7 +29,16 @@ def _rename_form(role: RecipientRole, formdata=None) -> RoleForm:
     return form
 
 
-def _context(add_form: RoleForm | None = None, failed: tuple[int, RoleForm] | None = None) -> dict:
+def _default_form(formdata=None) -> DefaultRoleForm:
+    settings = services.get_settings()
+    initial = {"data": {"default_contact_role_id": settings.default_contact_role_id or 0}} if formdata is None else {}
+    form = DefaultRoleForm(prefix="default", formdata=formdata, **initial)
+    form.set_roles(active_roles(), services.NO_DEFAULT_ROLE)
+    return form
+
+
+def _context(add_form: RoleForm | None = None, failed: tuple[int, RoleForm] | None = None,
+             default_form: DefaultRoleForm | None = None) -> dict:
     pagination = paginate(services.recipient_roles_statement(), per_page=PER_PAGE)
     rename_forms = {role.id: _rename_form(role) for role in pagination.items}
     if failed is not None:
@@ -37,6 +48,8 @@ def _context(add_form: RoleForm | None = None, failed: tuple[int, RoleForm] | No
         "counts": services.role_contact_counts(),
         "add_form": add_form or RoleForm(prefix="new", formdata=None),
         "rename_forms": rename_forms,
+        "default_form": default_form or _default_form(),
+        "default_role": services.default_contact_role(),
         "can_change": current_membership.role == "admin",
     }
 
@@ -74,6 +87,22 @@ def add_role():
         else:
             return _saved(f"Added the recipient role {role.name}.")
     return _refused(add_form=form)
+
+
+@bp.post("/roles/default")
+@change_settings
+def set_default_role():
+    form = _default_form(formdata=request.form)
+    if form.validate_on_submit():
+        try:
+            services.set_default_contact_role(services.get_settings(), form.role_id())
+        except services.SettingsRuleError as error:
+            form[error.field].errors.append(str(error))
+        else:
+            role = services.default_contact_role()
+            return _saved(f"New contacts now start with the role {role.name}." if role
+                          else "New contacts now start with no role.")
+    return _refused(default_form=form)
 
 
 @bp.post("/roles/<int:recipient_role_id>/rename")

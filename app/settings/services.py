@@ -1,7 +1,7 @@
 """Reading an organisation's workflow settings, and the defaults every new organisation starts with."""
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 
 from typing import TypeVar
 
@@ -13,10 +13,10 @@ from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import RecipientRole, contact_role
 from app.extensions import db
 from app.settings.models import (
-    DEFAULT_BUSINESS_HOURS, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
+    DEFAULT_BUSINESS_HOURS, FIRST_CONTACT_STOPPED_BY, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
     RootCause, WorkflowSettings,
 )
-from app.business_time import Calendar
+from app.business_time import Calendar, Duration
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.timeutil import utcnow
 
@@ -163,12 +163,62 @@ def rename_recipient_role(role: RecipientRole, name: str) -> None:
 
 
 def set_recipient_role_retired(role: RecipientRole, retired: bool) -> None:
-    """Retire a role (it stays on contacts but is no longer offered) or bring it back."""
+    """Retire a role (it stays on contacts but is no longer offered) or bring it back. Retiring the default
+    role for new contacts leaves new contacts with no default role."""
     _set_retired(role, retired, role.name, "recipient role", "roles")
+    settings = get_settings()
+    if retired and settings.default_contact_role_id == role.id:
+        set_default_contact_role(settings, None)
 
 
-SLA_FIELDS = ("first_contact_target_hours", "first_contact_breach_hours", "resolution_target_days",
-              "business_hours_only")
+NO_DEFAULT_ROLE = "None (new contacts start with no role)"
+
+
+def default_contact_role(settings: WorkflowSettings | None = None) -> RecipientRole | None:
+    """The role new contacts start with, or None."""
+    settings = settings or get_settings()
+    if settings.default_contact_role_id is None:
+        return None
+    return db.session.get(RecipientRole, settings.default_contact_role_id)
+
+
+def set_default_contact_role(settings: WorkflowSettings, role_id: int | None) -> None:
+    """Choose the role ticked for new contacts (None: no role). Raises :class:`SettingsRuleError` unless
+    ``role_id`` is None or one of the tenant's roles in use."""
+    role = None
+    if role_id is not None:
+        role = db.session.execute(
+            select(RecipientRole).where(RecipientRole.id == role_id, RecipientRole.retired_at.is_(None))
+        ).scalar_one_or_none()
+        if role is None:
+            raise SettingsRuleError("default_contact_role_id", "Choose one of the roles in use, or none.")
+    before = default_contact_role(settings)
+    settings.default_contact_role_id = role.id if role else None
+    after_name, before_name = (role.name if role else NO_DEFAULT_ROLE), (before.name if before else NO_DEFAULT_ROLE)
+    audit.record("roles", f"Set the default role for new contacts to {role.name if role else 'none'}",
+                 audit.diff({"default_role_for_new_contacts": before_name},
+                            {"default_role_for_new_contacts": after_name}))
+
+
+SLA_TARGETS = {
+    "first_contact_due_at": "first_contact_target",
+    "first_contact_breach_at": "first_contact_breach",
+    "resolution_due_at": "resolution_target",
+}
+
+
+def sla_targets(settings: WorkflowSettings) -> dict[str, Duration]:
+    """The three SLA targets as durations, keyed by the ticket due-time field each one sets."""
+    return {
+        due_field: Duration(getattr(settings, name), getattr(settings, f"{name}_unit"))
+        for due_field, name in SLA_TARGETS.items()
+    }
+
+
+def sla_due_times(settings: WorkflowSettings, clock: Calendar, start: datetime) -> dict[str, datetime]:
+    """The due times a ticket opened at ``start`` gets: ``first_contact_due_at``, ``first_contact_breach_at``
+    and ``resolution_due_at``. Raises ``ValueError`` when one lies beyond the clock's three-year reach."""
+    return {due_field: clock.due(start, target) for due_field, target in sla_targets(settings).items()}
 
 
 def hours_text(periods: list) -> str:
@@ -177,7 +227,9 @@ def hours_text(periods: list) -> str:
 
 
 def _sla_snapshot(settings: WorkflowSettings) -> dict:
-    state = audit.snapshot(settings, list(SLA_FIELDS))
+    state = {name: str(target) for name, target in zip(SLA_TARGETS.values(), sla_targets(settings).values())}
+    state["first_contact_stopped_by"] = FIRST_CONTACT_STOPPED_BY.get(settings.first_contact_stopped_by)
+    state["business_hours_only"] = settings.business_hours_only
     hours = settings.business_hours or {}
     for day, day_name in WEEKDAYS.items():
         state[f"{day_name.lower()}_hours"] = hours_text(hours.get(str(day), []))
@@ -197,20 +249,17 @@ def breach_reassign_candidates() -> list[User]:
     )
 
 
-def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, first_contact_breach_hours: int,
-               resolution_target_days: int, business_hours_only: bool, business_hours: dict[str, list],
-               breach_reassign_to_id: int | None) -> None:
+def update_sla(settings: WorkflowSettings, *, first_contact_target: Duration, first_contact_breach: Duration,
+               resolution_target: Duration, first_contact_stopped_by: str, business_hours_only: bool,
+               business_hours: dict[str, list], breach_reassign_to_id: int | None) -> None:
     """Change the SLA windows. Tickets already open keep the due times they were given.
 
-    Raises :class:`SettingsRuleError` when the breach is not after the target, a day closes before it opens,
-    no day is open while counting business hours, the reassignee cannot work tickets, or the deadlines
-    would fall more than three years away.
+    Raises :class:`SettingsRuleError` when a day closes before it opens, no day is open while counting
+    business hours, the reassignee cannot work tickets, the deadlines would fall more than three years
+    away, or the breach would not come after the first-contact target for a detractor arriving now.
     """
-    if first_contact_breach_hours <= first_contact_target_hours:
-        raise SettingsRuleError(
-            "first_contact_breach_hours",
-            f"The breach must come after the first-contact target ({first_contact_target_hours} hours).",
-        )
+    if first_contact_stopped_by not in FIRST_CONTACT_STOPPED_BY:
+        raise SettingsRuleError("first_contact_stopped_by", "Choose what counts as first contact.")
     for day, periods in business_hours.items():
         for start, end in periods:
             if not start < end:
@@ -225,19 +274,27 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, f
     }:
         raise SettingsRuleError("breach_reassign_to_id", "Choose an active admin, manager or agent.")
     hours = {day: [list(p) for p in periods] for day, periods in sorted(open_days.items(), key=lambda i: int(i[0]))}
-    try:
-        clock = _calendar(hours, business_hours_only)
-        now = utcnow()
-        clock.add(now, first_contact_breach_hours)
-        clock.add(now, resolution_target_days * 24)
-    except ValueError:
+    clock = _calendar(hours, business_hours_only)
+    now = utcnow()
+    due = {}
+    for field, target in (("first_contact_target", first_contact_target),
+                          ("first_contact_breach", first_contact_breach), ("resolution_target", resolution_target)):
+        try:
+            due[field] = clock.due(now, target)
+        except ValueError:
+            raise SettingsRuleError(
+                field, "With these opening hours the deadline would be more than three years away."
+            ) from None
+    if due["first_contact_breach"] <= due["first_contact_target"]:
         raise SettingsRuleError(
-            "resolution_target_days", "With these opening hours the deadline would be more than three years away."
-        ) from None
+            "first_contact_breach", f"The breach must come after the first-contact target ({first_contact_target})."
+        )
     before = _sla_snapshot(settings)
-    settings.first_contact_target_hours = first_contact_target_hours
-    settings.first_contact_breach_hours = first_contact_breach_hours
-    settings.resolution_target_days = resolution_target_days
+    for field, target in (("first_contact_target", first_contact_target),
+                          ("first_contact_breach", first_contact_breach), ("resolution_target", resolution_target)):
+        setattr(settings, field, target.amount)
+        setattr(settings, f"{field}_unit", target.unit)
+    settings.first_contact_stopped_by = first_contact_stopped_by
     settings.business_hours_only = business_hours_only
     settings.business_hours = hours
     settings.breach_reassign_to_id = breach_reassign_to_id
@@ -245,19 +302,33 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, f
 
 
 def sla_preview(settings: WorkflowSettings | None = None) -> dict:
-    """The due times a detractor arriving now would be given (UTC; None when beyond the clock's reach)."""
+    """The due times a detractor arriving now would be given (UTC; None when beyond the clock's reach),
+    with the targets that set them."""
     settings = settings or get_settings()
     clock = sla_calendar(settings)
     now = utcnow()
-    preview = {"now": now}
-    for key, hours in (("first_contact_due_at", settings.first_contact_target_hours),
-                       ("first_contact_breach_at", settings.first_contact_breach_hours),
-                       ("resolution_due_at", settings.resolution_target_days * 24)):
+    preview = {"now": now, "targets": sla_targets(settings),
+               "stopped_by": FIRST_CONTACT_STOPPED_BY[settings.first_contact_stopped_by]}
+    for due_field, target in preview["targets"].items():
         try:
-            preview[key] = clock.add(now, hours)
+            preview[due_field] = clock.due(now, target)
         except ValueError:
-            preview[key] = None
+            preview[due_field] = None
     return preview
+
+
+SENDER_FIELDS = ("sender_name", "reply_to_address")
+
+
+def update_sender(settings: WorkflowSettings, *, sender_name: str | None, reply_to_address: str | None) -> bool:
+    """Set the display name and Reply-To address of survey invitations (blank: the organisation's name, and
+    replies to the person who sent the survey). Returns whether anything changed; changes are audited."""
+    before = audit.snapshot(settings, list(SENDER_FIELDS))
+    settings.sender_name = (sender_name or "").strip() or None
+    settings.reply_to_address = (reply_to_address or "").strip().lower() or None
+    changes = audit.diff(before, audit.snapshot(settings, list(SENDER_FIELDS)))
+    audit.record("survey_content", "Changed the survey sender", changes)
+    return bool(changes)
 
 
 def holidays_statement(past: bool, today: date) -> Select:

@@ -1,15 +1,18 @@
-"""Settings section: survey content. The main question, each band's follow-up question and thank-you text,
-and the extra questions (yes / no or short text, shown to chosen bands, optionally opening a ticket on No).
+"""Settings section: survey content. Who invitations come from (sender name and reply-to address), the main
+question, each band's follow-up question and thank-you text, and the extra questions (yes / no or short text,
+shown to chosen bands, optionally opening a ticket on No).
 
-The texts form and the extra-questions region are separate htmx targets (``#survey-texts`` and
-``#survey-questions``); every action also works as a plain form that redirects back to the page.
+The sender form, the texts form and the extra-questions region are separate htmx targets (``#survey-sender``,
+``#survey-texts`` and ``#survey-questions``); every action also works as a plain form that redirects back to
+the page.
 """
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 
 from app.extensions import db
-from app.settings.forms_survey import QuestionForm, SurveyTextsForm
+from app.settings import services as settings_services
+from app.settings.forms_survey import QuestionForm, SenderForm, SurveyTextsForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.surveys import services
 from app.surveys.models import BAND_LABELS, QUESTION_KINDS, Survey, SurveyQuestion
@@ -19,6 +22,7 @@ from app.views import render_page
 
 PAGE = "settings/survey_content.html"
 TEXTS = "settings/_survey_content_texts.html"
+SENDER = "settings/_survey_sender.html"
 QUESTIONS = "settings/_survey_content_questions.html"
 
 
@@ -31,12 +35,14 @@ def _edit_form(question: SurveyQuestion, formdata=None) -> QuestionForm:
 
 
 def _context(survey: Survey, *, texts_form: SurveyTextsForm | None = None, new_form: QuestionForm | None = None,
-             edit_form: QuestionForm | None = None) -> dict:
+             edit_form: QuestionForm | None = None, sender_form: SenderForm | None = None) -> dict:
     active, retired = services.survey_questions(survey)
     counts = services.answer_counts(q.id for q in retired)
     return {
         "survey": survey,
         "texts_form": texts_form or SurveyTextsForm(formdata=None, obj=survey),
+        "sender_form": sender_form or SenderForm(
+            formdata=None, prefix="sender", data=SenderForm.initial(settings_services.get_settings())),
         "new_form": new_form or _new_form(),
         "edit_form": edit_form,
         "editing_id": edit_form.question.id if edit_form is not None else None,
@@ -90,6 +96,23 @@ def save_survey_texts():
           "success" if changed else "info")
     if request.htmx and not request.htmx.boosted:
         return render_page(PAGE, TEXTS, **_context(survey))
+    return redirect(url_for("settings.survey_content"), 303)
+
+
+@bp.post("/survey-content/sender")
+@change_settings
+def save_survey_sender():
+    survey = default_survey()
+    form = SenderForm(prefix="sender")
+    if not form.validate_on_submit():
+        return render_page(PAGE, SENDER, status=422, **_context(survey, sender_form=form))
+    changed = settings_services.update_sender(settings_services.get_settings(), sender_name=form.sender_name.data,
+                                              reply_to_address=form.reply_to_address.data)
+    db.session.commit()
+    flash("Sender saved." if changed else "Nothing to save: the sender is unchanged.",
+          "success" if changed else "info")
+    if request.htmx and not request.htmx.boosted:
+        return render_page(PAGE, SENDER, **_context(survey))
     return redirect(url_for("settings.survey_content"), 303)
 
 

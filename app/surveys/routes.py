@@ -1,4 +1,5 @@
-"""Sending the NPS survey to chosen contacts or to everyone holding a recipient role."""
+"""Sending the NPS survey to chosen contacts or to everyone holding a recipient role (after a confirmation
+that says how many contacts it will email and how many it skips)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
@@ -28,7 +29,7 @@ def _context(contacts_form: SendToContactsForm, role_form: SendToRoleForm, q: st
         "contact_total": services.count_contacts(),
         "list_limit": CONTACT_LIST_LIMIT,
         "question": survey.question_for(current_tenant.name),
-        "preview": services.invitation_preview(current_tenant, survey),
+        "preview": services.invitation_preview(current_tenant, survey, current_user._get_current_object()),
     }
 
 
@@ -65,6 +66,12 @@ def send():
                 recipients = []
     if not recipients:
         return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
+    if by_role:
+        # A send to a role asks first, saying how many it will email; the confirmation carries that number,
+        # so if the role's contacts change in between, the person is asked again with the new one.
+        plan = services.plan_send(recipients)
+        if request.form.get("confirm_count", type=int) != len(plan.recipients) or not plan.recipients:
+            return render_page(PAGE, FRAGMENT, confirm=plan, **_context(contacts_form, role_form))
 
     result = services.send_survey(
         tenant=current_tenant._get_current_object(), survey=services.default_survey(),

@@ -93,13 +93,24 @@ def _invitation_values(tenant: Tenant, survey: Survey, contact) -> dict[str, str
     }
 
 
-def invitation_preview(tenant: Tenant, survey: Survey) -> dict:
-    """Subject and plain-text body of the invitation email as a recipient would get it, with sample links."""
+def invitation_preview(tenant: Tenant, survey: Survey, sent_by: User | None = None) -> dict:
+    """Sender, subject and plain-text body of the invitation email as a recipient would get it from
+    ``sent_by``, with sample links."""
     sample = SimpleNamespace(first_name="[First name]", name="[Name]", account_name="[Account]")
     values = _invitation_values(tenant, survey, sample) | {"survey.link": "[personal link]"}
     links = [(score, f"[personal link for score {score}]") for score in SCORES]
     rendered = emailtemplates.render("survey_invitation", values, score_links=links)
-    return {"subject": rendered.subject, "text": rendered.text}
+    from_name, reply_to = invitation_sender(tenant, sent_by)
+    return {"subject": rendered.subject, "text": rendered.text, "from_name": from_name, "reply_to": reply_to}
+
+
+def invitation_sender(tenant: Tenant, sent_by: User | None) -> tuple[str, str | None]:
+    """``(display name, Reply-To)`` of a survey invitation: the sender name chosen in the settings or the
+    organisation's name, and the reply-to address chosen there or else the person who sent it. The
+    envelope From address is always the configured ``MAIL_SENDER_ADDRESS``."""
+    settings = get_settings()
+    return (settings.sender_name or tenant.name,
+            settings.reply_to_address or (sent_by.email if sent_by is not None else None))
 
 
 def survey_link(token: str, score: int | None = None) -> str:
@@ -107,6 +118,12 @@ def survey_link(token: str, score: int | None = None) -> str:
     if score is not None:
         params["score"] = score
     return absolute_url("survey_public.answer", **params)
+
+
+def _names(contacts: list[Contact], shown: int = 5) -> str:
+    """"Ann, Bob and 3 more": the first ``shown`` names and how many others."""
+    more = len(contacts) - shown
+    return ", ".join(c.name for c in contacts[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass
@@ -125,7 +142,7 @@ class SendResult:
             parts.append("No survey was sent.")
         if self.throttled:
             n = len(self.throttled)
-            names = ", ".join(c.name for c in self.throttled[:5]) + (f" and {n - 5} more" if n > 5 else "")
+            names = _names(self.throttled)
             parts.append(
                 f"{n} contact{' was' if n == 1 else 's were'} skipped because they were surveyed in the last "
                 f"{self.throttle_days} days: {names}."
@@ -147,18 +164,42 @@ def recently_surveyed(contact_ids: list[int], days: int) -> set[int]:
     )
 
 
-def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> SendResult:
-    """Create one invitation per contact and queue its email, skipping contacts surveyed within the
-    organisation's throttle window."""
+@dataclass
+class SendPlan:
+    """Who a send would email and who it would skip, and why, before anything is sent."""
+
+    recipients: list[Contact]
+    throttled: list[Contact]
+    throttle_days: int
+
+    @property
+    def summary(self) -> str:
+        """"This will email N contacts (M skipped: reasons)."""
+        n = len(self.recipients)
+        text = f"This will email {n} contact{'' if n == 1 else 's'}"
+        if self.throttled:
+            text += (f" ({len(self.throttled)} skipped: surveyed in the last {self.throttle_days} days — "
+                     f"{_names(self.throttled)})")
+        return text + "."
+
+
+def plan_send(contacts: Iterable[Contact]) -> SendPlan:
+    """Split ``contacts`` into those a send would email and those it skips for the throttle window."""
     contacts = list(contacts)
     days = get_settings().survey_throttle_days
     skip = recently_surveyed([c.id for c in contacts], days)
-    result = SendResult(throttle_days=days)
+    return SendPlan(recipients=[c for c in contacts if c.id not in skip],
+                    throttled=[c for c in contacts if c.id in skip], throttle_days=days)
+
+
+def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> SendResult:
+    """Create one invitation per contact and queue its email, skipping contacts surveyed within the
+    organisation's throttle window (see :func:`plan_send`)."""
+    plan = plan_send(contacts)
+    result = SendResult(throttled=plan.throttled, throttle_days=plan.throttle_days)
+    from_name, reply_to = invitation_sender(tenant, sent_by)
     now = utcnow()
-    for contact in contacts:
-        if contact.id in skip:
-            result.throttled.append(contact)
-            continue
+    for contact in plan.recipients:
         token, token_hash = new_token()
         db.session.add(SurveyInvitation(
             survey_id=survey.id, contact_id=contact.id, token_hash=token_hash, sent_by_id=sent_by.id,
@@ -170,7 +211,7 @@ def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], 
         )
         queue_email(
             kind="survey_invitation", to_address=contact.email, to_name=contact.name, subject=rendered.subject,
-            text_body=rendered.text, html_body=rendered.html, reply_to=sent_by.email,
+            text_body=rendered.text, html_body=rendered.html, from_name=from_name, reply_to=reply_to,
         )
         result.sent += 1
     return result

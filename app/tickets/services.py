@@ -12,7 +12,7 @@ from app.extensions import db
 from app.mail import queue_email
 from app.notify import recipients
 from app.settings.models import RootCause
-from app.settings.services import get_settings, sla_calendar
+from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
@@ -85,9 +85,7 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     ticket = Ticket(
         number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
         assignee_id=assignee.id if assignee else None, status="new", trigger=trigger, opened_at=now,
-        first_contact_due_at=clock.add(now, settings.first_contact_target_hours),
-        first_contact_breach_at=clock.add(now, settings.first_contact_breach_hours),
-        resolution_due_at=clock.add(now, settings.resolution_target_days * 24),
+        **sla_due_times(settings, clock, now),
     )
     db.session.add(ticket)
     db.session.flush()
@@ -139,8 +137,11 @@ def note_score_change(ticket: Ticket, previous: int, score: int) -> None:
     _record(ticket, "score_amended", None, previous=previous, score=score)
 
 
-def _mark_contacted(ticket: Ticket) -> None:
-    """The first call or email attempt meets the first-contact SLA: its notices are no longer owed."""
+def _mark_contacted(ticket: Ticket, kind: str) -> None:
+    """The first ``kind`` of attempt ("call" or "email") that the SLA settings count as first contact meets
+    the first-contact SLA: its notices are no longer owed and a new ticket moves to Contacted."""
+    if not sla_clock.stops_first_contact(get_settings().first_contact_stopped_by, kind):
+        return
     if ticket.first_contact_at is None:
         ticket.first_contact_at = utcnow()
         sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS)
@@ -159,7 +160,7 @@ def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: s
     if outcome not in CALL_OUTCOMES:
         raise TicketRuleError("Choose how the call went.")
     activity = _record(ticket, "call", actor, notes or None, called=called, outcome=outcome)
-    _mark_contacted(ticket)
+    _mark_contacted(ticket, "call")
     workflow_tasks.record_outreach(ticket, kind="call", reached=outcome == "connected")
     return activity
 
@@ -169,7 +170,7 @@ def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summ
     if direction not in EMAIL_DIRECTIONS:
         raise TicketRuleError("Choose whether the email was sent or received.")
     activity = _record(ticket, "email", actor, summary or None, direction=direction, subject=subject)
-    _mark_contacted(ticket)
+    _mark_contacted(ticket, "email")
     workflow_tasks.record_outreach(ticket, kind="email" if direction == "outbound" else None,
                                    reached=direction == "inbound")
     return activity

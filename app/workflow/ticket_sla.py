@@ -1,7 +1,7 @@
 """A ticket's SLA as people read it, the notices it owes, and the pause and resume of its resolution clock.
 
-Two clocks run one after the other. First contact runs from opening until the first call or email
-attempt is logged; resolution runs from opening until the ticket closes. The board and the ticket page
+Two clocks run one after the other. First contact runs from opening until the first attempt the SLA
+settings count is logged (a call only, or a call or a personal email: :func:`stops_first_contact`); resolution runs from opening until the ticket closes. The board and the ticket page
 show the clock that matters now (first contact until it is met, then resolution) as one of:
 
 * **ok**: less than 75% of the window has gone;
@@ -44,6 +44,12 @@ class SlaState:
     @property
     def css_class(self) -> str:
         return f"sla-{self.level.replace('_', '-')}"
+
+
+def stops_first_contact(stopped_by: str, kind: str) -> bool:
+    """Whether logging a ``kind`` of attempt ("call" or "email") meets the first-contact clock when the
+    settings say it is stopped by ``stopped_by`` ("call" or "call_or_email")."""
+    return kind == "call" or stopped_by == "call_or_email"
 
 
 def at_risk_moment(start: datetime, due: datetime) -> datetime:

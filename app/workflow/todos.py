@@ -23,7 +23,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.settings.models import WorkflowSettings
 from app.settings.services import get_settings
-from app.business_time import Calendar
+from app.business_time import Calendar, Duration
 from app.tickets.models import Activity, Ticket
 from app.timeutil import localize, utcnow
 from app.views import paginate
@@ -92,13 +92,13 @@ def create_cadence_tasks(ticket: Ticket, settings: WorkflowSettings, clock: Cale
     """Give a newly opened ticket its cadence tasks, owned by its assignee, each with a reminder when due.
 
     The 1st call is due at the first-contact target; each later attempt one gap (``attempt_gap_hours``
-    of SLA clock time) after the one before.
+    of SLA clock time, see :meth:`Duration.from_hours`) after the one before.
     """
     due = ticket.first_contact_due_at or ticket.opened_at
     tasks = []
     for step, (kind, title) in enumerate(cadence_steps(settings.call_attempts, settings.email_attempts), start=1):
         if step > 1:
-            due = clock.add(due, settings.attempt_gap_hours)
+            due = clock.due(due, Duration.from_hours(settings.attempt_gap_hours))
         tasks.append(Task(ticket_id=ticket.id, owner_id=ticket.assignee_id, title=title, kind=kind,
                           cadence_step=step, due_at=due, remind_at=due))
     db.session.add_all(tasks)

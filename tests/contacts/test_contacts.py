@@ -127,11 +127,11 @@ def test_search_box_uses_htmx_and_htmx_request_gets_only_the_results(client, app
     assert _names_in(fragment) == ["Alice Adams"]
 
 
-def test_add_contact_form_defaults_to_nps_recipient_only(client, app, org):
+def test_add_contact_form_ticks_no_role_until_an_admin_sets_a_default(client, app, org):
     roles = _role_ids(app, org["tenant_id"])
     login(client, app, org["agent"])
     page = client.get(f"/t/{org['slug']}/contacts/new").get_data(as_text=True)
-    assert f'<input type="checkbox" name="roles" value="{roles["NPS Recipient"]}" checked> NPS Recipient</label>' in page
+    assert f'<input type="checkbox" name="roles" value="{roles["NPS Recipient"]}" > NPS Recipient</label>' in page
     assert f'<input type="checkbox" name="roles" value="{roles["Signer"]}" > Signer</label>' in page
     for label in ("Name", "Email address", "Phone", "Account or company", "External ID"):
         assert f">{label}</label>" in page
@@ -270,3 +270,14 @@ def test_contact_page_shows_survey_history(client, app, org):
     assert 'class="score band-detractor">3</span> Detractor' in page and "Too slow" in page
     assert 'class="score band-promoter">9</span> Promoter' in page
     assert "Send survey to Hattie" in page and "Edit contact" in page
+
+
+def test_add_contact_form_ticks_the_default_role_chosen_in_settings(client, app, org):
+    roles = _role_ids(app, org["tenant_id"])
+    login(client, app, org["admin"])
+    response = client.post(f"/t/{org['slug']}/settings/roles/default",
+                           data={"default-default_contact_role_id": roles["Signer"]})
+    assert response.status_code == 303
+    page = client.get(f"/t/{org['slug']}/contacts/new").get_data(as_text=True)
+    assert f'<input type="checkbox" name="roles" value="{roles["Signer"]}" checked> Signer</label>' in page
+    assert f'<input type="checkbox" name="roles" value="{roles["NPS Recipient"]}" > NPS Recipient</label>' in page

@@ -168,3 +168,43 @@ def test_another_organisations_roles_are_untouched_and_unreachable(app, client, 
     assert client.post(url(org, f"/{other_signer}/rename"), data={f"role-{other_signer}-name": "Mine"}).status_code == 404
     assert roles_of(app, other_org["tenant_id"]) == {"Signer": False, "NPS Recipient": False}
     assert audit_entries(app, other_org["tenant_id"]) == []
+
+
+def test_new_contacts_have_no_default_role_until_an_admin_chooses_one_and_the_choice_is_audited(app, client, org):
+    login(client, app, org["admin"])
+    page = client.get(url(org)).get_data(as_text=True)
+    assert '<label for="default-default_contact_role_id">Default role for new contacts</label>' in page
+    assert re.search(r'<option selected value="0">None \(new contacts start with no role\)</option>', page)
+
+    signer = role_id(app, org["tenant_id"], "Signer")
+    response = client.post(url(org, "/default"), data={"default-default_contact_role_id": signer}, headers=HTMX)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "New contacts now start with the role Signer." in html
+    assert f'<option selected value="{signer}">Signer</option>' in html
+    [entry] = audit_entries(app, org["tenant_id"])
+    assert entry.summary == "Set the default role for new contacts to Signer"
+    assert entry.changes == {"default_role_for_new_contacts": ["None (new contacts start with no role)", "Signer"]}
+
+    assert client.post(url(org, f"/{signer}/retire")).status_code == 303
+    page = client.get(url(org)).get_data(as_text=True)
+    assert re.search(r'<option selected value="0">None', page), "a retired role is no longer the default"
+    assert audit_entries(app, org["tenant_id"])[-1].summary == "Set the default role for new contacts to none"
+
+
+def test_a_default_role_must_be_a_role_in_use_here(app, client, org, other_org):
+    login(client, app, org["admin"])
+    for value in (str(role_id(app, other_org["tenant_id"], "Signer")), "999999", "nonsense"):
+        response = client.post(url(org, "/default"), data={"default-default_contact_role_id": value})
+        assert response.status_code == 422
+        assert re.search(r'<small id="default-default_contact_role_id-error" class="field-error">[^<]+</small>',
+                         response.get_data(as_text=True))
+    assert audit_entries(app, org["tenant_id"]) == []
+
+
+def test_manager_sees_the_default_role_but_cannot_change_it(app, client, org):
+    login(client, app, org["manager"])
+    page = client.get(url(org)).get_data(as_text=True)
+    assert "Default role for new contacts: none (new contacts start with no role)." in page
+    signer = role_id(app, org["tenant_id"], "Signer")
+    assert client.post(url(org, "/default"), data={"default-default_contact_role_id": signer}).status_code == 403

@@ -27,8 +27,10 @@ def url(org, path: str = "") -> str:
 def sla_form(**changes) -> dict:
     """The SLA form as the page submits it with the defaults, with ``changes`` applied (None drops a field)."""
     data = {
-        "first_contact_target_hours": "24", "first_contact_breach_hours": "48", "resolution_target_days": "14",
-        "business_hours_only": "business", "breach_reassign_to_id": "0",
+        "first_contact_target": "1", "first_contact_target_unit": "business_days",
+        "first_contact_breach": "2", "first_contact_breach_unit": "business_days",
+        "resolution_target": "10", "resolution_target_unit": "business_days",
+        "first_contact_stopped_by": "call_or_email", "business_hours_only": "business", "breach_reassign_to_id": "0",
     }
     for day in range(1, 8):
         data[f"day{day}_start"] = "09:00" if day <= 5 else ""
@@ -43,15 +45,18 @@ def settings_of(app, tenant_id: int) -> dict:
     with app.app_context(), tenant_context(tenant_id):
         row = db.session.execute(select(WorkflowSettings)).scalar_one()
         state = {
-            "target": row.first_contact_target_hours, "breach": row.first_contact_breach_hours,
-            "resolution": row.resolution_target_days, "business_only": row.business_hours_only,
+            "target": (row.first_contact_target, row.first_contact_target_unit),
+            "breach": (row.first_contact_breach, row.first_contact_breach_unit),
+            "resolution": (row.resolution_target, row.resolution_target_unit),
+            "stopped_by": row.first_contact_stopped_by, "business_only": row.business_hours_only,
             "hours": row.business_hours, "reassign": row.breach_reassign_to_id,
         }
         db.session.remove()
     return state
 
 
-DEFAULTS = {"target": 24, "breach": 48, "resolution": 14, "business_only": True,
+DEFAULTS = {"target": (1, "business_days"), "breach": (2, "business_days"), "resolution": (10, "business_days"),
+            "stopped_by": "call_or_email", "business_only": True,
             "hours": {str(d): [["09:00", "17:00"]] for d in range(1, 6)}, "reassign": None}
 
 
@@ -89,7 +94,7 @@ def error_of(html: str, field_id: str) -> str:
     return match.group(1)
 
 
-def test_friday_1730_detractor_with_a_24_hour_business_target_is_due_at_tuesday_opening(app, org):
+def test_friday_1730_detractor_with_a_one_business_day_target_is_due_at_tuesday_opening(app, org):
     with time_machine.travel(FRIDAY_1730, tick=False):
         due = detractor_ticket(app, org["tenant_id"])
     assert due["first_contact_due"] == datetime(2026, 11, 24, 9, 0)
@@ -102,7 +107,7 @@ def test_in_calendar_mode_the_same_detractor_is_due_saturday_1730(app, client, o
     with time_machine.travel(FRIDAY_1730, tick=False):
         due = detractor_ticket(app, org["tenant_id"])
     assert due["first_contact_due"] == datetime(2026, 11, 21, 17, 30)
-    assert due["resolution_due"] == datetime(2026, 12, 4, 17, 30)
+    assert due["resolution_due"] == datetime(2026, 11, 30, 17, 30)
 
 
 def test_a_holiday_moves_the_due_time(app, client, org):
@@ -116,19 +121,21 @@ def test_a_holiday_moves_the_due_time(app, client, org):
 
 def test_changed_business_hours_change_new_tickets_due_times(app, client, org):
     login(client, app, org["admin"])
-    assert client.post(url(org), data=sla_form(day1_start="08:00", day1_end="16:00")).status_code == 303
+    assert client.post(url(org), data=sla_form(day1_start="08:00", day1_end="16:00", first_contact_target="4",
+                                               first_contact_target_unit="hours")).status_code == 303
     assert settings_of(app, org["tenant_id"])["hours"]["1"] == [["08:00", "16:00"]]
     with time_machine.travel(FRIDAY_1730, tick=False):
         due = detractor_ticket(app, org["tenant_id"])
-    assert due["first_contact_due"] == datetime(2026, 11, 24, 8, 0)
+    assert due["first_contact_due"] == datetime(2026, 11, 23, 12, 0)
 
 
 def test_tickets_already_open_keep_their_deadlines_after_a_settings_change(app, client, org):
     with time_machine.travel(FRIDAY_1730, tick=False):
         before = detractor_ticket(app, org["tenant_id"], "Early Bird")
     login(client, app, org["admin"])
-    assert client.post(url(org), data=sla_form(first_contact_target_hours="4", first_contact_breach_hours="8",
-                                               business_hours_only="calendar")).status_code == 303
+    assert client.post(url(org), data=sla_form(
+        first_contact_target="4", first_contact_target_unit="hours",
+        first_contact_breach="8", first_contact_breach_unit="hours", business_hours_only="calendar")).status_code == 303
     with time_machine.travel(FRIDAY_1730, tick=False):
         assert due_times(app, org["tenant_id"], "Early Bird") == before
         after = detractor_ticket(app, org["tenant_id"], "Late Comer")
@@ -142,22 +149,23 @@ def test_the_page_shows_times_in_the_organisations_timezone(app, client, org):
         html = client.get(url(org)).get_data(as_text=True)
     assert "America/New_York" in html
     assert "It is now Friday 20 Nov 2026, 17:30" in html
-    assert re.search(r"First contact due</dt><dd>Tuesday 24 Nov 2026, 09:00", html)
+    assert re.search(r"First contact due \(1 business day\)</dt><dd>Tuesday 24 Nov 2026, 09:00 EST", html)
     assert re.search(r'<label for="day1_start">Monday opens at</label>\s*<input id="day1_start"[^>]*value="09:00"', html)
 
 
 def test_saving_sla_windows_records_each_changed_field_before_and_after(app, client, org):
     login(client, app, org["admin"])
-    response = client.post(url(org), data=sla_form(first_contact_target_hours="8", day6_open="y",
+    response = client.post(url(org), data=sla_form(first_contact_target="8", first_contact_target_unit="hours",
+                                                   day6_open="y",
                                                    day6_start="10:00", day6_end="14:00",
                                                    breach_reassign_to_id=str(org["manager"])))
     assert response.status_code == 303
     state = settings_of(app, org["tenant_id"])
-    assert state["target"] == 8 and state["hours"]["6"] == [["10:00", "14:00"]] and state["reassign"] == org["manager"]
+    assert state["target"] == (8, "hours") and state["hours"]["6"] == [["10:00", "14:00"]] and state["reassign"] == org["manager"]
     [entry] = audit_entries(app, org["tenant_id"])
     assert entry.actor_id == org["admin"] and entry.summary == "Changed SLA windows"
     assert entry.changes == {
-        "first_contact_target_hours": [24, 8],
+        "first_contact_target": ["1 business day", "8 hours"],
         "saturday_hours": ["Closed", "10:00–14:00"],
         "on_breach_reassign_to": ["Nobody (the assignee keeps it)", "Mia Manager"],
     }
@@ -171,24 +179,26 @@ def test_saving_unchanged_settings_records_nothing(app, client, org):
 
 def test_breach_not_after_the_target_is_refused_next_to_the_breach_field(app, client, org):
     login(client, app, org["admin"])
-    response = client.post(url(org), data=sla_form(first_contact_target_hours="48", first_contact_breach_hours="48"),
+    response = client.post(url(org), data=sla_form(first_contact_target="2", first_contact_breach="16",
+                                                   first_contact_breach_unit="hours"),
                            headers=HTMX)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "The breach must come after the first-contact target (48 hours)." in error_of(html, "first_contact_breach_hours")
+    assert "The breach must come after the first-contact target (2 business days)." in error_of(
+        html, "first_contact_breach")
     assert settings_of(app, org["tenant_id"]) == DEFAULTS
     assert audit_entries(app, org["tenant_id"]) == []
 
 
 def test_targets_must_be_positive_whole_numbers(app, client, org):
     login(client, app, org["admin"])
-    response = client.post(url(org), data=sla_form(first_contact_target_hours="0", first_contact_breach_hours="1.5",
-                                                   resolution_target_days="-3"))
+    response = client.post(url(org), data=sla_form(first_contact_target="0", first_contact_target_unit="hours",
+                                                   first_contact_breach="1.5", resolution_target="-3"))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "whole number of hours" in error_of(html, "first_contact_target_hours")
-    assert error_of(html, "first_contact_breach_hours")
-    assert "whole number of days" in error_of(html, "resolution_target_days")
+    assert error_of(html, "first_contact_target") == "Enter a whole number of hours from 1 to 2000."
+    assert error_of(html, "first_contact_breach") == "Enter a whole number of business days from 1 to 365."
+    assert error_of(html, "resolution_target") == "Enter a whole number of business days from 1 to 365."
     assert settings_of(app, org["tenant_id"]) == DEFAULTS
 
 
@@ -223,11 +233,11 @@ def test_counting_business_hours_needs_at_least_one_open_day(app, client, org):
 
 def test_deadlines_more_than_three_years_away_are_refused(app, client, org):
     only_sunday = {f"day{d}_open": None for d in range(1, 6)}
-    only_sunday.update(day7_open="y", day7_start="10:00", day7_end="12:00", resolution_target_days="365")
+    only_sunday.update(day7_open="y", day7_start="10:00", day7_end="12:00", resolution_target="365")
     login(client, app, org["admin"])
     response = client.post(url(org), data=sla_form(**only_sunday))
     assert response.status_code == 422
-    assert "more than three years" in error_of(response.get_data(as_text=True), "resolution_target_days")
+    assert "more than three years" in error_of(response.get_data(as_text=True), "resolution_target")
     assert settings_of(app, org["tenant_id"]) == DEFAULTS
 
 
@@ -293,7 +303,7 @@ def test_manager_sees_the_sla_windows_but_cannot_change_them(app, client, org):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Save SLA windows" not in html and "Add holiday" not in html and "<fieldset disabled>" in html
-    assert client.post(url(org), data=sla_form(first_contact_target_hours="1")).status_code == 403
+    assert client.post(url(org), data=sla_form(first_contact_target="1")).status_code == 403
     assert client.post(url(org, "/holidays"), data={"holiday-day": "2026-12-25", "holiday-name": "X"}).status_code == 403
     assert settings_of(app, org["tenant_id"]) == DEFAULTS
 
@@ -310,7 +320,8 @@ def test_another_organisations_sla_windows_and_holidays_are_untouched(app, clien
         db.session.commit()
         other_holiday = db.session.execute(select(Holiday.id)).scalar_one()
     login(client, app, org["admin"])
-    client.post(url(org), data=sla_form(first_contact_target_hours="2", business_hours_only="calendar"))
+    client.post(url(org), data=sla_form(first_contact_target="2", first_contact_target_unit="hours",
+                                        business_hours_only="calendar"))
     assert client.post(url(org, "/holidays"), data={"holiday-day": "2026-12-25", "holiday-name": "Christmas"}).status_code == 303
     assert client.post(url(org, f"/holidays/{other_holiday}/remove")).status_code == 404
     assert "Bayside Christmas" not in client.get(url(org)).get_data(as_text=True)
@@ -331,3 +342,57 @@ def test_the_page_warns_when_the_breach_reassignee_can_no_longer_work_tickets(ap
     html = client.get(url(org)).get_data(as_text=True)
     assert "Breached tickets were set to go to Alex Agent, who can no longer work tickets here." in html
     assert f'<option value="{org["agent"]}"' not in html
+
+
+TUESDAY_1538 = datetime(2026, 11, 24, 15, 38, tzinfo=NY)
+
+
+def test_a_4_hour_business_target_counts_opening_hours_only_and_the_preview_says_when(app, client, org):
+    login(client, app, org["admin"])
+    assert client.post(url(org), data=sla_form(first_contact_target="4", first_contact_target_unit="hours",
+                                               first_contact_breach="8", first_contact_breach_unit="hours",
+                                               resolution_target="14")).status_code == 303
+    with time_machine.travel(TUESDAY_1538, tick=False):
+        login(client, app, org["admin"])
+        html = client.get(url(org)).get_data(as_text=True)
+        due = detractor_ticket(app, org["tenant_id"])
+    assert re.search(r"First contact due \(4 hours\)</dt><dd>Wednesday 25 Nov 2026, 11:38 EST", html)
+    assert re.search(r"First contact breached \(8 hours\)</dt><dd>Wednesday 25 Nov 2026, 15:38 EST", html)
+    assert re.search(r"Resolution due \(14 business days\)</dt><dd>Monday 14 Dec 2026, 15:38 EST", html)
+    assert due == {"first_contact_due": datetime(2026, 11, 25, 11, 38),
+                   "first_contact_breach": datetime(2026, 11, 25, 15, 38),
+                   "resolution_due": datetime(2026, 12, 14, 15, 38)}
+
+
+def test_a_response_within_30_minutes_can_be_set_and_runs_into_the_next_opening(app, client, org):
+    login(client, app, org["admin"])
+    response = client.post(url(org), data=sla_form(first_contact_target="30", first_contact_target_unit="minutes",
+                                                   first_contact_breach="1", first_contact_breach_unit="hours"))
+    assert response.status_code == 303
+    assert settings_of(app, org["tenant_id"])["target"] == (30, "minutes")
+    with time_machine.travel(datetime(2026, 11, 24, 16, 45, tzinfo=NY), tick=False):
+        due = detractor_ticket(app, org["tenant_id"])
+    assert due["first_contact_due"] == datetime(2026, 11, 25, 9, 15)
+    assert due["first_contact_breach"] == datetime(2026, 11, 25, 9, 45)
+
+
+def test_the_page_offers_minutes_hours_and_business_days_for_every_target_and_what_stops_the_clock(app, client, org):
+    login(client, app, org["admin"])
+    html = client.get(url(org)).get_data(as_text=True)
+    for name in ("first_contact_target", "first_contact_breach", "resolution_target"):
+        assert re.search(rf'<label for="{name}_unit">[^<]+unit</label>', html)
+        select_html = re.search(rf'<select id="{name}_unit".*?</select>', html, re.S).group(0)
+        assert re.findall(r">([^<]+)</option>", select_html) == ["minutes", "hours", "business days"]
+    assert '<label for="first_contact_stopped_by">First contact is made by</label>' in html
+    assert "What stops the first-contact clock: a logged call or a personal email." in html
+
+    assert client.post(url(org), data=sla_form(first_contact_stopped_by="call")).status_code == 303
+    assert settings_of(app, org["tenant_id"])["stopped_by"] == "call"
+    [entry] = audit_entries(app, org["tenant_id"])
+    assert entry.changes == {"first_contact_stopped_by": ["A logged call or a personal email", "A logged call only"]}
+    response = client.post(url(org), data=sla_form(first_contact_stopped_by="smoke signal",
+                                                   first_contact_target_unit="fortnights"))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert error_of(html, "first_contact_stopped_by") and error_of(html, "first_contact_target_unit")
+    assert settings_of(app, org["tenant_id"])["stopped_by"] == "call"

@@ -309,3 +309,50 @@ def test_organisation_b_is_untouched_by_a_survey_content_edits(app, client, org,
     token = make_invitation(app, other_org["tenant_id"], make_contact(app, other_org["tenant_id"]))
     html = client.get(f"/s/{token}?score=3").get_data(as_text=True)
     assert "Only A asks" not in html and "recommend Bayside Clinic" in html
+
+
+def _sender_of(app, tenant_id: int) -> tuple:
+    from app.settings.models import WorkflowSettings
+
+    with app.app_context(), tenant_context(tenant_id):
+        row = db.session.execute(select(WorkflowSettings)).scalar_one()
+        values = (row.sender_name, row.reply_to_address)
+        db.session.remove()
+    return values
+
+
+def test_admin_sets_the_sender_name_and_reply_to_address_and_the_change_is_audited(app, client, org):
+    login(client, app, org["admin"])
+    page = client.get(_url(org)).get_data(as_text=True)
+    assert '<label for="sender-sender_name">Sender name</label>' in page
+    assert '<label for="sender-reply_to_address">Reply-to address</label>' in page
+    assert "Leave it blank to use the organisation name, Acme Billing." in page
+    response = client.post(_url(org, "/sender"), headers=HTMX, data={
+        "sender-sender_name": " Acme Customer Success ", "sender-reply_to_address": "Success@Acme.Example"})
+    assert response.status_code == 200 and "Sender saved." in response.get_data(as_text=True)
+    assert _sender_of(app, org["tenant_id"]) == ("Acme Customer Success", "success@acme.example")
+    [entry] = [e for e in audit_entries(app, org["tenant_id"]) if e.summary == "Changed the survey sender"]
+    assert entry.changes == {"sender_name": [None, "Acme Customer Success"],
+                             "reply_to_address": [None, "success@acme.example"]}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("sender-reply_to_address", "not an address", "Enter a valid email address"),
+    ("sender-sender_name", "Acme <billing@acme.example>", "Use a plain name"),
+    ("sender-sender_name", "Acme\r\nBcc: everyone@example.com", "Use a plain name"),
+    ("sender-sender_name", "x" * 121, "Use at most 120 characters."),
+])
+def test_a_bad_sender_is_refused_next_to_its_field_and_nothing_is_saved(app, client, org, field, value, message):
+    login(client, app, org["admin"])
+    response = client.post(_url(org, "/sender"), data={"sender-sender_name": "", "sender-reply_to_address": "",
+                                                       field: value})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'<small id="{field}-error" class="field-error">' in html and message in html
+    assert _sender_of(app, org["tenant_id"]) == (None, None)
+
+
+def test_only_admins_change_the_sender(app, client, org):
+    login(client, app, org["manager"])
+    assert client.post(_url(org, "/sender"), data={"sender-sender_name": "Mine"}).status_code == 403
+    assert _sender_of(app, org["tenant_id"]) == (None, None)

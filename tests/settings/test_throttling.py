@@ -84,7 +84,10 @@ def test_throttling_by_recipient_role_reports_skips_too(app, client, org):
         from app.contacts.models import RecipientRole
 
         signer = db.session.execute(select(RecipientRole.id).where(RecipientRole.name == "Signer")).scalar_one()
-    response = client.post(f"/t/{org['slug']}/surveys/send", data={"recipients": "role", "role_id": str(signer)})
+    send = {"recipients": "role", "role_id": str(signer)}
+    asked = client.post(f"/t/{org['slug']}/surveys/send", data=send).get_data(as_text=True)
+    assert "This will email 1 contact (1 skipped: surveyed in the last 30 days — Role Two)." in asked
+    response = client.post(f"/t/{org['slug']}/surveys/send", data={**send, "confirm_count": "1"})
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Survey sent to 1 contact." in page and "Role Two" in page
 

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.mail import OutboxMessage
 from app.surveys.models import SurveyInvitation
 from app.tenancy import tenant_context
-from tests.conftest import login, make_contact, run_jobs
+from tests.conftest import login, make_contact, make_invitation, run_jobs
 from tests.smtp_sink import body_html, body_text
 
 QUESTION = "How likely is it that you would recommend Acme Billing to a friend or colleague?"
@@ -78,6 +78,7 @@ def test_send_to_selected_contacts_delivers_survey_emails_with_score_links(clien
                                                        "Dana Doe <dana.doe@client.example>"]
     message = smtp_sink.to("casey.client@client.example")[0]
     assert message["Subject"] == "Acme Billing: how likely are you to recommend us?"
+    assert message["From"] == "Acme Billing <outreach@turnaround.localhost>"  # the organisation, not Turnaround
     assert message["Reply-To"] == "alex@acme.example"
     text, html = body_text(message), body_html(message)
     assert "Hi Casey," in text and QUESTION in text and QUESTION in html
@@ -96,7 +97,11 @@ def test_send_by_role_reaches_only_contacts_with_that_role(client, app, org, smt
     make_contact(app, org["tenant_id"], "Nora Nps", roles=("NPS Recipient",))
     make_contact(app, org["tenant_id"], "Rolf Roleless", roles=())
     login(client, app, org["manager"])
-    response = client.post(_url(org), data={"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "Signer")})
+    signers = {"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "Signer")}
+    response = client.post(_url(org), data=signers)
+    assert response.status_code == 200 and "This will email 2 contacts." in response.get_data(as_text=True)
+    assert _counts(app, org["tenant_id"]) == (0, 0)
+    response = client.post(_url(org), data={**signers, "confirm_count": "2"})
     assert response.status_code == 303
     assert [c for c, _ in _invited(app, org["tenant_id"])] == sorted([signer, both])
     run_jobs(app)
@@ -188,10 +193,87 @@ def test_sending_in_one_organisation_touches_nothing_in_another(client, app, org
                                             "role_id": _role_id(app, other_org["tenant_id"], "NPS Recipient")})
     assert response.status_code == 422
     assert _counts(app, org["tenant_id"]) == (0, 0)
-    response = client.post(_url(org), data={"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "NPS Recipient")})
+    response = client.post(_url(org), data={"recipients": "role", "confirm_count": "1",
+                                            "role_id": _role_id(app, org["tenant_id"], "NPS Recipient")})
     assert response.status_code == 303
     assert _counts(app, org["tenant_id"]) == (1, 1)
     assert _counts(app, other_org["tenant_id"]) == (0, 0)
     run_jobs(app)
     assert [str(m["To"]) for m in smtp_sink.wait_for(1)] == ["Casey Client <casey.client@client.example>"]
     assert client.get(f"/t/{other_org['slug']}/surveys/send").status_code == 404
+
+
+def _confirmation(html: str) -> str:
+    match = re.search(r'<article id="send-confirm".*?</article>', html, re.S)
+    assert match, "no confirmation shown"
+    return match.group(0)
+
+
+def test_a_send_to_a_role_first_says_how_many_it_will_email_and_who_it_skips_then_sends_on_confirmation(
+        client, app, org, smtp_sink):
+    recent = make_contact(app, org["tenant_id"], "Rita Recent", roles=("Signer",))
+    make_contact(app, org["tenant_id"], "Sam Signer", roles=("Signer",))
+    make_contact(app, org["tenant_id"], "Bea Both", roles=("Signer", "NPS Recipient"))
+    make_invitation(app, org["tenant_id"], recent)
+    before = _counts(app, org["tenant_id"])
+    login(client, app, org["agent"])
+    role_id = _role_id(app, org["tenant_id"], "Signer")
+
+    response = client.post(_url(org), data={"recipients": "role", "role_id": role_id})
+    assert response.status_code == 200
+    confirmation = _confirmation(response.get_data(as_text=True))
+    assert "Send the survey to everyone with the role Signer?" in confirmation
+    assert ("This will email 2 contacts (1 skipped: surveyed in the last 30 days — Rita Recent)."
+            in confirmation)
+    assert re.search(r'<input type="hidden" name="confirm_count" value="2">\s*<button type="submit">'
+                     r'Send to 2 contacts</button>', confirmation)
+    assert ">Cancel</a>" in confirmation
+    assert _counts(app, org["tenant_id"]) == before
+
+    response = client.post(_url(org), data={"recipients": "role", "role_id": role_id, "confirm_count": "2"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    fragment = response.get_data(as_text=True)
+    assert "Survey sent to 2 contacts." in fragment and "Rita Recent" in fragment
+    assert 'id="send-confirm"' not in fragment
+    run_jobs(app)
+    assert sorted(str(m["To"]) for m in smtp_sink.wait_for(2)) == [
+        "Bea Both <bea.both@client.example>", "Sam Signer <sam.signer@client.example>"]
+
+
+def test_a_confirmation_for_another_number_asks_again_with_the_new_count(client, app, org):
+    make_contact(app, org["tenant_id"], "Sam Signer", roles=("Signer",))
+    make_contact(app, org["tenant_id"], "Late Signer", roles=("Signer",))
+    login(client, app, org["agent"])
+    response = client.post(_url(org), data={"recipients": "role", "confirm_count": "1",
+                                            "role_id": _role_id(app, org["tenant_id"], "Signer")})
+    assert response.status_code == 200
+    assert "Send to 2 contacts</button>" in _confirmation(response.get_data(as_text=True))
+    assert _counts(app, org["tenant_id"]) == (0, 0)
+
+
+def test_when_everyone_with_the_role_was_surveyed_recently_the_confirmation_offers_no_send(client, app, org):
+    recent = make_contact(app, org["tenant_id"], "Rita Recent", roles=("Signer",))
+    make_invitation(app, org["tenant_id"], recent)
+    login(client, app, org["agent"])
+    response = client.post(_url(org), data={"recipients": "role", "confirm_count": "0",
+                                            "role_id": _role_id(app, org["tenant_id"], "Signer")})
+    confirmation = _confirmation(response.get_data(as_text=True))
+    assert "This will email 0 contacts (1 skipped: surveyed in the last 30 days — Rita Recent)." in confirmation
+    assert "<button" not in confirmation and ">Back</a>" in confirmation
+    assert _counts(app, org["tenant_id"]) == (1, 0)
+
+
+def test_invitations_come_from_the_sender_name_with_replies_to_the_address_the_admin_chose(client, app, org, smtp_sink):
+    casey = make_contact(app, org["tenant_id"], "Casey Client")
+    login(client, app, org["admin"])
+    assert client.post(f"/t/{org['slug']}/settings/survey-content/sender", data={
+        "sender-sender_name": "Acme Customer Success", "sender-reply_to_address": "success@acme.example"},
+    ).status_code == 303
+    page = client.get(_url(org)).get_data(as_text=True)
+    assert "<strong>From:</strong> Acme Customer Success (replies go to success@acme.example)" in page
+    assert client.post(_url(org), data={"recipients": "contacts", "contact_ids": [casey]}).status_code == 303
+    run_jobs(app)
+    [message] = smtp_sink.wait_for(1)
+    assert message["From"] == "Acme Customer Success <outreach@turnaround.localhost>"
+    assert message["Reply-To"] == "success@acme.example"

@@ -42,8 +42,8 @@ def sla_mail(smtp_sink, address: str) -> Counter:
 
 
 def calendar_hours(app, org, **values):
-    set_sla(app, org["tenant_id"], business_hours_only=False, first_contact_target_hours=24,
-            first_contact_breach_hours=48, resolution_target_days=14, **values)
+    set_sla(app, org["tenant_id"], business_hours_only=False, first_contact_target=1,
+            first_contact_breach=2, resolution_target=14, **values)
 
 
 def test_at_risk_and_breach_notices_reach_the_assignee_and_the_lists_once_each(app, org, clock, smtp_sink):

@@ -89,8 +89,8 @@ def _ticket(app, org, ticket_id) -> dict:
 
 
 def test_a_new_ticket_owes_four_sla_notices_at_75_percent_and_at_the_breach(app, org, clock):
-    set_sla(app, org["tenant_id"], business_hours_only=False, first_contact_target_hours=24,
-            first_contact_breach_hours=48, resolution_target_days=14)
+    set_sla(app, org["tenant_id"], business_hours_only=False, first_contact_target=1,
+            first_contact_breach=2, resolution_target=14)
     ticket_id = open_ticket(app, org)
     notices = notices_of(app, org["tenant_id"], ticket_id)
     assert {kind: n["due_at"] for kind, n in notices.items()} == {
@@ -176,7 +176,7 @@ def test_reopening_a_closed_ticket_owes_its_notices_again_at_the_same_times(app,
 
 
 def test_waiting_on_customer_pauses_the_resolution_clock_and_moving_on_pushes_the_due_time(app, org, clock, client):
-    set_sla(app, org["tenant_id"], business_hours_only=False, resolution_target_days=14)
+    set_sla(app, org["tenant_id"], business_hours_only=False, resolution_target=14)
     ticket_id = open_ticket(app, org)
     _call(app, org, ticket_id)
     due = MONDAY_9AM + timedelta(days=14)
@@ -215,15 +215,16 @@ def test_waiting_on_customer_pauses_the_resolution_clock_and_moving_on_pushes_th
     assert "<strong>Resolution due in 13 days</strong>" in page
 
 
-def test_in_business_hours_mode_the_pause_gives_back_only_working_time(app, org, clock):
-    ticket_id = open_ticket(app, org)  # Monday 3 March 09:00 New York; Mon–Fri working days
+def test_in_business_hours_mode_the_pause_gives_back_only_opening_hours(app, org, clock):
+    ticket_id = open_ticket(app, org)  # Monday 3 March 09:00 New York; Mon–Fri 09:00–17:00
     _call(app, org, ticket_id)
-    assert _ticket(app, org, ticket_id)["resolution_due_at"].isoformat() == "2025-03-21T13:00:00+00:00"
+    # 10 business days: Monday 17 March 09:00, after the change to daylight saving time.
+    assert _ticket(app, org, ticket_id)["resolution_due_at"].isoformat() == "2025-03-17T13:00:00+00:00"
     clock.move_to("2025-03-07T15:00:00Z")  # Friday 10:00
     _move(app, org, ticket_id, "waiting")
-    clock.move_to("2025-03-10T14:00:00Z")  # Monday 10:00 (EDT): 14 h of Friday + 10 h of Monday went by
+    clock.move_to("2025-03-10T14:00:00Z")  # Monday 10:00 (EDT): 7 opening hours on Friday + 1 on Monday went by
     _move(app, org, ticket_id, "contacted")
-    assert _ticket(app, org, ticket_id)["resolution_due_at"].isoformat() == "2025-03-24T13:00:00+00:00"
+    assert _ticket(app, org, ticket_id)["resolution_due_at"].isoformat() == "2025-03-17T21:00:00+00:00"
 
 
 def test_waiting_on_customer_is_refused_before_the_first_contact(app, org, clock, client):
@@ -239,8 +240,8 @@ def test_waiting_on_customer_is_refused_before_the_first_contact(app, org, clock
 
 
 def test_ticket_page_shows_the_current_clock_in_the_organisations_timezone(app, org, clock, client):
-    set_sla(app, org["tenant_id"], business_hours_only=False, first_contact_target_hours=24,
-            first_contact_breach_hours=48)
+    set_sla(app, org["tenant_id"], business_hours_only=False, first_contact_target=1,
+            first_contact_breach=2)
     ticket_id = open_ticket(app, org)
     _as(app, org, client, "viewer")
     page = squash(client.get(ticket_url(org, ticket_id)).get_data(as_text=True))
@@ -260,10 +261,10 @@ def test_ticket_page_shows_the_current_clock_in_the_organisations_timezone(app, 
 
 
 def test_board_cards_say_how_the_sla_stands_and_can_be_sorted_by_due_time(app, org, clock, client):
-    set_sla(app, org["tenant_id"], business_hours_only=False, resolution_target_days=14)
+    set_sla(app, org["tenant_id"], business_hours_only=False, resolution_target=14)
     slow = open_ticket(app, org, "Casey Client")
     clock.shift(timedelta(hours=1))
-    set_sla(app, org["tenant_id"], resolution_target_days=2)
+    set_sla(app, org["tenant_id"], resolution_target=2)
     urgent = open_ticket(app, org, "Dana Doe")
     waiting = open_ticket(app, org, "Eli East")
     for ticket_id in (slow, urgent, waiting):
@@ -307,3 +308,31 @@ def test_board_sorted_by_due_time_runs_a_fixed_number_of_queries(app, org, clien
     with count_queries(app) as many:
         assert client.get(board).status_code == 200
     assert len(few) == len(many) <= 4, many
+
+
+def _email(app, org, ticket_id):
+    with_ticket(app, org["tenant_id"], ticket_id, lambda t: services.log_email(
+        t, db.session.get(User, org["agent"]), direction="outbound", subject="Following up", summary=None))
+
+
+def test_when_only_a_call_counts_a_personal_email_leaves_the_first_contact_clock_running(app, org, clock, client):
+    set_sla(app, org["tenant_id"], first_contact_stopped_by="call")
+    ticket_id = open_ticket(app, org)
+    _email(app, org, ticket_id)
+    state = ticket_state(app, org["tenant_id"], ticket_id)
+    assert state["status"] == "new"
+    notices = notices_of(app, org["tenant_id"], ticket_id)
+    assert notices["first_contact_breached"]["cancelled_at"] is None
+    _as(app, org, client, "viewer")
+    assert "<strong>First contact due in" in squash(client.get(ticket_url(org, ticket_id)).get_data(as_text=True))
+
+    _call(app, org, ticket_id)
+    assert ticket_state(app, org["tenant_id"], ticket_id)["status"] == "contacted"
+    assert notices_of(app, org["tenant_id"], ticket_id)["first_contact_breached"]["cancelled_at"] is not None
+
+
+def test_when_a_call_or_a_personal_email_counts_the_email_meets_first_contact(app, org, clock):
+    ticket_id = open_ticket(app, org)
+    _email(app, org, ticket_id)
+    assert ticket_state(app, org["tenant_id"], ticket_id)["status"] == "contacted"
+    assert notices_of(app, org["tenant_id"], ticket_id)["first_contact_breached"]["cancelled_at"] is not None
