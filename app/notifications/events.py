@@ -241,8 +241,7 @@ class SlaNotice(Event):
             ctx.reassign(target, reason=self.label)
 
     def recipients(self, ctx: Context) -> list[Recipient]:
-        people = [ctx.assignee] + ([ctx.reassigned_from] if ctx.reassigned_from else [])
-        found = [m.recipient for m in people if m is not None]
+        found = [m.recipient for m in (ctx.assignee, ctx.reassigned_from) if m is not None]
         found += ctx.organisation.recipients(self.list_event)
         if ctx.reassigned_to is not None:
             found += ctx.organisation.recipients("ticket_reassigned")
@@ -392,7 +391,7 @@ class ListAlert(Event):
         return ticket_values(ctx) | {
             "ticket.due": ctx.organisation.due(due) or "not set",
             "ticket.previous_assignee": occurrence.previous_assignee or "nobody",
-            "ticket.outcome": OUTCOMES.get(ticket.outcome, "") if ticket.outcome else "",
+            "ticket.outcome": OUTCOMES.get(ticket.outcome or "", ""),
             "ticket.closing_note": ticket.closing_note or "", "actor.name": occurrence.actor or "Turnaround",
         }
 
