@@ -92,57 +92,6 @@ SPECS: dict[str, Spec] = {
     ),
 }
 
-PHI_SAFE_ALERT = Spec(
-    "PHI-safe manager alert", "", "Detractor ticket {ticket.reference} ({ticket.band})",
-    "A detractor ticket was opened for {organisation}.\n\nTicket: {ticket.reference}\nBand: {ticket.band}\n"
-    "First contact due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n"
-    "This alert carries no patient details because PHI-safe alerts are on.",
-    ("organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.link"),
-)
-
-_PHI_SAFE_NOTE = "This alert carries no patient details because PHI-safe alerts are on."
-_TICKET_DETAILS = ("Score: {ticket.score} ({ticket.band})\nContact: {contact.name}, {contact.account}\n"
-                   "Email: {contact.email}\nPhone: {contact.phone}\nIdentifier: {contact.external_id}\n"
-                   "Comment: {ticket.comment}\n")
-_ALERT_FIELDS = CONTACT + ("contact.email", "contact.phone", "contact.external_id", "agent.name", "actor.name",
-                           "ticket.reference", "ticket.score", "ticket.band", "ticket.comment", "ticket.due",
-                           "ticket.link", "ticket.previous_assignee", "ticket.outcome", "ticket.closing_note")
-_PHI_SAFE_FIELDS = ("organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.link")
-
-# The alerts the notification lists get when a ticket changes hands or closes: (full, PHI-safe).
-ALERTS: dict[str, tuple[Spec, Spec]] = {
-    "ticket_reassigned": (
-        Spec("Ticket reassigned alert", "", "Ticket {ticket.reference} reassigned to {agent.name}",
-             "{actor.name} reassigned detractor ticket {ticket.reference} at {organisation}.\n\n"
-             "Now assigned to: {agent.name}\nPreviously assigned to: {ticket.previous_assignee}\n"
-             + _TICKET_DETAILS + "Due: {ticket.due}\n\nOpen the ticket: {ticket.link}",
-             _ALERT_FIELDS),
-        Spec("PHI-safe ticket reassigned alert", "", "Ticket {ticket.reference} reassigned ({ticket.band})",
-             "Detractor ticket {ticket.reference} at {organisation} was reassigned.\n\nTicket: {ticket.reference}\n"
-             "Band: {ticket.band}\nDue: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n" + _PHI_SAFE_NOTE,
-             _PHI_SAFE_FIELDS),
-    ),
-    "ticket_closed": (
-        Spec("Ticket closed alert", "", "Ticket {ticket.reference} closed: {ticket.outcome}",
-             "{actor.name} closed detractor ticket {ticket.reference} at {organisation}.\n\n"
-             "Outcome: {ticket.outcome}\nClosing note: {ticket.closing_note}\nWorked by: {agent.name}\n"
-             + _TICKET_DETAILS + "\nOpen the ticket: {ticket.link}",
-             _ALERT_FIELDS),
-        Spec("PHI-safe ticket closed alert", "", "Ticket {ticket.reference} closed ({ticket.band})",
-             "Detractor ticket {ticket.reference} at {organisation} was closed.\n\nTicket: {ticket.reference}\n"
-             "Band: {ticket.band}\nResolution was due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n"
-             + _PHI_SAFE_NOTE,
-             _PHI_SAFE_FIELDS),
-    ),
-}
-
-
-def alert_spec(event: str, phi_safe: bool) -> Spec:
-    """The alert for ``event`` as a notification list receives it, PHI-safe or in full."""
-    full, safe = ALERTS[event]
-    return safe if phi_safe else full
-
-
 SAMPLE_VALUES = {
     "organisation": "Acme Billing", "contact.first_name": "Dana", "contact.name": "Dana Whitfield",
     "contact.account": "Lakeside Orthopedics", "contact.email": "dana@example.com", "contact.phone": "+1 555 0101",

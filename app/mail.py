@@ -11,23 +11,28 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
+from collections import defaultdict
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, format_datetime
 
+import redis
 from flask import current_app, render_template
+from rq import Queue
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, enqueue_after_commit, enqueue_now, job
+from app.jobs import QUEUE_MAIL, enqueue_after_commit, enqueue_now, get_queue, job
 from app.tenancy import TenantScoped, tenant_context, unscoped
 from app.timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+DELIVERY_CHUNK = 50
+DELIVER_MESSAGES = "app.mail.deliver_messages"
 SENDING_LEASE = timedelta(minutes=5)
 STATES = {"queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "Failed"}
 KIND_LABELS = {
@@ -262,3 +267,31 @@ def sweep_outbox(stale_after: int | None = None, limit: int = 1000) -> int:
     for message_id in due_ids:
         enqueue_now("app.mail.deliver", message_id, queue=QUEUE_MAIL)
     return len(due_ids)
+
+
+def enqueue_deliveries(message_ids: list[int]) -> None:
+    """Hand new outbox messages to the mail queue: a few per job, all jobs in one Redis round trip.
+
+    If Redis is unavailable the messages stay queued in the database and the outbox sweep sends them.
+    """
+    chunks = [message_ids[start:start + DELIVERY_CHUNK] for start in range(0, len(message_ids), DELIVERY_CHUNK)]
+    if not chunks:
+        return
+    if current_app.config["JOBS_INLINE"]:
+        for chunk in chunks:
+            enqueue_now(DELIVER_MESSAGES, chunk, queue=QUEUE_MAIL)
+        return
+    try:
+        queue = get_queue(QUEUE_MAIL)
+        queue.enqueue_many([Queue.prepare_data(DELIVER_MESSAGES, args=(chunk,), timeout=120, failure_ttl=7 * 24 * 3600)
+                            for chunk in chunks])
+    except redis.RedisError:
+        log.warning("Redis unavailable: %d notice emails left for the outbox sweep", len(message_ids))
+
+
+def deliver_messages(message_ids: list[int]) -> dict[str, int]:
+    """Deliver each message (each claims its row, so a message already sent is skipped)."""
+    results: dict[str, int] = defaultdict(int)
+    for message_id in message_ids:
+        results[deliver(message_id)] += 1
+    return dict(results)

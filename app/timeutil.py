@@ -41,3 +41,11 @@ def localize(value: datetime | None, tz_name: str) -> datetime | None:
     if value is None:
         return None
     return value.astimezone(ZoneInfo(tz_name))
+
+
+DUE_FORMAT = "%a %d %b, %H:%M %Z"
+
+
+def format_due(moment: datetime | None, tz_name: str) -> str:
+    """A due time as the organisation reads it, e.g. "Tue 24 Nov, 09:00 EST"; "" for none."""
+    return localize(moment, tz_name).strftime(DUE_FORMAT) if moment else ""

@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from sqlalchemy import select
 
-from app import notify
 from app.confirm import confirm_page
 from app.extensions import db
+from app.notifications import lists as notification_lists
 from app.settings.forms_messages import NotificationListForm, PhiSafeForm
 from app.settings.models import NOTIFICATION_EVENTS, NotificationList
 from app.settings.routes import bp, change_settings, view_settings
@@ -34,7 +34,7 @@ def _list_form(nl: NotificationList | None = None, *, submitted: bool = False) -
         })
     else:
         form = NotificationListForm(formdata=None, data={"events": ["ticket_opened"]})
-    form.set_members(notify.active_members())
+    form.set_members(notification_lists.active_members())
     return form
 
 
@@ -46,8 +46,8 @@ def _page_context(form: NotificationListForm, phi_form: PhiSafeForm | None = Non
     settings = get_settings()
     return {
         "lists": lists,
-        "names": notify.member_names(lists.items),
-        "unheard": notify.unheard_events(),
+        "names": notification_lists.member_names(lists.items),
+        "unheard": notification_lists.unheard_events(),
         "events": NOTIFICATION_EVENTS,
         "phi_safe": settings.phi_safe_alerts,
         "phi_form": phi_form or PhiSafeForm(formdata=None, phi_safe_alerts=settings.phi_safe_alerts),
@@ -56,10 +56,10 @@ def _page_context(form: NotificationListForm, phi_form: PhiSafeForm | None = Non
 
 
 def _list_context(nl: NotificationList, form: NotificationListForm) -> dict:
-    return {"nl": nl, "form": form, "names": notify.member_names([nl]), "events": NOTIFICATION_EVENTS}
+    return {"nl": nl, "form": form, "names": notification_lists.member_names([nl]), "events": NOTIFICATION_EVENTS}
 
 
-def _refused(form: NotificationListForm, error: notify.ListRuleError) -> None:
+def _refused(form: NotificationListForm, error: notification_lists.ListRuleError) -> None:
     """A rule refused the change: nothing is written, and the message goes next to its field."""
     db.session.rollback()
     field = getattr(form, error.field)
@@ -78,7 +78,7 @@ def notifications_phi_safe():
     form = PhiSafeForm()
     if form.validate_on_submit():
         on = bool(form.phi_safe_alerts.data)
-        if notify.set_phi_safe_alerts(on):
+        if notification_lists.set_phi_safe_alerts(on):
             db.session.commit()
             flash("PHI-safe alerts are on: alerts carry only the ticket reference, band, due time and a sign-in link."
                   if on else "PHI-safe alerts are off: alerts include the contact's details and comment.", "success")
@@ -97,9 +97,9 @@ def notification_list_add():
     form = _list_form(submitted=True)
     if form.validate_on_submit():
         try:
-            nl = notify.create_list(name=form.name.data, events=form.events.data, roles=form.roles.data,
-                                    member_ids=form.member_ids.data or [], addresses=form.address_list)
-        except notify.ListRuleError as error:
+            nl = notification_lists.create_list(name=form.name.data, events=form.events.data, roles=form.roles.data,
+                                                member_ids=form.member_ids.data or [], addresses=form.address_list)
+        except notification_lists.ListRuleError as error:
             _refused(form, error)
         else:
             db.session.commit()
@@ -124,9 +124,10 @@ def notification_list_update(notification_list_id: int):
     form = _list_form(nl, submitted=True)
     if form.validate_on_submit():
         try:
-            changed = notify.update_list(nl, name=form.name.data, events=form.events.data, roles=form.roles.data,
-                                         member_ids=form.member_ids.data or [], addresses=form.address_list)
-        except notify.ListRuleError as error:
+            changed = notification_lists.update_list(nl, name=form.name.data, events=form.events.data,
+                                                     roles=form.roles.data, member_ids=form.member_ids.data or [],
+                                                     addresses=form.address_list)
+        except notification_lists.ListRuleError as error:
             _refused(form, error)
         else:
             db.session.commit()
@@ -156,7 +157,7 @@ def notification_list_delete_confirm(notification_list_id: int):
 def notification_list_delete(notification_list_id: int):
     nl = get_or_404(NotificationList, notification_list_id)
     name = nl.name
-    notify.delete_list(nl)
+    notification_lists.delete_list(nl)
     db.session.commit()
     flash(f"Deleted the list “{name}”.", "success")
     if request.htmx and not request.htmx.boosted:

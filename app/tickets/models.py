@@ -18,6 +18,13 @@ from app.timeutil import UTCDateTime, utcnow
 STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "waiting": "Waiting on customer",
             "closed": "Closed"}
 OUTCOMES = {"resolved": "Resolved", "not_resolved": "Not resolved", "no_response": "No response"}
+
+
+def reference(number: int) -> str:
+    """How people name a ticket: its number in its organisation, e.g. "D-0042"."""
+    return f"D-{number:04d}"
+
+
 CALL_OUTCOMES = {
     "connected": "Connected",
     "left_live_message": "Left live message",
@@ -77,7 +84,7 @@ class Ticket(TenantScoped, db.Model):
 
     @property
     def reference(self) -> str:
-        return f"D-{self.number:04d}"
+        return reference(self.number)
 
     @property
     def status_label(self) -> str:

@@ -1,16 +1,12 @@
 """Everything that changes a detractor ticket. Each verb writes its timeline entry."""
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from app import emailtemplates
+from app import notifications, timeutil
 from app.accounts.models import Membership, Tenant, User
 from app.extensions import db
-from app.mail import queue_email
-from app.notify import recipients
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response
@@ -18,8 +14,7 @@ from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
     CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket, ticket_root_cause,
 )
-from app.timeutil import localize, utcnow
-from app.urls import absolute_url
+from app.timeutil import utcnow
 from app.workflow import ticket_sla as sla_clock
 from app.workflow import todos as workflow_tasks
 from app.workflow.models import ActionPlanItem, Task
@@ -59,10 +54,6 @@ def _pick_assignee() -> User | None:
     return None
 
 
-def ticket_url(ticket: Ticket, tenant: Tenant) -> str:
-    return absolute_url("tickets.show", tenant_slug=tenant.slug, ticket_id=ticket.id)
-
-
 def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = None, **details) -> Activity:
     activity = Activity(ticket_id=ticket.id, actor_id=actor.id if actor else None, kind=kind, body=body, details=details)
     db.session.add(activity)
@@ -71,7 +62,7 @@ def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = No
 
 def format_due(moment, tenant: Tenant) -> str:
     """A due time as the tenant reads it, e.g. "Tue 24 Nov, 09:00 EST"."""
-    return localize(moment, tenant.timezone).strftime("%a %d %b, %H:%M %Z") if moment else ""
+    return timeutil.format_due(moment, tenant.timezone)
 
 
 def open_ticket(response: Response, trigger: str = "score") -> Ticket:
@@ -92,30 +83,8 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     _record(ticket, "opened", None, score=response.score, trigger=trigger,
             assignee=assignee.name if assignee else None)
     sla_clock.schedule_notices(ticket)
-    contact = response.contact
-    values = {
-        "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
-        "contact.account": contact.account_name or "", "contact.email": contact.email,
-        "contact.phone": contact.phone or "", "contact.external_id": contact.external_id or "",
-        "ticket.reference": ticket.reference, "ticket.score": str(response.score),
-        "ticket.band": response.band_label, "ticket.comment": response.comment or "(none yet)",
-        "ticket.due": format_due(ticket.first_contact_due_at, tenant), "ticket.link": ticket_url(ticket, tenant),
-        "agent.name": assignee.name if assignee else "nobody yet",
-    }
-    alert = emailtemplates.render(
-        emailtemplates.PHI_SAFE_ALERT if settings.phi_safe_alerts else "manager_alert", values
-    )
-    for address, name in recipients("ticket_opened"):
-        queue_email(kind="detractor_alert", to_address=address, to_name=name, subject=alert.subject,
-                    text_body=alert.text, html_body=alert.html, ticket_id=ticket.id,
-                    dedupe_key=f"ticket:{ticket.id}:opened:{address.lower()}")
+    notifications.notify("ticket_opened", "detractor_intro", ticket=ticket)
     if assignee is not None:
-        values.update({"agent.name": assignee.name, "agent.first_name": assignee.first_name,
-                       "agent.email": assignee.email, "agent.phone": assignee.phone or ""})
-        intro = emailtemplates.render("detractor_intro", values)
-        queue_email(kind="detractor_intro", to_address=contact.email, to_name=contact.name, subject=intro.subject,
-                    text_body=intro.text, html_body=intro.html, from_name=assignee.name,
-                    reply_to=assignee.email, ticket_id=ticket.id)
         _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
                 automatic=True, agent=assignee.name)
     workflow_tasks.create_cadence_tasks(ticket, settings, clock)
@@ -195,7 +164,8 @@ def reassign(ticket: Ticket, actor: User, assignee: User) -> None:
     ticket.assignee_id = assignee.id
     ticket.assignee = assignee
     activity = _record(ticket, "reassigned", actor, previous=previous, assignee=assignee.name)
-    notify_ticket_lists(ticket, "ticket_reassigned", activity, actor, previous_assignee=previous)
+    notifications.notify("ticket_reassigned", ticket=ticket, activity=activity, actor=actor,
+                         previous_assignee=previous)
 
 
 def move_status(ticket: Ticket, actor: User, status: str) -> None:
@@ -292,7 +262,7 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
         details.update(override_reason=override, open_items=open_items)
         body += f"\n\nClosed as resolved with {open_items} action-plan item{'s' if open_items != 1 else ''} open: {override}"
     activity = _record(ticket, "closed", actor, body, **details)
-    notify_ticket_lists(ticket, "ticket_closed", activity, actor)
+    notifications.notify("ticket_closed", ticket=ticket, activity=activity, actor=actor)
     workflow_tasks.close_ticket_work(ticket)
 
 
@@ -390,50 +360,3 @@ def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMI
 def assignable_members() -> list[User]:
     """Active admins, managers and agents of the current tenant, by name: who a ticket can be given to."""
     return _members_with_roles(WORKING_ROLES)
-
-
-def _dedupe_address(address: str) -> str:
-    """An address as it goes into a dedupe key: lower case, and hashed when too long for the column."""
-    address = address.strip().lower()
-    return address if len(address) <= 120 else hashlib.sha256(address.encode()).hexdigest()
-
-
-def notify_ticket_lists(ticket: Ticket, event: str, activity: Activity, actor: User | None,
-                        previous_assignee: str | None = None) -> int:
-    """Email the notification lists subscribed to ``event`` (ticket_reassigned, ticket_closed) about ``ticket``.
-
-    PHI-safe organisations send only the reference, band, due time and a sign-in link. Each address gets
-    one email per event: the dedupe key names the ticket, the event, its timeline entry and the address.
-    Returns how many emails were queued.
-    """
-    targets = recipients(event)
-    if not targets:
-        return 0
-    db.session.flush()  # the timeline entry's id names this event
-    tenant = db.session.get(Tenant, current_tenant_id())
-    settings = get_settings()
-    contact, response = ticket.contact, ticket.response
-    # Until the first contact, that is what is due next; after it (and for a closed ticket), the resolution.
-    contacted = event == "ticket_closed" or ticket.first_contact_at is not None
-    due = ticket.resolution_due_at if contacted else ticket.first_contact_due_at
-    values = {
-        "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
-        "contact.account": contact.account_name or "", "contact.email": contact.email,
-        "contact.phone": contact.phone or "", "contact.external_id": contact.external_id or "",
-        "ticket.reference": ticket.reference, "ticket.score": str(response.score),
-        "ticket.band": response.band_label, "ticket.comment": response.comment or "(none)",
-        "ticket.due": format_due(due, tenant) or "not set", "ticket.link": ticket_url(ticket, tenant),
-        "ticket.previous_assignee": previous_assignee or "nobody",
-        "ticket.outcome": ticket.outcome_label or "", "ticket.closing_note": ticket.closing_note or "",
-        "agent.name": ticket.assignee.name if ticket.assignee else "nobody",
-        "actor.name": actor.name if actor else "Turnaround",
-    }
-    alert = emailtemplates.render(emailtemplates.alert_spec(event, settings.phi_safe_alerts), values)
-    short = event.removeprefix("ticket_")
-    queued = 0
-    for address, name in targets:
-        message = queue_email(kind=event, to_address=address, to_name=name, subject=alert.subject,
-                              text_body=alert.text, html_body=alert.html, ticket_id=ticket.id,
-                              dedupe_key=f"ticket:{ticket.id}:{short}:{activity.id}:{_dedupe_address(address)}")
-        queued += message is not None
-    return queued

@@ -6,7 +6,7 @@ from sqlalchemy import event, select
 from app.accounts.models import Membership, User
 from app.extensions import db
 from app.mail import OutboxMessage
-from app.notify import recipients
+from app.notifications import notify, recipients
 from app.settings.models import NotificationList, RootCause
 from app.tenancy import tenant_context
 from app.tickets import services as tickets
@@ -321,7 +321,7 @@ def test_the_same_reassignment_is_never_emailed_twice(app, org, smtp_sink):
     with app.app_context(), tenant_context(org["tenant_id"]):
         ticket = db.session.get(Ticket, ticket_id)
         activity = next(a for a in ticket.activities if a.kind == "reassigned")
-        again = tickets.notify_ticket_lists(ticket, "ticket_reassigned", activity, None)
+        again = notify("ticket_reassigned", ticket=ticket, activity=activity)
         db.session.commit()
         keys = db.session.execute(select(OutboxMessage.dedupe_key).where(
             OutboxMessage.kind == "ticket_reassigned")).scalars().all()

@@ -17,6 +17,8 @@ from app.tenancy import tenant_context, unscoped
 from app.tickets import services
 from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
+from app.notifications import sweep as due_notices
+from app.notifications import sweep_due
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 from tests.conftest import add_member, login, run_jobs
@@ -308,13 +310,13 @@ def test_processing_the_same_notices_twice_queues_each_email_once(app, org, cloc
     clock.shift(timedelta(hours=18))
     now = utcnow()
     with app.app_context():
-        claimed = notices._claim(now, 100)
+        claimed = due_notices.claim(now, 100)
         assert [n.kind for n in claimed] == ["first_contact_at_risk"]
-        first = notices._Batch(claimed, now).run()
-        second = notices._Batch(claimed, now).run()
+        first = due_notices.handle(claimed, now)
+        second = due_notices.handle(claimed, now)
         db.session.commit()
         assert len(first) == 3 and second == []
-        assert notices._claim(now, 100) == []
+        assert due_notices.claim(now, 100) == []
         db.session.remove()
 
 
@@ -337,7 +339,7 @@ def test_two_sweeps_running_at_once_send_nothing_twice(app, org, other_org, cloc
             try:
                 start.wait()
                 while True:  # small sweeps, so the two interleave claim after claim
-                    count = notices.sweep(limit=2)
+                    count = sweep_due(limit=2)
                     if not count:
                         break
                     handled.append(count)
@@ -372,7 +374,7 @@ def test_the_sweep_runs_a_fixed_number_of_queries_however_many_notices_are_due(a
     clock.shift(timedelta(days=30))
     with count_queries(app) as few:
         with app.app_context():
-            notices.sweep()
+            sweep_due()
             db.session.remove()
 
     for i in range(12):
@@ -382,7 +384,7 @@ def test_the_sweep_runs_a_fixed_number_of_queries_however_many_notices_are_due(a
     clock.shift(timedelta(days=30))
     with count_queries(app) as many:
         with app.app_context():
-            handled = notices.sweep()
+            handled = sweep_due()
             db.session.remove()
     assert handled >= 15 * 4
     assert len(few) == len(many), many

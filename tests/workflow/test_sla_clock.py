@@ -15,7 +15,7 @@ from app.tenancy import tenant_context
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.workflow.models import ScheduledNotice
-from app.workflow.notices import SLA_KINDS
+from app.notifications import SLA_KINDS
 from app.workflow.ticket_sla import sla_state
 from tests.conftest import login
 from tests.tickets.conftest import (

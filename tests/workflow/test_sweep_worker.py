@@ -16,7 +16,7 @@ from app.jobs import redis_connection, sweep
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
 from app.workflow.models import ScheduledNotice
-from app.workflow.notices import SLA_KINDS
+from app.notifications import SLA_KINDS
 from tests.processes import WorkerProcess, worker_env
 from tests.tickets.conftest import open_ticket
 

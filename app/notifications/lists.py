@@ -1,15 +1,14 @@
-"""Who hears about what: notification lists resolved to addresses, and the changes admins make to them.
+"""The notification lists admins keep: add, change, delete, and the PHI-safe alerts switch.
 
 A list names the ticket events it hears about, and reaches everyone holding some roles, chosen members
-and outside addresses. :func:`recipients` turns the lists subscribed to one event into addresses, each
-once, in two queries whatever the number of lists. Every change to a list, and to PHI-safe alerts, writes
-an audit entry in the same transaction.
+and outside addresses (:mod:`app.notifications.recipients` turns lists into addresses). Every change to a
+list, and to PHI-safe alerts, writes an audit entry in the same transaction.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app import audit
 from app.accounts.models import Membership, User
@@ -17,33 +16,6 @@ from app.extensions import db
 from app.settings.models import NOTIFICATION_EVENTS, NotificationList
 from app.settings.services import get_settings
 from app.tenancy import ROLE_LABELS, ROLES
-
-
-def recipients(event: str) -> list[tuple[str, str | None]]:
-    """``(email, name)`` of everyone on a list subscribed to ``event``, each address once.
-
-    A list reaches active members holding its roles, its chosen active members, and its outside addresses.
-    """
-    lists = [nl for nl in db.session.execute(select(NotificationList).order_by(NotificationList.id)).scalars()
-             if event in (nl.events or [])]
-    if not lists:
-        return []
-    roles = {role for nl in lists for role in (nl.roles or [])}
-    member_ids = {int(i) for nl in lists for i in (nl.member_ids or [])}
-    found: dict[str, tuple[str, str | None]] = {}
-    if roles or member_ids:
-        users = db.session.execute(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.is_active.is_(True), or_(Membership.role.in_(roles), User.id.in_(member_ids)))
-            .order_by(User.name)
-        ).scalars()
-        for user in users:
-            found.setdefault(user.email.lower(), (user.email, user.name))
-    for nl in lists:
-        for address in nl.addresses or []:
-            found.setdefault(address.strip().lower(), (address.strip(), None))
-    return list(found.values())
 
 
 class ListRuleError(ValueError):

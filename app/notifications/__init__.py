@@ -1,0 +1,54 @@
+"""Notifications: for every event, who is told, what the message may carry, and its outbox rows.
+
+Two ways in, one way through (:class:`app.notifications.batch.Batch`):
+
+* :func:`notify` — a service owes the mail of one occurrence (a ticket opened, reassigned, closed) now,
+  in its own transaction; the messages are handed to the mail queue after commit.
+* :func:`sweep_due` — the worker's periodic sweep sends the scheduled notices that fell due (SLA at risk
+  and breached, task reminders, overdue action-plan items), a batch across organisations at a time.
+
+The events themselves are defined in :mod:`app.notifications.events`; the PHI-safe rule in
+:mod:`app.notifications.phi_safe`; lists → addresses in :mod:`app.notifications.recipients`; the dedupe key
+and the outbox writes in :mod:`app.notifications.outbox`; the admin side of the lists in
+:mod:`app.notifications.lists`.
+"""
+from __future__ import annotations
+
+from app.accounts.models import User
+from app.extensions import db
+from app.jobs import QUEUE_MAIL, enqueue_after_commit
+from app.notifications.batch import Batch, Occurrence
+from app.notifications.events import EVENTS, SLA_KINDS
+from app.notifications.recipients import recipients
+from app.notifications.sweep import SWEEP_LIMIT, sweep_due
+from app.tenancy import current_tenant_id
+from app.tickets.models import Activity, Ticket
+from app.timeutil import utcnow
+from app.workflow.models import ActionPlanItem, Task
+
+__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "notify", "recipients", "sweep_due"]
+
+
+def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None, item: ActionPlanItem | None = None,
+           activity: Activity | None = None, actor: User | None = None,
+           previous_assignee: str | None = None) -> int:
+    """Owe the mail of ``events`` about one subject, in the current organisation and transaction.
+
+    ``activity`` is the timeline entry that records the change (it names the occurrence of a reassignment
+    or a closing); ``actor`` did it; ``previous_assignee`` is the name the ticket had before. Each recipient
+    is told once per occurrence: calling again for the same occurrence queues nothing. The messages are
+    handed to the mail queue once the transaction commits. Returns how many messages were queued.
+    """
+    db.session.flush()  # the batch reads the rows this transaction wrote
+    subject = {"ticket_id": ticket.id if ticket else None, "task_id": task.id if task else None,
+               "item_id": item.id if item else None}
+    occurrences = [
+        Occurrence(event=event, tenant_id=current_tenant_id(), key=EVENTS[event].key(
+            **subject, activity_id=activity.id if activity else None), actor=actor.name if actor else None,
+            previous_assignee=previous_assignee, **subject)
+        for event in events
+    ]
+    message_ids = Batch(occurrences, utcnow()).run().message_ids
+    for message_id in message_ids:
+        enqueue_after_commit("app.mail.deliver", message_id, queue=QUEUE_MAIL)
+    return len(message_ids)
