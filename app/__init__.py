@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from pathlib import Path
 
 from flask import Flask, abort, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 
 from app.config import ROOT, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
@@ -105,6 +107,23 @@ def _register_error_pages(app: Flask) -> None:
 
         if isinstance(exc, HTTPException):
             return exc
-        app.logger.exception("Unhandled error")
+        _log_unhandled(app, exc)
         db.session.rollback()
         return render(500)
+
+
+def _log_unhandled(app: Flask, exc: Exception) -> None:
+    """Log an unhandled error without the personal data it may carry.
+
+    A database error's own message repeats the values it was given (a unique violation names the key:
+    a contact's email, an external id), and the engine hides only the bound parameters, so for those the
+    log has the error's class, SQLSTATE, statement and stack, and not its message.
+    """
+    if not isinstance(exc, DBAPIError):
+        app.logger.exception("Unhandled error")
+        return
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    app.logger.error(
+        "Unhandled database error %s (%s, SQLSTATE %s); values withheld. Statement:\n%s\nTraceback:\n%s",
+        type(exc).__name__, type(exc.orig).__name__, code, exc.statement, "".join(traceback.format_tb(exc.__traceback__)),
+    )

@@ -43,7 +43,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "TESTING": testing,
         "SECRET_KEY": env.get("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failing statement's error and log lines never carry the values bound to it
+        # (contact names, emails, phones, identifiers).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Jobs run in the web process after commit when Redis is not available (development only).
         "JOBS_INLINE": _bool(env.get("JOBS_INLINE")),
