@@ -79,6 +79,8 @@ def _register_assets(app: Flask) -> None:
 
 
 def _register_error_pages(app: Flask) -> None:
+    from app.security import describe_window
+
     messages = {
         400: ("Bad request", "Something in that request was not right. Go back and try again."),
         403: ("Not allowed", "Your role in this organisation does not allow this. Ask an admin if you need it."),
@@ -88,13 +90,24 @@ def _register_error_pages(app: Flask) -> None:
         500: ("Something went wrong", "We have logged the problem. Please try again in a moment."),
     }
 
-    def render(code: int):
-        title, message = messages[code]
+    def render(code: int, message: str | None = None):
+        title, message = messages[code][0], message or messages[code][1]
         template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
         return render_template(template, code=code, title=title, message=message), code
 
     for code in messages:
-        app.register_error_handler(code, lambda exc, code=code: render(code))
+        if code != 429:
+            app.register_error_handler(code, lambda exc, code=code: render(code))
+
+    @app.errorhandler(429)
+    def _too_many(exc):
+        # A view may answer its own breach (the sign-up form keeps what was typed); else say the real window.
+        if getattr(exc, "response", None) is not None:
+            return exc.response
+        limit = getattr(getattr(exc, "limit", None), "limit", None)
+        if limit is None:
+            return render(429)
+        return render(429, f"Please wait up to {describe_window(limit)} and try again.")
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
