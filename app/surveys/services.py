@@ -139,7 +139,8 @@ class SendResult:
 
     @property
     def message(self) -> str:
-        """What happened, in words: how many were sent, how many skipped and why."""
+        """What happened, in words: how many were sent, how many skipped and why. It is flashed, and so rides in
+        the session cookie, which anyone holding it can read: it names no contact."""
         parts = []
         if self.sent or not self.throttled:
             parts.append(f"Survey sent to {self.sent} contact{'' if self.sent == 1 else 's'}.")
@@ -147,10 +148,9 @@ class SendResult:
             parts.append("No survey was sent.")
         if self.throttled:
             n = len(self.throttled)
-            names = ", ".join(c.name for c in self.throttled[:5]) + (f" and {n - 5} more" if n > 5 else "")
             parts.append(
                 f"{n} contact{' was' if n == 1 else 's were'} skipped because they were surveyed in the last "
-                f"{self.throttle_days} days: {names}."
+                f"{self.throttle_days} days."
             )
         return " ".join(parts)
 
