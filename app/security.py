@@ -9,7 +9,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, g, request, session
 from flask_login import current_user, login_user
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so timing does not reveal which emails are registered.
@@ -28,7 +27,12 @@ PASSWORD_HINT = f"At least {MIN_PASSWORD_LENGTH} characters, and not a commonly 
 
 @cache
 def _common_passwords() -> frozenset[str]:
-    """The 30,000 most common passwords of zxcvbn's list (from leaked password sets), lower-cased."""
+    """The 30,000 most common passwords of zxcvbn's list (from leaked password sets), lower-cased.
+
+    Imported on first use: zxcvbn builds all its dictionaries on import, which web and worker processes that
+    never check a password need not pay for."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
 from app.accounts import services
@@ -13,7 +13,7 @@ from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, Sig
 from app.auth.models import RESET_PASSWORD, VERIFY_EMAIL
 from app.extensions import db, limiter, login_manager
 from app.security import describe_window, start_session, verify_password
-from app.tenancy import current_tenant, require_role, ROLES
+from app.tenancy import ROLES, current_tenant, require_role
 from app.timeutil import utcnow
 
 bp = Blueprint("auth", __name__)
@@ -97,7 +97,7 @@ def logout():
 SIGNUP_LIMIT = "10 per hour"
 
 
-def _signup_limited(limit) -> object:
+def _signup_limited(limit) -> Response:
     """The sign-up form again, with what was typed (never the password) and the limit's real window."""
     form = SignupForm(formdata=request.form)
     window = describe_window(limit.limit)
