@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from pathlib import Path
 
 from flask import Flask, abort, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 
 from app.config import ROOT, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
@@ -77,6 +79,8 @@ def _register_assets(app: Flask) -> None:
 
 
 def _register_error_pages(app: Flask) -> None:
+    from app.security import describe_window
+
     messages = {
         400: ("Bad request", "Something in that request was not right. Go back and try again."),
         403: ("Not allowed", "Your role in this organisation does not allow this. Ask an admin if you need it."),
@@ -86,13 +90,24 @@ def _register_error_pages(app: Flask) -> None:
         500: ("Something went wrong", "We have logged the problem. Please try again in a moment."),
     }
 
-    def render(code: int):
-        title, message = messages[code]
+    def render(code: int, message: str | None = None):
+        title, message = messages[code][0], message or messages[code][1]
         template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
         return render_template(template, code=code, title=title, message=message), code
 
     for code in messages:
-        app.register_error_handler(code, lambda exc, code=code: render(code))
+        if code != 429:
+            app.register_error_handler(code, lambda exc, code=code: render(code))
+
+    @app.errorhandler(429)
+    def _too_many(exc):
+        # A view may answer its own breach (the sign-up form keeps what was typed); else say the real window.
+        if getattr(exc, "response", None) is not None:
+            return exc.response
+        limit = getattr(getattr(exc, "limit", None), "limit", None)
+        if limit is None:
+            return render(429)
+        return render(429, f"Please wait up to {describe_window(limit)} and try again.")
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
@@ -105,6 +120,23 @@ def _register_error_pages(app: Flask) -> None:
 
         if isinstance(exc, HTTPException):
             return exc
-        app.logger.exception("Unhandled error")
+        _log_unhandled(app, exc)
         db.session.rollback()
         return render(500)
+
+
+def _log_unhandled(app: Flask, exc: Exception) -> None:
+    """Log an unhandled error without the personal data it may carry.
+
+    A database error's own message repeats the values it was given (a unique violation names the key:
+    a contact's email, an external id), and the engine hides only the bound parameters, so for those the
+    log has the error's class, SQLSTATE, statement and stack, and not its message.
+    """
+    if not isinstance(exc, DBAPIError):
+        app.logger.exception("Unhandled error")
+        return
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    app.logger.error(
+        "Unhandled database error %s (%s, SQLSTATE %s); values withheld. Statement:\n%s\nTraceback:\n%s",
+        type(exc).__name__, type(exc.orig).__name__, code, exc.statement, "".join(traceback.format_tb(exc.__traceback__)),
+    )

@@ -43,7 +43,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "TESTING": testing,
         "SECRET_KEY": env.get("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failing statement's error and log lines never carry the values bound to it
+        # (contact names, emails, phones, identifiers).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Jobs run in the web process after commit when Redis is not available (development only).
         "JOBS_INLINE": _bool(env.get("JOBS_INLINE")),
@@ -64,13 +66,19 @@ def load_config(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": app_env == "production",
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_IDLE_MINUTES", "480")) * 60,
         "WTF_CSRF_TIME_LIMIT": None,
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Empty means "the Redis at REDIS_URL" (set below, after overrides), so every web process counts
+        # against the same limits; memory:// would give each gunicorn worker its own count.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", ""),
+        # If Redis stops answering, limits are counted per process rather than failing every request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "PAGE_SIZE": 25,
     }
     if overrides:
         config.update(overrides)
+    if not config["RATELIMIT_STORAGE_URI"]:
+        config["RATELIMIT_STORAGE_URI"] = "memory://" if config["JOBS_INLINE"] else config["REDIS_URL"]
     if not config["SECRET_KEY"]:
         if config["APP_ENV"] in {"development", "test"}:
             config["SECRET_KEY"] = "dev-" + secrets.token_hex(16) if testing else "turnaround-development-key"

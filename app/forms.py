@@ -4,18 +4,16 @@ from __future__ import annotations
 from wtforms import ValidationError
 from wtforms.validators import Email
 
-from app.security import MIN_PASSWORD_LENGTH
+from app.security import password_problem
 
 
 class StrongPassword:
-    """At least eight characters, and not all the same character."""
+    """The password rules of ``app.security.password_problem``: long enough, and not a common password."""
 
     def __call__(self, form, field):
-        value = field.data or ""
-        if len(value) < MIN_PASSWORD_LENGTH:
-            raise ValidationError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
-        if len(set(value)) < 3:
-            raise ValidationError("Choose a password that is harder to guess.")
+        problem = password_problem(field.data or "")
+        if problem:
+            raise ValidationError(problem)
 
 
 def email_validator():

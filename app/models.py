@@ -1,5 +1,6 @@
 """Every model, imported in one place so migrations and the app see the whole schema."""
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
+from app.auth.models import AccountToken
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.mail import OutboxMessage
 from app.settings.models import (
@@ -10,7 +11,7 @@ from app.tickets.models import Activity, Ticket, ticket_root_cause
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 __all__ = [
-    "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
+    "AccountToken", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
     "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
     "User", "WorkflowSettings", "contact_role", "ticket_root_cause",

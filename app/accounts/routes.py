@@ -41,7 +41,7 @@ def accept_invitation(token: str):
     form = AcceptInvitationForm()
     if existing is not None:
         if not current_user.is_authenticated or current_user.id != existing.id:
-            flash(f"Log in as {invitation.email} to join {invitation.tenant.name}.", "info")
+            flash(f"Log in with the invited address to join {invitation.tenant.name}.", "info")
             return redirect(url_for("auth.login", next=request.path))
         if request.method == "POST":
             services.accept_invitation(invitation, existing)
@@ -133,7 +133,7 @@ def invite():
         except TeamRuleError as error:
             form.email.errors.append(str(error))
         else:
-            return _back_to_team(f"Invitation sent to {form.email.data}. The link works for 7 days.")
+            return _back_to_team("Invitation sent. The link works for 7 days.")
     return _refused(form=form)
 
 
@@ -142,8 +142,8 @@ def invite():
 def revoke(invitation_id: int):
     invitation = get_or_404(TeamInvitation, invitation_id)
     if services.revoke_invitation(invitation):
-        return _back_to_team(f"Invitation to {invitation.email} revoked.", "info")
-    return _back_to_team(f"The invitation to {invitation.email} was already {invitation.state}.", "info")
+        return _back_to_team("Invitation revoked.", "info")
+    return _back_to_team(f"The invitation was already {invitation.state}.", "info")
 
 
 @team_bp.post("/invitations/<int:invitation_id>/resend")
@@ -156,7 +156,7 @@ def resend(invitation_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return _refused()
-    return _back_to_team(f"A new invitation was sent to {invitation.email}. The earlier link no longer works.")
+    return _back_to_team("A new invitation was sent. The earlier link no longer works.")
 
 
 def _member(membership_id: int) -> Membership:
@@ -194,8 +194,8 @@ def change_role(membership_id: int):
     label = ROLE_LABELS[form.role.data]
     article = "an" if label[0] in "AEIOU" else "a"
     if not changed:
-        return _back_to_team(f"{name} is already {article} {label}.", "info")
-    message = f"{name} is now {article} {label}."
+        return _back_to_team(f"That member is already {article} {label}.", "info")
+    message = f"Role changed to {label}."
     if form.role.data not in WORKING_ROLES:
         return _handover_or_team(membership, message)
     return _back_to_team(message)
@@ -220,24 +220,22 @@ def deactivate_confirm(membership_id: int):
 @change_team
 def deactivate(membership_id: int):
     membership = _member(membership_id)
-    name = membership.user.name
     try:
         changed = services.deactivate_member(membership, current_user)
     except TeamRuleError as error:
         return _refused(member_errors={membership.id: str(error)})
     if not changed:
-        return _back_to_team(f"{name} was already deactivated.", "info")
-    return _handover_or_team(membership, f"{name} is deactivated and has been logged out.")
+        return _back_to_team("That member was already deactivated.", "info")
+    return _handover_or_team(membership, "Member deactivated and logged out.")
 
 
 @team_bp.post("/members/<int:membership_id>/reactivate")
 @change_team
 def reactivate(membership_id: int):
     membership = _member(membership_id)
-    name = membership.user.name
     if not services.reactivate_member(membership):
-        return _back_to_team(f"{name} is already active.", "info")
-    return _back_to_team(f"{name} is active again as {ROLE_LABELS[membership.role]}.")
+        return _back_to_team("That member is already active.", "info")
+    return _back_to_team(f"Member active again as {ROLE_LABELS[membership.role]}.")
 
 
 def _handover(membership: Membership, form: HandoverForm | None = None, ticket_form: HandoverForm | None = None,
@@ -283,11 +281,11 @@ def _hand_over(membership: Membership, form: HandoverForm, ticket: Ticket | None
         return _handover(membership, status=422, **refused)
     db.session.commit()
     if not moved:
-        flash(f"{membership.user.name} has no such open tickets any more.", "info")
+        flash("There are no such open tickets any more.", "info")
     elif ticket is not None:
-        flash(f"{ticket.reference} is now assigned to {assignee.name}.", "success")
+        flash(f"{ticket.reference} reassigned.", "success")
     else:
-        flash(f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} handed over to {assignee.name}.", "success")
+        flash(f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} handed over.", "success")
     if request.htmx and not request.htmx.boosted:
         return _handover(membership)
     return redirect(url_for("team.handover", membership_id=membership.id), 303)

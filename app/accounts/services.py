@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
+from app.auth import services as auth
 from app.contacts.models import DEFAULT_RECIPIENT_ROLES, RecipientRole
 from app.extensions import db
 from app.mail import queue_email
@@ -61,6 +62,24 @@ def create_organisation(*, name: str, kind: str, timezone: str, admin_name: str,
         db.session.add(Membership(user_id=user.id, role="admin"))
         db.session.flush()
     return tenant, user
+
+
+def sign_up(*, name: str, kind: str, timezone: str, admin_name: str, email: str, password: str) -> Tenant | None:
+    """Create the organisation and email its first admin a link to confirm the address; the caller answers
+    "check your email" whatever happened.
+
+    When the address already has an account nothing is created and its owner is emailed instead, after the
+    same password hashing a new account costs, so neither the page nor its timing says the address is taken.
+    """
+    existing = find_user_by_email(email)
+    if existing is not None:
+        hash_password(password)
+        auth.tell_owner_about_sign_up(existing)
+        return None
+    tenant, user = create_organisation(name=name, kind=kind, timezone=timezone, admin_name=admin_name,
+                                       email=email, password=password)
+    auth.send_verification(user, tenant)
+    return tenant
 
 
 def seed_tenant_defaults(tenant: Tenant) -> None:
@@ -138,6 +157,8 @@ def accept_invitation(invitation: TeamInvitation, user: User) -> Membership:
         else:
             membership.role, membership.is_active = invitation.role, True
         invitation.accepted_at = utcnow()
+        # The invitation's link was emailed to this address, so whoever used it reads mail there.
+        auth.mark_verified(user)
         db.session.flush()
     return membership
 

@@ -39,7 +39,7 @@ def new():
             form.email.errors.append(DUPLICATE_EMAIL)
         else:
             db.session.commit()
-            flash(f"Added {contact.name}.", "success")
+            flash("Contact added.", "success")
             return redirect(url_for("contacts.show", contact_id=contact.id), 303)
     return _form_page(form, contact=None)
 
@@ -69,7 +69,7 @@ def edit(contact_id: int):
             form.email.errors.append(DUPLICATE_EMAIL)
         else:
             db.session.commit()
-            flash(f"Saved {contact.name}.", "success")
+            flash("Contact saved.", "success")
             return redirect(url_for("contacts.show", contact_id=contact.id), 303)
     return _form_page(form, contact=contact)
 

@@ -10,6 +10,7 @@ import re
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from sqlalchemy import select
 
+from app.auth.services import ONE_TIME_LINK_KINDS
 from app.mail import STATES, OutboxMessage
 from app.tenancy import get_or_404, require_role
 from app.views import paginate, render_page
@@ -40,11 +41,17 @@ def index():
     return render_page("email_log/index.html", "email_log/_list.html", messages=messages, state=state, states=STATES)
 
 
+def _withheld(message: OutboxMessage) -> bool:
+    """A verification or reset link lets whoever holds it act as the recipient: outside development no other
+    admin may read it here (else anyone could confirm an address they signed up with but do not own)."""
+    return message.kind in ONE_TIME_LINK_KINDS and current_app.config["APP_ENV"] != "development"
+
+
 @bp.get("/<int:message_id>")
 @require_role("admin")
 def show(message_id: int):
     message = get_or_404(OutboxMessage, message_id)
-    return render_template("email_log/show.html", message=message)
+    return render_template("email_log/show.html", message=message, withheld=_withheld(message))
 
 
 @bp.get("/<int:message_id>/html")
@@ -52,7 +59,7 @@ def show(message_id: int):
 def html(message_id: int):
     """The stored HTML body, for the detail page's iframe only."""
     message = get_or_404(OutboxMessage, message_id)
-    if not message.html_body:
+    if not message.html_body or _withheld(message):
         abort(404)
     response = make_response(_links_open_in_top_window(message.html_body))
     response.headers["Content-Type"] = "text/html; charset=utf-8"

@@ -30,6 +30,7 @@ def _context(contacts_form: SendToContactsForm, role_form: SendToRoleForm, q: st
         "list_limit": CONTACT_LIST_LIMIT,
         "question": survey.question_for(current_tenant.name),
         "preview": services.invitation_preview(current_tenant, survey, current_user._get_current_object()),
+        "send_blocked": services.send_blocked_reason(current_tenant),
     }
 
 
@@ -73,10 +74,15 @@ def send():
         if request.form.get("confirm_count", type=int) != len(plan.recipients) or not plan.recipients:
             return render_page(PAGE, FRAGMENT, confirm=plan, **_context(contacts_form, role_form))
 
-    result = services.send_survey(
-        tenant=current_tenant._get_current_object(), survey=services.default_survey(),
-        contacts=recipients, sent_by=current_user._get_current_object(),
-    )
+    try:
+        result = services.send_survey(
+            tenant=current_tenant._get_current_object(), survey=services.default_survey(),
+            contacts=recipients, sent_by=current_user._get_current_object(),
+        )
+    except services.SendRuleError as error:
+        db.session.rollback()
+        (role_form.role_id if by_role else contacts_form.contact_ids).errors.append(str(error))
+        return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
     db.session.commit()
     flash(result.message, "success" if result.sent and not result.throttled else "info")
     if request.form.get("from_contact") and len(recipients) == 1:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app import audit, emailtemplates
 from app.accounts.models import Tenant, User
+from app.auth.services import unverified_founder
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.extensions import db
 from app.mail import queue_email
@@ -31,6 +32,27 @@ SCORES = range(0, 11)
 
 class LinkExpired(Exception):
     """The response can no longer be changed through this link."""
+
+
+class SendRuleError(ValueError):
+    """A send the rules refuse; the message is shown as is."""
+
+
+def send_blocked_reason(tenant: Tenant) -> str | None:
+    """Why nothing may be sent on the organisation's behalf yet, in words; None when sending is allowed."""
+    founder = unverified_founder(tenant.id)
+    if founder is None:
+        return None
+    return (f"No survey is sent until {founder.name}, who created {tenant.name}, confirms their email address "
+            f"({founder.email}) with the link we emailed. Surveys go out, and alerts follow, once it is confirmed.")
+
+
+def require_verified_sender(tenant: Tenant) -> None:
+    """Refuse, with :class:`SendRuleError`, to send anything on behalf of an organisation whose first admin has
+    not confirmed their email address: whoever signs up with an address they do not read sends nothing."""
+    reason = send_blocked_reason(tenant)
+    if reason is not None:
+        raise SendRuleError(reason)
 
 
 def default_survey() -> Survey:
@@ -134,7 +156,8 @@ class SendResult:
 
     @property
     def message(self) -> str:
-        """What happened, in words: how many were sent, how many skipped and why."""
+        """What happened, in words: how many were sent, how many skipped and why. It is flashed, and so rides in
+        the session cookie, which anyone holding it can read: it names no contact."""
         parts = []
         if self.sent or not self.throttled:
             parts.append(f"Survey sent to {self.sent} contact{'' if self.sent == 1 else 's'}.")
@@ -142,10 +165,9 @@ class SendResult:
             parts.append("No survey was sent.")
         if self.throttled:
             n = len(self.throttled)
-            names = _names(self.throttled)
             parts.append(
                 f"{n} contact{' was' if n == 1 else 's were'} skipped because they were surveyed in the last "
-                f"{self.throttle_days} days: {names}."
+                f"{self.throttle_days} days."
             )
         return " ".join(parts)
 
@@ -194,7 +216,9 @@ def plan_send(contacts: Iterable[Contact]) -> SendPlan:
 
 def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> SendResult:
     """Create one invitation per contact and queue its email, skipping contacts surveyed within the
-    organisation's throttle window (see :func:`plan_send`)."""
+    organisation's throttle window (see :func:`plan_send`). Raises :class:`SendRuleError` until the
+    organisation may send."""
+    require_verified_sender(tenant)
     plan = plan_send(contacts)
     result = SendResult(throttled=plan.throttled, throttle_days=plan.throttle_days)
     from_name, reply_to = invitation_sender(tenant, sent_by)

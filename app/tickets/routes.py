@@ -146,7 +146,7 @@ def log_call(ticket_id: int):
         services.log_call(ticket, current_user, called=called, outcome=form.outcome.data, notes=form.notes.data)
     except TicketRuleError as error:
         return _rule_error(ticket_id, "call", form, error)
-    return _done(ticket_id, f"Call to {called} logged: {CALL_OUTCOMES[form.outcome.data]}.")
+    return _done(ticket_id, f"Call logged: {CALL_OUTCOMES[form.outcome.data]}.")
 
 
 @bp.post("/tickets/<int:ticket_id>/emails")
@@ -161,7 +161,7 @@ def log_email(ticket_id: int):
                            summary=form.summary.data)
     except TicketRuleError as error:
         return _rule_error(ticket_id, "email", form, error)
-    return _done(ticket_id, f"Email “{form.subject.data}” logged.")
+    return _done(ticket_id, "Email logged.")
 
 
 @bp.post("/tickets/<int:ticket_id>/notes")
@@ -186,12 +186,12 @@ def reassign(ticket_id: int):
         return _invalid(ticket_id, "reassign", form)
     assignee = members[form.assignee_id.data]
     if ticket.assignee_id == assignee.id:
-        return _done(ticket_id, f"{ticket.reference} is already assigned to {assignee.name}.", "info")
+        return _done(ticket_id, f"{ticket.reference} is already assigned to them.", "info")
     try:
         services.reassign(ticket, current_user, assignee)
     except TicketRuleError as error:
         return _rule_error(ticket_id, "reassign", form, error)
-    return _done(ticket_id, f"{ticket.reference} is now assigned to {assignee.name}.")
+    return _done(ticket_id, f"{ticket.reference} reassigned.")
 
 
 @bp.post("/tickets/<int:ticket_id>/status")

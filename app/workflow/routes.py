@@ -140,7 +140,7 @@ def add_task(ticket_id: int):
     except WorkflowRuleError as error:
         return _refused(ticket_id, error, form, *TASK_FORM)
     due = ticket_services.format_due(task.due_at, current_tenant)
-    return _done(ticket_id, f"Task “{task.title}” added, due {due}.")
+    return _done(ticket_id, f"Task added, due {due}.")
 
 
 @bp.post("/tasks/<int:task_id>/done")
@@ -161,9 +161,9 @@ def set_task_done(task_id: int):
         flash(str(error), "error")
         changed = False
     if changed:
-        message = f"“{task.title}” done." if task.done_at else f"“{task.title}” is open again."
+        message = "Task done." if task.done_at else "Task open again."
     else:
-        message = f"“{task.title}” was already {'done' if task.done_at else 'open'}."
+        message = f"The task was already {'done' if task.done_at else 'open'}."
     if not from_my_tasks:
         return _done(ticket.id, message, "success" if changed else "info")
     db.session.commit()
@@ -206,7 +206,7 @@ def add_item(ticket_id: int):
                                     owner_team=form.owner_team.data, due_date=form.due_date.data, note=form.note.data)
     except WorkflowRuleError as error:
         return _refused(ticket_id, error, form, *ITEM_FORM)
-    return _done(ticket_id, f"Item “{item.title}” added to the action plan.")
+    return _done(ticket_id, "Item added to the action plan.")
 
 
 @bp.post("/action-plan/items/<int:item_id>")
@@ -224,7 +224,7 @@ def update_item(item_id: int):
                                 owner_team=form.owner_team.data, due_date=form.due_date.data, note=form.note.data)
     except WorkflowRuleError as error:
         return _refused(ticket.id, error, form, *frame, item_id=item.id)
-    return _done(ticket.id, f"Item “{item.title}” saved.")
+    return _done(ticket.id, "Item saved.")
 
 
 @bp.post("/action-plan/items/<int:item_id>/done")
@@ -240,8 +240,8 @@ def set_item_done(item_id: int):
     except WorkflowRuleError as error:
         return _refused(ticket.id, error, form)
     if not changed:
-        return _done(ticket.id, f"“{item.title}” was already {'done' if item.done_at else 'open'}.", "info")
+        return _done(ticket.id, f"The item was already {'done' if item.done_at else 'open'}.", "info")
     db.session.flush()
     progress = action_plan.progress(action_plan.ticket_items(ticket.id))
     state = "done" if item.done_at else "open again"
-    return _done(ticket.id, f"“{item.title}” {state}. Action plan: {progress}.")
+    return _done(ticket.id, f"Item {state}. Action plan: {progress}.")

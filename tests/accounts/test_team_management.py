@@ -71,7 +71,7 @@ def test_admin_changes_a_members_role_and_the_audit_log_records_it(app, client, 
     assert response.status_code == 303 and response.headers["Location"].endswith("/team/")
     assert _membership(app, org, org["agent"])["role"] == "manager"
     assert _audit(app, org) == [("Changed Alex Agent’s role from Agent to Manager", {"role": ["agent", "manager"]})]
-    assert "Alex Agent is now a Manager." in client.get(_url(org, "/")).get_data(as_text=True)
+    assert "Role changed to Manager." in client.get(_url(org, "/")).get_data(as_text=True)
 
 
 def test_htmx_role_change_returns_the_team_fragment_with_the_new_role(app, client, org):
@@ -82,7 +82,7 @@ def test_htmx_role_change_returns_the_team_fragment_with_the_new_role(app, clien
     assert response.status_code == 200 and "<html" not in page
     select_html = re.search(rf'<select id="member-{val}-role".*?</select>', page, re.S).group(0)
     assert re.search(r'<option (selected value="agent"|value="agent" selected)', select_html)
-    assert 'hx-swap-oob="true"' in page and "Val Viewer is now an Agent." in page
+    assert 'hx-swap-oob="true"' in page and "Role changed to Agent." in page
     assert _membership(app, org, org["viewer"])["role"] == "agent"
 
 
@@ -172,7 +172,7 @@ def test_deactivating_a_member_with_open_tickets_lists_them_for_handover(app, cl
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/team/members/{alex}/tickets")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Alex Agent is deactivated and has been logged out. They still have 2 open tickets" in page
+    assert "Member deactivated and logged out. They still have 2 open tickets" in page
     assert "D-0001" in page and "D-0002" in page and "D-0003" not in page, "closed tickets stay where they are"
     assert "Reassign all 2 open tickets" in page
     assert 'id="ticket-1-assignee_id"' in page, "each ticket can also go to someone on its own"
@@ -230,7 +230,7 @@ def test_admin_hands_over_all_open_tickets_and_each_timeline_records_it(app, cli
     assert summary == "Handed over 3 open tickets from Alex Agent to Mia Manager"
     assert changes["assignee"] == ["Alex Agent", "Mia Manager"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "3 tickets handed over to Mia Manager." in page and "Alex Agent has no open tickets." in page
+    assert "3 tickets handed over." in page and "Alex Agent has no open tickets." in page
 
 
 def test_admin_hands_over_a_single_ticket_and_the_rest_stay_listed(app, client, org):
@@ -241,7 +241,7 @@ def test_admin_hands_over_a_single_ticket_and_the_rest_stay_listed(app, client, 
     response = client.post(_url(org, f"/members/{alex}/tickets/{ids[0]}"),
                            data={f"ticket-{ids[0]}-assignee_id": org["admin"]}, headers={"HX-Request": "true"})
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "D-0001 is now assigned to Ada Admin." in page
+    assert response.status_code == 200 and "D-0001 reassigned." in page
     assert _assignees(app, org) == {"D-0001": org["admin"], "D-0002": org["agent"]}
     assert 'id="handover-ticket-' + str(ids[0]) + '"' not in page and "D-0002" in page
 

@@ -3,6 +3,7 @@ from sqlalchemy import select
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import RecipientRole
 from app.extensions import db
+from app.mail import OutboxMessage
 from app.surveys.models import Survey
 from app.tenancy import tenant_context
 from tests.conftest import PASSWORD, login, make_org
@@ -22,15 +23,22 @@ def test_front_page_offers_sign_up(client):
     assert "Sign up your organisation" in page and 'href="/signup"' in page
 
 
+def _outbox(app, tenant_id: int) -> list[OutboxMessage]:
+    with app.app_context(), tenant_context(tenant_id):
+        rows = db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        db.session.expunge_all()
+    return rows
+
+
 def test_sign_up_creates_organisation_admin_and_default_survey(client, app):
     response = client.post("/signup", data=SIGNUP)
-    assert response.status_code == 303
-    assert response.headers["Location"].endswith("/t/harbor-billing-partners/")
+    assert response.status_code == 303 and response.headers["Location"] == "/signup/sent"
     with app.app_context():
         tenant = db.session.execute(select(Tenant)).scalar_one()
         assert (tenant.name, tenant.kind, tenant.timezone) == ("Harbor Billing Partners", "billing", "America/Chicago")
         user = db.session.execute(select(User)).scalar_one()
         assert user.email == "hana@harbor.example" and user.password_hash.startswith("$argon2id$")
+        assert user.email_verified_at is None
         with tenant_context(tenant.id):
             assert db.session.execute(select(Membership.role)).scalar_one() == "admin"
             survey = db.session.execute(select(Survey)).scalar_one()
@@ -38,33 +46,49 @@ def test_sign_up_creates_organisation_admin_and_default_survey(client, app):
             assert (survey.detractor_max, survey.passive_max) == (6, 8)
             roles = set(db.session.execute(select(RecipientRole.name)).scalars())
             assert roles == {"Signer", "NPS Recipient"}
-    assert client.get("/t/harbor-billing-partners/").status_code == 200
+        tenant_id = tenant.id
+    [verification] = _outbox(app, tenant_id)
+    assert (verification.kind, verification.to_address) == ("email_verification", "hana@harbor.example")
+    assert "Check your email" in client.get("/signup/sent").get_data(as_text=True)
 
 
-def test_sign_up_refuses_duplicate_email_with_message_next_to_field(client, app):
-    make_org(app, "First Org", email="hana@harbor.example")
-    response = client.post("/signup", data=SIGNUP)
-    assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    assert 'id="email-error"' in page and "already exists" in page
+def test_sign_up_with_an_existing_address_answers_exactly_as_for_a_new_one(app):
+    tenant_id, _ = make_org(app, "First Org", email="hana@harbor.example")
+    taken = app.test_client().post("/signup", data=SIGNUP)
+    fresh = app.test_client().post("/signup", data={**SIGNUP, "email": "new@harbor.example"})
+    assert (taken.status_code, taken.headers["Location"]) == (fresh.status_code, fresh.headers["Location"])
+    assert taken.get_data() == fresh.get_data()
     with app.app_context():
-        assert db.session.execute(select(db.func.count()).select_from(Tenant)).scalar_one() == 1
+        assert db.session.execute(select(db.func.count()).select_from(Tenant)).scalar_one() == 2
+    [notice] = _outbox(app, tenant_id)
+    assert (notice.kind, notice.to_address) == ("account_exists", "hana@harbor.example")
+    assert "already has an account" in notice.text_body and "/password/forgot" in notice.text_body
 
 
 def test_sign_up_refuses_weak_password_and_invalid_email(client, app):
     response = client.post("/signup", data={**SIGNUP, "password": "short", "email": "not-an-email"})
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert 'id="password-error"' in page and "at least 8 characters" in page
+    assert 'id="password-error"' in page and "at least 12 characters" in page
     assert 'id="email-error"' in page and "valid email" in page
+    with app.app_context():
+        assert db.session.execute(select(db.func.count()).select_from(User)).scalar_one() == 0
+
+
+def test_sign_up_refuses_a_common_password(client, app):
+    response = client.post("/signup", data={**SIGNUP, "password": "Qwerty123456"})
+    assert response.status_code == 422
+    assert "on a list of commonly used passwords" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(select(db.func.count()).select_from(User)).scalar_one() == 0
 
 
 def test_same_organisation_name_gets_a_distinct_slug(client, app):
     make_org(app, "Harbor Billing Partners", email="other@harbor.example")
-    response = client.post("/signup", data=SIGNUP)
-    assert response.headers["Location"].endswith("/t/harbor-billing-partners-2/")
+    client.post("/signup", data=SIGNUP)
+    with app.app_context():
+        slugs = set(db.session.execute(select(Tenant.slug)).scalars())
+    assert slugs == {"harbor-billing-partners", "harbor-billing-partners-2"}
 
 
 def test_log_in_and_log_out(client, app):

@@ -148,7 +148,7 @@ def test_add_contact_with_roles(client, app, org):
     assert re.search(rf"/t/{org['slug']}/contacts/\d+$", response.headers["Location"])
     assert _contacts(app, org["tenant_id"]) == [{**NEW, "roles": ["NPS Recipient", "Signer"]}]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Added Dana Doe." in page and "PAT-0042" in page and "Doe Dental" in page
+    assert "Contact added." in page and "PAT-0042" in page and "Doe Dental" in page
 
 
 def test_add_contact_without_optional_fields_or_roles(client, app, org):

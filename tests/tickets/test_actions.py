@@ -31,7 +31,7 @@ def test_log_call_by_plain_post_redirects_with_a_flash_and_moves_new_to_contacte
                                          {"called": "Casey's assistant", "outcome": "left_voicemail"})
 
     page = squash(client.get(response.headers["Location"]).get_data(as_text=True))
-    assert "Call to Casey&#39;s assistant logged: Left voicemail." in page
+    assert "Call logged: Left voicemail." in page
     assert "<strong>Alex Agent</strong> called Casey&#39;s assistant: Left voicemail." in page
     assert '<span class="status-pill status-contacted">Contacted</span>' in page
 
@@ -44,7 +44,7 @@ def test_log_call_through_htmx_returns_the_updated_ticket_fragment(app, org, as_
     fragment = squash(response.get_data(as_text=True))
     assert "<!doctype html>" not in fragment and "<header class=\"container-fluid" not in fragment
     assert '<div id="ticket">' in fragment
-    assert '<div id="flashes" hx-swap-oob="true">' in fragment and "Call to Casey Client logged: Connected." in fragment
+    assert '<div id="flashes" hx-swap-oob="true">' in fragment and "Call logged: Connected." in fragment
     # Who was called defaults to the contact; the first contact attempt moves the ticket on.
     assert "<strong>Alex Agent</strong> called Casey Client: Connected." in timeline_html(fragment)
     assert '<span class="status-pill status-contacted">Contacted</span>' in fragment

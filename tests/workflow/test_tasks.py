@@ -81,7 +81,7 @@ def test_adding_a_task_through_htmx_returns_the_ticket_with_the_new_task(app, or
     assert response.status_code == 200
     fragment = squash(response.get_data(as_text=True))
     assert "<!doctype html>" not in fragment and '<div id="ticket">' in fragment
-    assert "Task “Send the AR report” added, due Mon 03 Jun, 15:30 EDT." in fragment
+    assert "Task added, due Mon 03 Jun, 15:30 EDT." in fragment
     task_id = _task(app, org, "Send the AR report").id
     assert (f'<label for="task-{task_id}-done"><input type="checkbox" id="task-{task_id}-done" name="done" value="y" > '
             'Send the AR report</label>') in fragment
@@ -124,7 +124,7 @@ def test_ticking_a_task_done_cancels_its_reminder_and_unticking_owes_it_again(ap
     response = _tick(client, org, task.id, htmx=True)
     assert response.status_code == 200
     fragment = squash(response.get_data(as_text=True))
-    assert "“Send the AR report” done." in fragment
+    assert "Task done." in fragment
     assert f'id="task-{task.id}-done" name="done" value="y" checked>' in fragment
     assert _task(app, org, "Send the AR report").done_at is not None
     assert _reminder(app, org, task.id)[3] is True
@@ -216,7 +216,7 @@ def test_ticking_a_task_on_my_tasks_through_htmx_returns_the_list_without_it(app
     response = _tick(client, org, task.id, htmx=True, back="tasks")
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
-    assert "<!doctype html>" not in fragment and "“Send the AR report” done." in fragment
+    assert "<!doctype html>" not in fragment and "Task done." in fragment
     assert f'id="task-{task.id}-done"' not in fragment
     plain = _tick(client, org, task.id, done=False, back="tasks")
     assert plain.status_code == 303 and plain.headers["Location"].endswith(f"/t/{org['slug']}/tasks")
