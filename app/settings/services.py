@@ -12,6 +12,7 @@ from app import audit
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import RecipientRole, contact_role
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import (
     DEFAULT_BUSINESS_HOURS, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
     RootCause, WorkflowSettings,
@@ -80,14 +81,6 @@ def _calendar(business_hours: dict, business_hours_only: bool, tenant: Tenant | 
 M = TypeVar("M")
 
 
-class SettingsRuleError(ValueError):
-    """A settings change broke a rule; ``field`` names the form field the message belongs next to."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
 def _same_name(column, name: str, exclude_id: int | None, model: type[M]) -> M | None:
     """The row (retired or not) whose ``column`` equals ``name`` ignoring case, other than ``exclude_id``."""
     statement = select(model).where(func.lower(column) == name.strip().lower())
@@ -110,7 +103,7 @@ def _add_named(model: type[M], field: str, value: str, kind: str, area: str, sho
     value = value.strip()
     other = _same_name(getattr(model, field), value, None, model)
     if other is not None:
-        raise SettingsRuleError(field, _taken_message(short or kind, other))
+        raise RuleError(_taken_message(short or kind, other), field)
     row = model(**{field: value})
     db.session.add(row)
     db.session.flush()
@@ -122,7 +115,7 @@ def _rename_named(row, field: str, value: str, kind: str, area: str, short: str 
     value = value.strip()
     other = _same_name(getattr(type(row), field), value, row.id, type(row))
     if other is not None:
-        raise SettingsRuleError(field, _taken_message(short or kind, other))
+        raise RuleError(_taken_message(short or kind, other), field)
     before = getattr(row, field)
     setattr(row, field, value)
     audit.record(area, f"Renamed {kind} {before} to {value}", {field: [before, value]})
@@ -202,28 +195,24 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, f
                breach_reassign_to_id: int | None) -> None:
     """Change the SLA windows. Tickets already open keep the due times they were given.
 
-    Raises :class:`SettingsRuleError` when the breach is not after the target, a day closes before it opens,
+    Raises :class:`~app.rules.RuleError` when the breach is not after the target, a day closes before it opens,
     no day is open while counting business hours, the reassignee cannot work tickets, or the deadlines
     would fall more than three years away.
     """
     if first_contact_breach_hours <= first_contact_target_hours:
-        raise SettingsRuleError(
-            "first_contact_breach_hours",
-            f"The breach must come after the first-contact target ({first_contact_target_hours} hours).",
-        )
+        raise RuleError(f"The breach must come after the first-contact target ({first_contact_target_hours} hours).",
+                        "first_contact_breach_hours")
     for day, periods in business_hours.items():
         for start, end in periods:
             if not start < end:
-                raise SettingsRuleError(f"day{day}_end", f"{WEEKDAYS[int(day)]} must close after it opens.")
+                raise RuleError(f"{WEEKDAYS[int(day)]} must close after it opens.", f"day{day}_end")
     open_days = {day: periods for day, periods in business_hours.items() if periods}
     if business_hours_only and not open_days:
-        raise SettingsRuleError(
-            "business_hours_only", "Open at least one day, or count calendar hours instead."
-        )
+        raise RuleError("Open at least one day, or count calendar hours instead.", "business_hours_only")
     if breach_reassign_to_id is not None and breach_reassign_to_id not in {
         user.id for user in breach_reassign_candidates()
     }:
-        raise SettingsRuleError("breach_reassign_to_id", "Choose an active admin, manager or agent.")
+        raise RuleError("Choose an active admin, manager or agent.", "breach_reassign_to_id")
     hours = {day: [list(p) for p in periods] for day, periods in sorted(open_days.items(), key=lambda i: int(i[0]))}
     try:
         clock = _calendar(hours, business_hours_only)
@@ -231,9 +220,8 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target_hours: int, f
         clock.add(now, first_contact_breach_hours)
         clock.add(now, resolution_target_days * 24)
     except ValueError:
-        raise SettingsRuleError(
-            "resolution_target_days", "With these opening hours the deadline would be more than three years away."
-        ) from None
+        raise RuleError("With these opening hours the deadline would be more than three years away.",
+                        "resolution_target_days") from None
     before = _sla_snapshot(settings)
     settings.first_contact_target_hours = first_contact_target_hours
     settings.first_contact_breach_hours = first_contact_breach_hours
@@ -272,7 +260,7 @@ def add_holiday(day: date, name: str) -> Holiday:
     name = name.strip()
     other = db.session.execute(select(Holiday).where(Holiday.day == day)).scalar_one_or_none()
     if other is not None:
-        raise SettingsRuleError("day", f"{day:%d %b %Y} is already a holiday ({other.name}).")
+        raise RuleError(f"{day:%d %b %Y} is already a holiday ({other.name}).", "day")
     holiday = Holiday(day=day, name=name)
     db.session.add(holiday)
     db.session.flush()
@@ -305,7 +293,7 @@ def add_action_plan_template(name: str, items: list[str]) -> ActionPlanTemplate:
     name = name.strip()
     other = _same_name(ActionPlanTemplate.name, name, None, ActionPlanTemplate)
     if other is not None:
-        raise SettingsRuleError("name", _taken_message("template", other))
+        raise RuleError(_taken_message("template", other), "name")
     template = ActionPlanTemplate(name=name, items=list(items))
     db.session.add(template)
     db.session.flush()
@@ -319,7 +307,7 @@ def update_action_plan_template(template: ActionPlanTemplate, name: str, items: 
     name = name.strip()
     other = _same_name(ActionPlanTemplate.name, name, template.id, ActionPlanTemplate)
     if other is not None:
-        raise SettingsRuleError("name", _taken_message("template", other))
+        raise RuleError(_taken_message("template", other), "name")
     before = audit.snapshot(template, ["name", "items"])
     template.name = name
     template.items = list(items)

@@ -1,14 +1,13 @@
 """Sending the NPS survey to chosen contacts or to everyone holding a recipient role."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
 from app.surveys import services
 from app.surveys.forms import BY_ROLE, MAX_CHOSEN, SendToContactsForm, SendToRoleForm
 from app.tenancy import WORKING_ROLES, current_tenant, require_role
-from app.views import render_page
+from app.views import refused, render_page, saved
 
 bp = Blueprint("surveys", __name__, url_prefix="/t/<tenant_slug>/surveys")
 
@@ -64,16 +63,15 @@ def send():
                 )
                 recipients = []
     if not recipients:
-        return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
+        return refused(PAGE, FRAGMENT, lambda: _context(contacts_form, role_form))
 
     result = services.send_survey(
         tenant=current_tenant._get_current_object(), survey=services.default_survey(),
         contacts=recipients, sent_by=current_user._get_current_object(),
     )
-    db.session.commit()
-    flash(result.message, "success" if result.sent and not result.throttled else "info")
+    back = url_for("surveys.send")
     if request.form.get("from_contact") and len(recipients) == 1:
-        return redirect(url_for("contacts.show", contact_id=recipients[0].id), 303)
-    if request.htmx:
-        return render_page(PAGE, FRAGMENT, **_context(*_fresh_forms(services.roles_with_counts())))
-    return redirect(url_for("surveys.send"), 303)
+        back = url_for("contacts.show", contact_id=recipients[0].id)
+    return saved(result.message, back,
+                 lambda: render_page(PAGE, FRAGMENT, **_context(*_fresh_forms(services.roles_with_counts()))),
+                 "success" if result.sent and not result.throttled else "info")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,9 +15,20 @@ from app.surveys.models import Response
 from app.tenancy import TenantScoped, _default_tenant_id
 from app.timeutil import UTCDateTime, utcnow
 
-# "Waiting on customer" stops the resolution clock until the ticket moves on (app.workflow.sla).
-STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "waiting": "Waiting on customer",
-            "closed": "Closed"}
+
+
+class Status(StrEnum):
+    """A ticket's status, as stored. Every status but CLOSED is a column of the board."""
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    ACTION_PLAN = "action_plan"
+    WAITING = "waiting"  # "Waiting on customer" stops the resolution clock until the ticket moves on
+    CLOSED = "closed"
+
+
+STATUSES = {Status.NEW: "New", Status.CONTACTED: "Contacted", Status.ACTION_PLAN: "Action plan",
+            Status.WAITING: "Waiting on customer", Status.CLOSED: "Closed"}
 OUTCOMES = {"resolved": "Resolved", "not_resolved": "Not resolved", "no_response": "No response"}
 CALL_OUTCOMES = {
     "connected": "Connected",

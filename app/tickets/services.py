@@ -11,6 +11,7 @@ from app.accounts.models import Membership, Tenant, User
 from app.extensions import db
 from app.mail import queue_email
 from app.notify import recipients
+from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar
 from app.surveys.models import Response
@@ -23,10 +24,6 @@ from app.urls import absolute_url
 from app.workflow import ticket_sla as sla_clock
 from app.workflow import todos as workflow_tasks
 from app.workflow.models import ActionPlanItem, Task
-
-
-class TicketRuleError(ValueError):
-    """A change the ticket's state does not allow; the message is shown to the user."""
 
 
 def ticket_for_response(response: Response) -> Ticket | None:
@@ -151,13 +148,13 @@ def _mark_contacted(ticket: Ticket) -> None:
 
 def _ensure_open(ticket: Ticket) -> None:
     if ticket.status == "closed":
-        raise TicketRuleError("This ticket is closed. Reopen it to make changes.")
+        raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
 def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: str | None) -> Activity:
     _ensure_open(ticket)
     if outcome not in CALL_OUTCOMES:
-        raise TicketRuleError("Choose how the call went.")
+        raise RuleError("Choose how the call went.")
     activity = _record(ticket, "call", actor, notes or None, called=called, outcome=outcome)
     _mark_contacted(ticket)
     workflow_tasks.record_outreach(ticket, kind="call", reached=outcome == "connected")
@@ -167,7 +164,7 @@ def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: s
 def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summary: str | None) -> Activity:
     _ensure_open(ticket)
     if direction not in EMAIL_DIRECTIONS:
-        raise TicketRuleError("Choose whether the email was sent or received.")
+        raise RuleError("Choose whether the email was sent or received.")
     activity = _record(ticket, "email", actor, summary or None, direction=direction, subject=subject)
     _mark_contacted(ticket)
     workflow_tasks.record_outreach(ticket, kind="email" if direction == "outbound" else None,
@@ -205,12 +202,13 @@ def move_status(ticket: Ticket, actor: User, status: str) -> None:
     Reopening a closed ticket owes its SLA notices again.
     """
     if status not in STATUSES or status == "closed":
-        raise TicketRuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.")
+        raise RuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.",
+                        "status")
     if ticket.status == status:
         return
     if status == "waiting" and ticket.first_contact_at is None:
-        raise TicketRuleError("Log a call or an email with the customer first: only the resolution clock can "
-                              "wait on the customer.")
+        raise RuleError("Log a call or an email with the customer first: only the resolution clock can "
+                        "wait on the customer.", "status")
     previous, reopening = ticket.status, ticket.status == "closed"
     if reopening:
         _record(ticket, "reopened", actor, previous_outcome=ticket.outcome)
@@ -229,14 +227,6 @@ def move_status(ticket: Ticket, actor: User, status: str) -> None:
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
 
 
-class ClosingRuleError(TicketRuleError):
-    """Closing was refused; ``field`` names the close form's field the message belongs next to."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
-
-
 def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_cause_ids=(),
                  override_reason: str | None = None) -> None:
     """Close the ticket with an outcome, a note and at least one of the organisation's active root causes.
@@ -249,9 +239,9 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     """
     _ensure_open(ticket)
     if outcome not in OUTCOMES:
-        raise TicketRuleError("Choose an outcome.")
+        raise RuleError("Choose an outcome.")
     if not (note or "").strip():
-        raise TicketRuleError("Write a closing note.")
+        raise RuleError("Write a closing note.")
     causes = []
     if root_cause_ids:
         causes = list(db.session.execute(
@@ -259,9 +249,9 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
             .order_by(RootCause.label)
         ).scalars())
     if not causes:
-        raise ClosingRuleError("Choose at least one root cause.", "root_causes")
+        raise RuleError("Choose at least one root cause.", "root_causes")
     if outcome == "no_response" and ticket.cadence_complete_at is None and get_settings().stop_after_cadence:
-        raise ClosingRuleError(
+        raise RuleError(
             "“No response” can be chosen once the outreach cadence is complete: every planned call and email "
             "logged without reaching the contact.", "outcome")
     override = (override_reason or "").strip()
@@ -277,10 +267,10 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
                 select(Membership.role).where(Membership.user_id == actor.id, Membership.is_active.is_(True))
             ).scalar_one_or_none()
             if role not in ("manager", "admin"):
-                raise ClosingRuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
+                raise RuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
             if not override:
-                raise ClosingRuleError(f"{items}. Give the reason for closing it as resolved anyway.",
-                                       "override_reason")
+                raise RuleError(f"{items}. Give the reason for closing it as resolved anyway.",
+                                "override_reason")
     previous = ticket.status
     ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = "closed", outcome, note.strip(), utcnow()
     sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS + sla_clock.RESOLUTION_KINDS)

@@ -22,7 +22,8 @@ from app.tickets.models import Ticket
 from app.timeutil import utcnow
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem
-from app.workflow.todos import WorkflowRuleError, ensure_open, overdue_key
+from app.rules import RuleError
+from app.workflow.todos import ensure_open, overdue_key
 
 # Applying a plan (or adding the first item) moves a ticket that is still in one of these columns on.
 MOVES_TO_ACTION_PLAN = ("new", "contacted")
@@ -83,9 +84,9 @@ def _start_plan(ticket: Ticket, actor: User) -> None:
 
 def _check_owner(owner_id: int | None, owner_team: str | None) -> None:
     if owner_id and owner_team:
-        raise WorkflowRuleError("Choose a member or type a team, not both.", "owner_team")
+        raise RuleError("Choose a member or type a team, not both.", "owner_team")
     if not owner_id and not owner_team:
-        raise WorkflowRuleError("Choose who owns this item, or type the team that does.", "owner_id")
+        raise RuleError("Choose who owns this item, or type the team that does.", "owner_id")
 
 
 def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) -> list[ActionPlanItem]:
@@ -94,7 +95,7 @@ def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) ->
     Action plan, which the timeline records."""
     ensure_open(ticket)
     if template.retired_at is not None:
-        raise WorkflowRuleError("That plan has been retired. Choose another.", "template_id")
+        raise RuleError("That plan has been retired. Choose another.", "template_id")
     existing = db.session.execute(
         select(ActionPlanItem.title, ActionPlanItem.position).where(ActionPlanItem.ticket_id == ticket.id)
     ).all()
@@ -111,7 +112,7 @@ def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) ->
             owner_id=None if line.owner_team else ticket.assignee_id,
         ))
     if not added:
-        raise WorkflowRuleError(f"Every item of “{template.name}” is already on this ticket.", "template_id")
+        raise RuleError(f"Every item of “{template.name}” is already on this ticket.", "template_id")
     db.session.add_all(added)
     _start_plan(ticket, actor)
     return added

@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import WorkflowSettings
 from app.settings.services import get_settings
 from app.business_time import Calendar
@@ -32,14 +33,6 @@ from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 CADENCE_KINDS = ("call", "email")
 TASKS_PER_PAGE = 50
-
-
-class WorkflowRuleError(ValueError):
-    """A change the ticket's state does not allow. ``field`` names the form field the message belongs to."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def ordinal(n: int) -> str:
@@ -198,16 +191,16 @@ def local_to_utc(moment: datetime, tz_name: str) -> datetime:
 
 def ensure_open(ticket: Ticket) -> None:
     if ticket.status == "closed":
-        raise WorkflowRuleError("This ticket is closed. Reopen it to make changes.")
+        raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
 def add_task(ticket: Ticket, actor: User, *, title: str, due_at: datetime, remind_at: datetime | None) -> Task:
     """An agent's own task on a ticket, owned by them; a reminder time owes a reminder notice."""
     ensure_open(ticket)
     if not (title or "").strip():
-        raise WorkflowRuleError("Say what needs doing.", "title")
+        raise RuleError("Say what needs doing.", "title")
     if remind_at is not None and remind_at > due_at:
-        raise WorkflowRuleError("Choose a reminder time at or before the due time.", "remind_at")
+        raise RuleError("Choose a reminder time at or before the due time.", "remind_at")
     task = Task(ticket_id=ticket.id, owner_id=actor.id, created_by_id=actor.id, title=title.strip(), kind="custom",
                 due_at=due_at, remind_at=remind_at)
     db.session.add(task)

@@ -8,6 +8,7 @@ from sqlalchemy import event, select
 from app.accounts import services
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import AuditEntry
 from app.tenancy import tenant_context
 from app.tickets.models import Activity, Ticket
@@ -125,7 +126,7 @@ def test_the_last_admin_cannot_be_deactivated(app, client, org):
     with app.app_context(), tenant_context(org["tenant_id"]):
         # The rule holds whoever asks (say, a script acting for the manager), not only for the admin herself.
         membership = db.session.get(Membership, ada)
-        with pytest.raises(services.TeamRuleError, match="last active admin"):
+        with pytest.raises(RuleError, match="last active admin"):
             services.deactivate_member(membership, db.session.get(User, org["manager"]))
         db.session.rollback()
     assert _membership(app, org, org["admin"]) == {"role": "admin", "is_active": True}
