@@ -17,7 +17,9 @@ from app.accounts.models import Membership, TeamInvitation, User
 from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
 from app.rules import RuleError
-from app.tenancy import ROLE_LABELS, WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
+from app.tenancy import (
+    ROLE_LABELS, WORKING_ROLES, Role, current_membership, current_tenant, get_or_404, require_role,
+)
 from app.tickets.models import Ticket
 from app.views import paginate, place_error, refused, render_page, saved
 
@@ -62,7 +64,7 @@ TEAM_PAGE, TEAM_FRAGMENT, HANDOVER_FRAGMENT = "accounts/team.html", "accounts/_t
 MEMBERS_PER_PAGE = 50
 TICKETS_PER_PAGE = 50
 
-change_team = require_role("admin")
+change_team = require_role(Role.ADMIN)
 
 
 def _team_context(form: InviteForm | None = None, role_form: MemberRoleForm | None = None,
@@ -93,7 +95,7 @@ def _team_context(form: InviteForm | None = None, role_form: MemberRoleForm | No
         "members": members, "invitations": invitations, "form": form or InviteForm(formdata=None),
         "role_forms": role_forms, "member_errors": member_errors or {},
         "open_counts": services.open_ticket_counts(inactive_ids),
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 
@@ -224,7 +226,7 @@ def _handover_context(membership: Membership, form: HandoverForm | None = None,
     """The page that lists a member's open tickets (one query for the page of them) with the forms that
     give them all, or each, to an active admin, manager or agent."""
     page = paginate(services.open_tickets_statement(membership.user_id), per_page=TICKETS_PER_PAGE)
-    can_change = current_membership.role == "admin"
+    can_change = current_membership.role == Role.ADMIN
     candidates = services.handover_candidates(membership) if can_change else []
     if form is None:
         form = HandoverForm(formdata=None)

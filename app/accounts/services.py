@@ -17,9 +17,9 @@ from app.rules import RuleError
 from app.security import hash_password, hash_token, new_token
 from app.settings.services import seed_workflow_defaults
 from app.surveys.models import Survey
-from app.tenancy import ROLE_LABELS, ROLES, tenant_context, unscoped
+from app.tenancy import ROLES, ROLE_LABELS, Role, tenant_context, unscoped
 from app.tickets import services as tickets
-from app.tickets.models import Ticket
+from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
 from app.urls import absolute_url
 
@@ -59,7 +59,7 @@ def create_organisation(*, name: str, kind: str, timezone: str, admin_name: str,
     db.session.flush()
     with tenant_context(tenant.id):
         seed_tenant_defaults(tenant)
-        db.session.add(Membership(user_id=user.id, role="admin"))
+        db.session.add(Membership(user_id=user.id, role=Role.ADMIN))
         db.session.flush()
     return tenant, user
 
@@ -150,12 +150,6 @@ def create_user(*, name: str, email: str, password: str) -> User:
     return user
 
 
-def active_admin_count() -> int:
-    return db.session.execute(
-        select(func.count()).select_from(Membership).where(Membership.role == "admin", Membership.is_active.is_(True))
-    ).scalar_one()
-
-
 AUDIT_AREA = "team"
 
 
@@ -165,14 +159,14 @@ def _locked_active_admin_ids() -> list[int]:
     return list(
         db.session.execute(
             select(Membership.id)
-            .where(Membership.role == "admin", Membership.is_active.is_(True))
+            .where(Membership.role == Role.ADMIN, Membership.is_active.is_(True))
             .with_for_update()
         ).scalars()
     )
 
 
 def _refuse_if_last_admin(membership: Membership, consequence: str) -> None:
-    if membership.role != "admin" or not membership.is_active:
+    if membership.role != Role.ADMIN or not membership.is_active:
         return
     if not [admin_id for admin_id in _locked_active_admin_ids() if admin_id != membership.id]:
         raise RuleError(
@@ -238,7 +232,7 @@ def open_tickets_statement(user_id: int) -> Select:
     """The tickets still open in ``user_id``’s name, oldest first, with their contact: one query for a list."""
     return (
         select(Ticket)
-        .where(Ticket.assignee_id == user_id, Ticket.status != "closed")
+        .where(Ticket.assignee_id == user_id, Ticket.status != Status.CLOSED)
         .options(joinedload(Ticket.contact))
         .order_by(Ticket.opened_at, Ticket.id)
     )
@@ -251,7 +245,7 @@ def open_ticket_counts(user_ids: list[int]) -> dict[int, int]:
     return dict(
         db.session.execute(
             select(Ticket.assignee_id, func.count(Ticket.id))
-            .where(Ticket.assignee_id.in_(user_ids), Ticket.status != "closed")
+            .where(Ticket.assignee_id.in_(user_ids), Ticket.status != Status.CLOSED)
             .group_by(Ticket.assignee_id)
         ).all()
     )
@@ -272,7 +266,7 @@ def hand_over_tickets(membership: Membership, assignee: User, actor: User, ticke
         raise RuleError(f"Choose someone other than {membership.user.name}.", "assignee_id")
     statement = (
         select(Ticket)
-        .where(Ticket.assignee_id == membership.user_id, Ticket.status != "closed")
+        .where(Ticket.assignee_id == membership.user_id, Ticket.status != Status.CLOSED)
         .options(joinedload(Ticket.assignee))
         .order_by(Ticket.opened_at, Ticket.id)
     )

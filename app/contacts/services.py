@@ -56,12 +56,6 @@ def search_statement(q: str | None) -> Select:
     return statement
 
 
-def get_contact_with_roles(contact_id: int) -> Contact | None:
-    return db.session.execute(
-        select(Contact).where(Contact.id == contact_id).options(selectinload(Contact.roles))
-    ).scalar_one_or_none()
-
-
 def email_in_use(email: str, *, exclude_id: int | None = None) -> bool:
     statement = select(Contact.id).where(func.lower(Contact.email) == normalise_email(email))
     if exclude_id is not None:

@@ -12,7 +12,7 @@ from app.settings import services
 from app.settings.forms_setup import ActionPlanTemplateForm, RootCauseForm
 from app.settings.models import ActionPlanTemplate, RootCause
 from app.settings.routes import bp, change_settings, view_settings
-from app.tenancy import current_membership, get_or_404
+from app.tenancy import Role, current_membership, get_or_404
 from app.views import paginate, place_error, refused, render_page, saved
 
 PLANS_PAGE = "settings/action_plans.html"
@@ -46,7 +46,7 @@ def _list_context(statement, row_form, blank_add_form, forms_key: str, add_form=
         "pagination": pagination,
         "add_form": add_form or blank_add_form(),
         forms_key: row_forms,
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 

@@ -18,7 +18,7 @@ from app.rules import RuleError
 from app.settings.forms_messages import EmailTemplateForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
-from app.tenancy import current_membership, current_tenant_id
+from app.tenancy import Role, current_membership, current_tenant_id
 from app.views import place_error, refused, render_page, saved, wants_fragment
 
 PAGE = "settings/email_template.html"
@@ -78,7 +78,7 @@ def _context(key: str, form: EmailTemplateForm, preview: dict | None = None) -> 
               for name in spec.fields]
     phi_safe_replaces = key == "manager_alert" and get_settings().phi_safe_alerts
     return {"key": key, "spec": spec, "form": form, "customised": customised, "fields": fields,
-            "preview": preview or _preview(key), "can_edit": current_membership.role == "admin",
+            "preview": preview or _preview(key), "can_edit": current_membership.role == Role.ADMIN,
             "phi_safe_replaces": phi_safe_replaces}
 
 

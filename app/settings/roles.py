@@ -11,7 +11,7 @@ from app.rules import RuleError
 from app.settings import services
 from app.settings.forms_setup import RoleForm
 from app.settings.routes import bp, change_settings, view_settings
-from app.tenancy import current_membership, get_or_404
+from app.tenancy import Role, current_membership, get_or_404
 from app.views import paginate, place_error, refused, render_page, saved
 
 PAGE = "settings/roles.html"
@@ -36,7 +36,7 @@ def _context(add_form: RoleForm | None = None, failed: tuple[int, RoleForm] | No
         "counts": services.role_contact_counts(),
         "add_form": add_form or RoleForm(prefix="new", formdata=None),
         "rename_forms": rename_forms,
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 

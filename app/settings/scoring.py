@@ -11,7 +11,7 @@ from app.settings.forms_survey import ScoringForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.surveys.models import Survey
 from app.surveys.services import band_summary, default_survey, update_scoring
-from app.tenancy import current_membership
+from app.tenancy import Role, current_membership
 from app.views import refused, render_page, saved
 
 PAGE, FRAGMENT = "settings/scoring.html", "settings/_scoring_form.html"
@@ -23,7 +23,7 @@ def _context(form: ScoringForm, survey: Survey, *, checked: bool = False) -> dic
     proposed = band_summary(**form.values()) if checked and not any(
         f.errors for f in (form.detractor_max, form.passive_max, form.ticket_trigger_max)) else None
     return {"form": form, "saved_summary": saved, "proposed_summary": proposed,
-            "can_change": current_membership.role == "admin"}
+            "can_change": current_membership.role == Role.ADMIN}
 
 
 @bp.get("/scoring")

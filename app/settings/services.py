@@ -5,7 +5,7 @@ from datetime import date, time
 
 from typing import TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.orm import joinedload
 
 from app import audit
@@ -18,7 +18,7 @@ from app.settings.models import (
     RootCause, WorkflowSettings,
 )
 from app.business_time import Calendar
-from app.tenancy import WORKING_ROLES, current_tenant_id
+from app.tenancy import Role, WORKING_ROLES, current_tenant_id
 from app.timeutil import utcnow
 
 DEFAULT_ACTION_PLANS = {
@@ -37,24 +37,44 @@ DEFAULT_ROOT_CAUSES = ("Billing errors", "Communication", "Staff", "Wait time", 
 
 def seed_workflow_defaults(tenant: Tenant) -> None:
     """Defaults for a new organisation (inside its tenant context): settings, a Managers list, plans, causes."""
-    db.session.add(WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic",
-                                    business_hours=dict(DEFAULT_BUSINESS_HOURS)))
-    db.session.add(NotificationList(name="Managers", events=list(NOTIFICATION_EVENTS), roles=["manager", "admin"]))
+    db.session.add(_default_settings(tenant))
+    db.session.add(NotificationList(name="Managers", events=list(NOTIFICATION_EVENTS),
+                                    roles=[Role.MANAGER, Role.ADMIN]))
     for name, items in DEFAULT_ACTION_PLANS.items():
         db.session.add(ActionPlanTemplate(name=name, items=list(items)))
     for label in DEFAULT_ROOT_CAUSES:
         db.session.add(RootCause(label=label))
 
 
+def _default_settings(tenant: Tenant) -> WorkflowSettings:
+    """Unsaved settings with every default filled in (column defaults only apply on insert)."""
+    settings = WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic", business_hours=dict(DEFAULT_BUSINESS_HOURS))
+    for column in WorkflowSettings.__table__.columns:
+        if column.default is not None and column.default.is_scalar and getattr(settings, column.key) is None:
+            setattr(settings, column.key, column.default.arg)
+    return settings
+
+
 def get_settings() -> WorkflowSettings:
-    """The current tenant's settings row (created with defaults if an older tenant has none)."""
+    """The current tenant's settings. Reading never writes: a tenant without a settings row (one older than
+    the settings) gets unsaved defaults, and the row is created when one of them is first changed."""
     settings = db.session.execute(select(WorkflowSettings)).scalar_one_or_none()
     if settings is None:
-        tenant = db.session.get(Tenant, current_tenant_id())
-        settings = WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic", business_hours=dict(DEFAULT_BUSINESS_HOURS))
-        db.session.add(settings)
-        db.session.flush()
+        settings = _default_settings(db.session.get(Tenant, current_tenant_id()))
+        settings.unsaved_defaults = True
     return settings
+
+
+def _save_on_first_write(target: WorkflowSettings, value, oldvalue, initiator) -> None:
+    """Create the settings row the first time unsaved defaults from :func:`get_settings` are changed, so
+    every writer (a settings page, the PHI-safe switch) saves through the ordinary attribute set."""
+    if getattr(target, "unsaved_defaults", False):
+        target.unsaved_defaults = False
+        db.session.add(target)
+
+
+for _attribute in inspect(WorkflowSettings).column_attrs:
+    event.listen(getattr(WorkflowSettings, _attribute.key), "set", _save_on_first_write)
 
 
 def _parse_hours(raw: dict) -> dict[int, list[tuple[time, time]]]:

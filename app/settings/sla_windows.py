@@ -11,7 +11,7 @@ from app.settings import services
 from app.settings.forms_setup import HolidayForm, SlaForm
 from app.settings.models import Holiday
 from app.settings.routes import bp, change_settings, view_settings
-from app.tenancy import current_membership, current_tenant, get_or_404
+from app.tenancy import Role, current_membership, current_tenant, get_or_404
 from app.timeutil import localize, utcnow
 from app.views import paginate, place_error, refused, render_page, saved
 
@@ -47,7 +47,7 @@ def _context(sla_form: SlaForm | None = None, holiday_form: HolidayForm | None =
         "settings": settings,
         "past": past,
         "holidays": paginate(services.holidays_statement(past, _today()), per_page=HOLIDAYS_PER_PAGE),
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 

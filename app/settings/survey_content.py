@@ -14,7 +14,7 @@ from app.settings.routes import bp, change_settings, view_settings
 from app.surveys import services
 from app.surveys.models import BAND_LABELS, QUESTION_KINDS, Survey, SurveyQuestion
 from app.surveys.services import default_survey
-from app.tenancy import current_membership, current_tenant, get_or_404
+from app.tenancy import Role, current_membership, current_tenant, get_or_404
 from app.views import place_error, refused, render_page, saved
 
 PAGE = "settings/survey_content.html"
@@ -46,7 +46,7 @@ def _context(survey: Survey, *, texts_form: SurveyTextsForm | None = None, new_f
         "preview": services.personalise(survey.question, current_tenant.name),
         "BAND_LABELS": BAND_LABELS,
         "QUESTION_KINDS": QUESTION_KINDS,
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 

@@ -1,7 +1,7 @@
 """Sending the NPS survey to chosen contacts or to everyone holding a recipient role."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user
 
 from app.surveys import services

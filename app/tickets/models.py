@@ -63,7 +63,7 @@ class Ticket(TenantScoped, db.Model):
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"), unique=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    status: Mapped[str] = mapped_column(String(20), default=Status.NEW)
     # What opened it: a low score, or a yes/no trigger question answered "No".
     trigger: Mapped[str] = mapped_column(String(20), default="score")
     # Due times are copied from the SLA settings when the ticket opens, so later changes never move them.

@@ -26,6 +26,8 @@ bp = Blueprint("tickets", __name__, url_prefix="/t/<tenant_slug>")
 
 # ``sla_state(ticket)`` for the SLA line on board cards and the ticket header (it computes, it never queries).
 bp.add_app_template_global(sla_state, "sla_state")
+# Templates compare a ticket's status with ``Status.CLOSED`` rather than a string.
+bp.add_app_template_global(Status, "Status")
 
 
 # --- Board -----------------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar
 from app.surveys.models import Response
-from app.tenancy import WORKING_ROLES, current_tenant_id
+from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
-    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket, ticket_root_cause,
+    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket, ticket_root_cause,
 )
 from app.timeutil import localize, utcnow
 from app.urls import absolute_url
@@ -42,7 +42,7 @@ def _next_number(tenant_id: int) -> int:
 
 def _pick_assignee() -> User | None:
     """Round-robin: the active agent assigned longest ago; admins when there are no agents."""
-    for role in ("agent", "admin"):
+    for role in (Role.AGENT, Role.ADMIN):
         membership = db.session.execute(
             select(Membership)
             .where(Membership.role == role, Membership.is_active.is_(True))
@@ -81,7 +81,7 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     assignee = _pick_assignee()
     ticket = Ticket(
         number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
-        assignee_id=assignee.id if assignee else None, status="new", trigger=trigger, opened_at=now,
+        assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=trigger, opened_at=now,
         first_contact_due_at=clock.add(now, settings.first_contact_target_hours),
         first_contact_breach_at=clock.add(now, settings.first_contact_breach_hours),
         resolution_due_at=clock.add(now, settings.resolution_target_days * 24),
@@ -141,13 +141,14 @@ def _mark_contacted(ticket: Ticket) -> None:
     if ticket.first_contact_at is None:
         ticket.first_contact_at = utcnow()
         sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS)
-    if ticket.status == "new":
-        _record(ticket, "status", None, previous="new", status="contacted", reason="first contact attempt logged")
-        ticket.status = "contacted"
+    if ticket.status == Status.NEW:
+        _record(ticket, "status", None, previous=Status.NEW, status=Status.CONTACTED,
+                reason="first contact attempt logged")
+        ticket.status = Status.CONTACTED
 
 
 def _ensure_open(ticket: Ticket) -> None:
-    if ticket.status == "closed":
+    if ticket.status == Status.CLOSED:
         raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
@@ -201,24 +202,24 @@ def move_status(ticket: Ticket, actor: User, status: str) -> None:
     first-contact clock never pauses); moving on resumes it with the paused working time given back.
     Reopening a closed ticket owes its SLA notices again.
     """
-    if status not in STATUSES or status == "closed":
+    if status not in STATUSES or status == Status.CLOSED:
         raise RuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.",
                         "status")
     if ticket.status == status:
         return
-    if status == "waiting" and ticket.first_contact_at is None:
+    if status == Status.WAITING and ticket.first_contact_at is None:
         raise RuleError("Log a call or an email with the customer first: only the resolution clock can "
                         "wait on the customer.", "status")
-    previous, reopening = ticket.status, ticket.status == "closed"
+    previous, reopening = ticket.status, ticket.status == Status.CLOSED
     if reopening:
         _record(ticket, "reopened", actor, previous_outcome=ticket.outcome)
         ticket.closed_at = ticket.outcome = ticket.closing_note = None
     ticket.status = status
     clock = {}
-    if status == "waiting" and ticket.paused_at is None:
+    if status == Status.WAITING and ticket.paused_at is None:
         sla_clock.pause(ticket)
         clock = {"reason": "resolution clock paused"}
-    elif status != "waiting" and ticket.paused_at is not None:
+    elif status != Status.WAITING and ticket.paused_at is not None:
         tenant = db.session.get(Tenant, current_tenant_id())
         sla_clock.resume(ticket, sla_calendar(tenant=tenant))
         clock = {"reason": f"resolution clock restarted, now due {format_due(ticket.resolution_due_at, tenant)}"}
@@ -266,13 +267,13 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
             role = db.session.execute(
                 select(Membership.role).where(Membership.user_id == actor.id, Membership.is_active.is_(True))
             ).scalar_one_or_none()
-            if role not in ("manager", "admin"):
+            if role not in MANAGING_ROLES:
                 raise RuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
             if not override:
                 raise RuleError(f"{items}. Give the reason for closing it as resolved anyway.",
                                 "override_reason")
     previous = ticket.status
-    ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = "closed", outcome, note.strip(), utcnow()
+    ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = Status.CLOSED, outcome, note.strip(), utcnow()
     sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS + sla_clock.RESOLUTION_KINDS)
     ticket.root_causes = causes
     details = {"outcome": outcome, "previous": previous, "root_causes": [cause.label for cause in causes]}
@@ -319,7 +320,7 @@ def root_cause_or_none(raw: str | None) -> RootCause | None:
 def _closed_for_cause(cause_id: int):
     """Working tickets, and closed tickets only when ``cause_id`` is one of their root causes."""
     tagged = select(ticket_root_cause.c.ticket_id).where(ticket_root_cause.c.root_cause_id == cause_id)
-    return or_(Ticket.status != "closed", Ticket.id.in_(tagged))
+    return or_(Ticket.status != Status.CLOSED, Ticket.id.in_(tagged))
 
 
 def board_counts(assignee_id: int | None = None, cause_id: int | None = None) -> dict[str, int]:
@@ -346,7 +347,7 @@ def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMI
     counts in the same query). With ``sort="due"`` the working columns list the soonest SLA due
     time first (first contact until it is met, then resolution).
     """
-    closed_first = case((Ticket.status == "closed", Ticket.closed_at), else_=None)
+    closed_first = case((Ticket.status == Status.CLOSED, Ticket.closed_at), else_=None)
     order = [closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc()]
     if sort == "due":
         current_due = case((Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at),

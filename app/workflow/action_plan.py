@@ -18,7 +18,7 @@ from app.extensions import db
 from app.settings.models import ActionPlanTemplate
 from app.tenancy import current_tenant_id
 from app.tickets import services as ticket_services
-from app.tickets.models import Ticket
+from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem
@@ -26,7 +26,7 @@ from app.rules import RuleError
 from app.workflow.todos import ensure_open, overdue_key
 
 # Applying a plan (or adding the first item) moves a ticket that is still in one of these columns on.
-MOVES_TO_ACTION_PLAN = ("new", "contacted")
+MOVES_TO_ACTION_PLAN = (Status.NEW, Status.CONTACTED)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _sync_overdue_notice(item: ActionPlanItem) -> None:
 
 def _start_plan(ticket: Ticket, actor: User) -> None:
     if ticket.status in MOVES_TO_ACTION_PLAN:
-        ticket_services.move_status(ticket, actor, "action_plan")
+        ticket_services.move_status(ticket, actor, Status.ACTION_PLAN)
 
 
 def _check_owner(owner_id: int | None, owner_team: str | None) -> None:

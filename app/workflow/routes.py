@@ -13,8 +13,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.extensions import db
-from app.settings.models import ActionPlanTemplate
 from app.rules import RuleError
+from app.settings.models import ActionPlanTemplate
 from app.settings.services import active_action_plan_templates
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
 from app.tickets import services as ticket_services

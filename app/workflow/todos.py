@@ -25,7 +25,7 @@ from app.rules import RuleError
 from app.settings.models import WorkflowSettings
 from app.settings.services import get_settings
 from app.business_time import Calendar
-from app.tickets.models import Activity, Ticket
+from app.tickets.models import Activity, Status, Ticket
 from app.timeutil import localize, utcnow
 from app.views import paginate
 from app.workflow import notices
@@ -190,7 +190,7 @@ def local_to_utc(moment: datetime, tz_name: str) -> datetime:
 
 
 def ensure_open(ticket: Ticket) -> None:
-    if ticket.status == "closed":
+    if ticket.status == Status.CLOSED:
         raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
@@ -270,7 +270,7 @@ def my_tasks(user_id: int, tz_name: str) -> MyTasks:
     today in the organisation's timezone) and Upcoming. Three queries, whatever the number of tasks."""
     now = utcnow()
     _, end_of_today = _today_bounds(tz_name, now)
-    mine = (Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != "closed")
+    mine = (Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != Status.CLOSED)
     group = case((Task.due_at < now, "overdue"), (Task.due_at < end_of_today, "today"), else_="upcoming")
     counts = dict.fromkeys(GROUPS, 0)
     counts.update(dict(db.session.execute(
