@@ -12,8 +12,9 @@ from app.rules import RuleError
 from app.settings.models import AuditEntry
 from app.tenancy import tenant_context
 from app.tickets.models import Activity, Ticket
-from tests.conftest import PASSWORD, add_member, answer, audit_entries, login, make_contact, run_jobs, user_email
 from tests.smtp_sink import body_text
+from tests.support.data import PASSWORD, add_member, answer, audit_entries, login, make_contact, run_jobs, user_email
+from tests.support.html import selected
 
 
 def _membership_id(app, org, user_id: int) -> int:
@@ -81,8 +82,7 @@ def test_htmx_role_change_returns_the_team_fragment_with_the_new_role(app, clien
     response = _change_role(client, org, val, "agent", headers={"HX-Request": "true"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in page
-    select_html = re.search(rf'<select id="member-{val}-role".*?</select>', page, re.S).group(0)
-    assert re.search(r'<option (selected value="agent"|value="agent" selected)', select_html)
+    assert selected(page, f"member-{val}-role") == "Agent"
     assert 'hx-swap-oob="true"' in page and "Val Viewer is now an Agent." in page
     assert _membership(app, org, org["viewer"])["role"] == "agent"
 

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.settings.models import AuditEntry, Holiday, WorkflowSettings
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
-from tests.conftest import answer, login, make_contact
+from tests.support.data import answer, login, make_contact
 
 NY = ZoneInfo("America/New_York")
 FRIDAY_1730 = datetime(2026, 11, 20, 17, 30, tzinfo=NY)

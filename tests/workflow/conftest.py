@@ -1,12 +1,10 @@
 """Fixtures shared by the workflow tests."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 import time_machine
 
-MONDAY_9AM = datetime(2025, 3, 3, 14, 0, tzinfo=timezone.utc)
+from tests.support.workflow import MONDAY_9AM
 
 
 @pytest.fixture()
