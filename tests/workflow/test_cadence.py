@@ -134,7 +134,7 @@ def test_every_attempt_logged_without_reaching_the_contact_completes_the_cadence
     page = squash(client.get(ticket_url(org, ticket_id)).get_data(as_text=True))
     assert "Cadence complete" in text(page)
     board = client.get(f"/t/{org['slug']}/").get_data(as_text=True)
-    assert '<span class="cadence-complete">Cadence complete</span>' in board
+    assert "Cadence complete" in text(board)
 
 
 def test_a_connected_call_reaches_the_contact_so_the_cadence_never_completes(app, org, as_member):

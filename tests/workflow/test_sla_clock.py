@@ -166,8 +166,8 @@ def test_waiting_on_customer_pauses_the_resolution_clock_and_moving_on_pushes_th
     assert shown_status(fragment) == "Waiting on customer"
     assert 'class="ticket-sla sla sla-paused"' in fragment
     assert "Paused — waiting on customer" in text(fragment)
-    assert ("<strong>Alex Agent</strong> moved the ticket from Contacted to Waiting on customer "
-            "(resolution clock paused).") in timeline_html(fragment)
+    assert ("Alex Agent moved the ticket from Contacted to Waiting on customer (resolution clock paused)."
+            in text(timeline_html(fragment)))
     state = _ticket(app, org, ticket_id)
     assert state["paused_at"] == MONDAY_9AM + timedelta(days=1) and state["resolution_due_at"] == due
     notices = notices_of(app, org["tenant_id"], ticket_id)
@@ -251,7 +251,7 @@ def test_board_cards_say_how_the_sla_stands_and_can_be_sorted_by_due_time(app, o
     page = client.get(board).get_data(as_text=True)
     contacted = squash(column_html(page, "contacted"))
     assert contacted.index("D-0001") < contacted.index("D-0002")  # waited longest first
-    assert '<p class="sla sla-ok"><strong>Resolution due in 2 days</strong>' in contacted
+    assert "Resolution due in 2 days" in text(contacted) and 'class="sla sla-ok"' in contacted
     assert "Resolution due in 14 days" in text(contacted)
     assert ">Wed 05 Mar, 10:00</time>" in contacted  # the due time, in New York time
     assert "Paused — waiting on customer" in text(column_html(page, "waiting"))
