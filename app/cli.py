@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
+from app.tenancy import Role
 
 DEMO_SLUG = "demo-billing"
 DEMO_EMAIL = "demo@turnaround.localhost"
@@ -49,7 +50,7 @@ def seed_demo() -> bool:
     admin.email_verified_at = utcnow()
     agent = create_user(name="Sam Rivera", email="sam.rivera@turnaround.localhost", password=DEMO_PASSWORD)
     with tenant_context(tenant.id):
-        db.session.add(Membership(user_id=agent.id, role="agent"))
+        db.session.add(Membership(user_id=agent.id, role=Role.AGENT))
         roles = {r.name: r for r in db.session.execute(select(RecipientRole)).scalars()}
         survey = surveys.default_survey()
         for name, email, phone, account, role_names, score in DEMO_CONTACTS:

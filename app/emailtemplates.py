@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app import audit
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import EmailTemplate
 
 FIELD = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)?)\}")
@@ -246,14 +247,6 @@ def clean_for_storage(body: str) -> tuple[str, bool]:
     return body, False
 
 
-class TemplateError(ValueError):
-    """A template the rules refuse (an unknown merge field); ``field`` names the form field at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass(frozen=True)
 class Saved:
     changed: bool
@@ -267,13 +260,13 @@ def _own_row(key: str) -> EmailTemplate | None:
 def save(key: str, subject: str, body: str) -> Saved:
     """Store the organisation's wording for ``key`` and audit the change (subject and body, before → after).
 
-    Unknown merge fields are refused with :class:`TemplateError` and nothing is written.
+    Unknown merge fields are refused with :class:`~app.rules.RuleError` and nothing is written.
     """
     spec = SPECS[key]
     for field, text in (("subject", subject), ("body", body)):
         message = unknown_fields_message(text, key)
         if message:
-            raise TemplateError(field, message)
+            raise RuleError(message, field)
     row = _own_row(key)
     before = {"subject": row.subject if row else spec.subject, "body": row.body if row else spec.body}
     stored_body, cleaned = clean_for_storage(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import StrEnum
 from functools import wraps
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -23,9 +24,20 @@ from app.extensions import db
 
 _current_tenant_id: ContextVar[int | None] = ContextVar("current_tenant_id", default=None)
 
-ROLES = ("admin", "manager", "agent", "viewer")
-ROLE_LABELS = {"admin": "Admin", "manager": "Manager", "agent": "Agent", "viewer": "Viewer"}
-WORKING_ROLES = ("admin", "manager", "agent")
+class Role(StrEnum):
+    """A member's role in an organisation, as stored on the membership."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+    AGENT = "agent"
+    VIEWER = "viewer"
+
+
+ROLES = tuple(Role)
+ROLE_LABELS = {Role.ADMIN: "Admin", Role.MANAGER: "Manager", Role.AGENT: "Agent", Role.VIEWER: "Viewer"}
+# Who works tickets (everyone but viewers), and who may override the team's rules (closing with open items).
+WORKING_ROLES = (Role.ADMIN, Role.MANAGER, Role.AGENT)
+MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 
 
 class TenantContextMissing(RuntimeError):
@@ -171,4 +183,7 @@ def init_app(app: Flask) -> None:
             "current_tenant": g.get("tenant"),
             "current_membership": g.get("membership"),
             "ROLE_LABELS": ROLE_LABELS,
+            "Role": Role,
+            "WORKING_ROLES": WORKING_ROLES,
+            "MANAGING_ROLES": MANAGING_ROLES,
         }

@@ -1,61 +1,31 @@
-"""Test fixtures: a real database (PostgreSQL when DATABASE_URL says so, else SQLite), real Redis,
-a real SMTP sink, and helpers to build organisations, members, contacts and responses."""
+"""Test fixtures: a real database (PostgreSQL when DATABASE_URL says so, else SQLite), real Redis, a real SMTP
+sink, and organisations with a member of every role. Helpers that build data live in :mod:`tests.support`."""
 from __future__ import annotations
 
 import os
-import re
-import tempfile
-from urllib.parse import urlsplit
 
 import pytest
 import redis
+import time_machine
 from flask_migrate import upgrade
-from rq import SimpleWorker
 from sqlalchemy import text
 
 from app import create_app
-from app.accounts import services as accounts
-from app.accounts.models import Membership, Tenant, User
-from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
-from app.jobs import QUEUES, get_queue, redis_connection
-from app.security import new_token
-from app.surveys import services as surveys
-from app.surveys.models import SurveyInvitation
-from app.tenancy import tenant_context
-from app.timeutil import utcnow
+from app.jobs import redis_connection
 from tests.smtp_sink import SmtpSink
-
-PASSWORD = "correct-horse-battery"
-_TMP = tempfile.mkdtemp(prefix="turnaround-tests-")
-
-
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        return f"sqlite:///{_TMP}/test.db"
-    name = urlsplit(url).path.rsplit("/", 1)[-1]
-    if "test" not in name:
-        raise pytest.UsageError(f"refusing to run tests against database {name!r}: its name must contain 'test'")
-    return url
-
-
-def _redis_url() -> str:
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    # Every test ends with FLUSHDB: database 0 is where `make run` keeps its queues.
-    if int(redis.Redis.from_url(url).connection_pool.connection_kwargs.get("db", 0)) == 0:
-        raise pytest.UsageError(f"refusing to run tests against Redis database 0 ({url}): the tests empty their "
-                                "Redis database; use another, e.g. redis://127.0.0.1:6379/15")
-    return url
+from tests.support.data import add_member, login, make_org, slug_of
+from tests.support.env import database_url, redis_url
+from tests.support.workflow import MONDAY_9AM
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Check where the tests would write before any of them runs, so a refusal is said once and nothing starts."""
-    _database_url()
+    database_url()
     try:
-        redis.Redis.from_url(_redis_url(), socket_connect_timeout=2).ping()
+        redis.Redis.from_url(redis_url(), socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        raise pytest.UsageError(f"Redis is needed for the tests at {_redis_url()}: {exc}")
+        raise pytest.UsageError(f"Redis is needed for the tests at {redis_url()}: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +41,8 @@ def app(smtp_sink):
     os.environ.pop("JOBS_INLINE", None)
     application = create_app({
         "APP_ENV": "test",
-        "SQLALCHEMY_DATABASE_URI": _database_url(),
-        "REDIS_URL": _redis_url(),
+        "SQLALCHEMY_DATABASE_URI": database_url(),
+        "REDIS_URL": redis_url(),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "SMTP_HOST": smtp_sink.host,
@@ -133,115 +103,6 @@ def client(app):
     return app.test_client()
 
 
-def run_jobs(app) -> None:
-    """Run every queued job with a real RQ worker on the real Redis, until the queues are empty."""
-    with app.app_context():
-        worker = SimpleWorker([get_queue(name) for name in QUEUES], connection=redis_connection())
-        worker.work(burst=True, with_scheduler=False)
-        db.session.remove()
-
-
-def make_org(app, name: str = "Acme Billing", *, kind: str = "billing", email: str | None = None,
-             admin_name: str = "Ada Admin", timezone: str = "America/New_York",
-             verified: bool = True) -> tuple[int, int]:
-    """Sign up an organisation; returns (tenant_id, admin_user_id). Its first admin's address counts as
-    confirmed (as if the emailed link had been used), so it can send surveys, unless ``verified`` is False."""
-    email = email or f"admin@{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.example"
-    with app.app_context():
-        tenant, user = accounts.create_organisation(
-            name=name, kind=kind, timezone=timezone, admin_name=admin_name, email=email, password=PASSWORD
-        )
-        if verified:
-            user.email_verified_at = utcnow()
-        db.session.commit()
-        ids = tenant.id, user.id
-        db.session.remove()
-    return ids
-
-
-def add_member(app, tenant_id: int, role: str, name: str | None = None, email: str | None = None) -> int:
-    """Add a user with ``role`` to the tenant; returns the user id."""
-    with app.app_context():
-        tenant = db.session.get(Tenant, tenant_id)
-        name = name or f"{role.title()} {tenant.slug}"
-        email = email or f"{role}.{tenant.slug}.{utcnow().timestamp():.6f}@example.com".replace("-", "")
-        user = accounts.find_user_by_email(email) or accounts.create_user(name=name, email=email, password=PASSWORD)
-        with tenant_context(tenant_id):
-            db.session.add(Membership(user_id=user.id, role=role))
-            db.session.commit()
-        user_id = user.id
-        db.session.remove()
-    return user_id
-
-
-def make_contact(app, tenant_id: int, name: str = "Casey Client", email: str | None = None, *,
-                 roles: tuple[str, ...] = ("NPS Recipient",), **fields) -> int:
-    with app.app_context(), tenant_context(tenant_id):
-        role_rows = db.session.execute(db.select(RecipientRole).where(RecipientRole.name.in_(roles))).scalars().all()
-        contact = Contact(name=name, email=email or f"{name.lower().replace(' ', '.')}@client.example",
-                          roles=list(role_rows), **fields)
-        db.session.add(contact)
-        db.session.commit()
-        contact_id = contact.id
-        db.session.remove()
-    return contact_id
-
-
-def make_invitation(app, tenant_id: int, contact_id: int) -> str:
-    """Create a survey invitation without sending it; returns the raw token for its link."""
-    with app.app_context(), tenant_context(tenant_id):
-        survey = surveys.default_survey()
-        token, token_hash = new_token()
-        db.session.add(SurveyInvitation(survey_id=survey.id, contact_id=contact_id, token_hash=token_hash,
-                                        expires_at=utcnow() + surveys.INVITATION_LIFETIME))
-        db.session.commit()
-        db.session.remove()
-    return token
-
-
-def answer(app, tenant_id: int, contact_id: int, score: int, comment: str | None = None) -> int:
-    """Record a response through the service (as the hosted page would); returns the response id."""
-    token = make_invitation(app, tenant_id, contact_id)
-    with app.app_context():
-        invitation = surveys.find_invitation(token)
-        with tenant_context(tenant_id):
-            response = surveys.record_answer(invitation, score, comment)
-            db.session.commit()
-            response_id = response.id
-        db.session.remove()
-    return response_id
-
-
-def audit_entries(app, tenant_id: int) -> list:
-    """The tenant's audit log, oldest first, as detached ``AuditEntry`` rows."""
-    from app.settings.models import AuditEntry
-
-    with app.app_context(), tenant_context(tenant_id):
-        rows = db.session.execute(db.select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
-        db.session.expunge_all()
-        db.session.remove()
-    return rows
-
-
-def user_email(app, user_id: int) -> str:
-    with app.app_context():
-        email = db.session.get(User, user_id).email
-        db.session.remove()
-    return email
-
-
-def login(client, app, user_id: int) -> None:
-    response = client.post("/login", data={"email": user_email(app, user_id), "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def slug_of(app, tenant_id: int) -> str:
-    with app.app_context():
-        slug = db.session.get(Tenant, tenant_id).slug
-        db.session.remove()
-    return slug
-
-
 @pytest.fixture()
 def org(app):
     """Organisation A with an admin, a manager, an agent and a viewer (the owner/member trio and more)."""
@@ -273,3 +134,10 @@ def other_org(app):
     tenant_id, admin_id = make_org(app, "Bayside Clinic", kind="clinic", email="boss@bayside.example")
     return {"tenant_id": tenant_id, "slug": slug_of(app, tenant_id), "admin": admin_id,
             "agent": add_member(app, tenant_id, "agent", "Bo Agent", "bo@bayside.example")}
+
+
+@pytest.fixture()
+def clock():
+    """Time stands still at Monday 09:00 in New York until a test moves it."""
+    with time_machine.travel(MONDAY_9AM, tick=False) as traveller:
+        yield traveller

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import _database_url, _redis_url
+from tests.support.env import database_url, redis_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def worker_env(smtp_sink, base_url: str = "http://localhost", **extra: str) -> dict:
     env = dict(os.environ)
     env.update({
-        "APP_ENV": "test", "DATABASE_URL": _database_url(), "REDIS_URL": _redis_url(),
+        "APP_ENV": "test", "DATABASE_URL": database_url(), "REDIS_URL": redis_url(),
         "SMTP_HOST": smtp_sink.host, "SMTP_PORT": str(smtp_sink.port), "BASE_URL": base_url,
         "SWEEP_INTERVAL_SECONDS": "1", "OUTBOX_STALE_SECONDS": "2",
     })

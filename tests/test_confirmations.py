@@ -14,7 +14,7 @@ from app.contacts.models import RecipientRole
 from app.extensions import db
 from app.settings.models import EmailTemplate, NotificationList
 from app.tenancy import tenant_context
-from tests.conftest import login
+from tests.support.data import login
 
 
 def _scalar(app, tenant_id: int, statement):

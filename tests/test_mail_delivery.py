@@ -14,8 +14,8 @@ from app.mail import MAX_ATTEMPTS, OutboxMessage, deliver, sweep_outbox
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
 from app.timeutil import utcnow
-from tests.conftest import login, make_contact, make_invitation, run_jobs, user_email
 from tests.smtp_sink import _free_port, body_text
+from tests.support.data import login, make_contact, make_invitation, run_jobs, user_email
 
 HTMX = {"HX-Request": "true"}
 CASEY = "casey.client@client.example"

@@ -1,7 +1,6 @@
 """Tenant isolation: another organisation's objects are 404 on every route that takes an id."""
 from __future__ import annotations
 
-import importlib
 import re
 
 import pytest
@@ -12,7 +11,8 @@ from app.extensions import db
 from app.mail import OutboxMessage
 from app.tenancy import TenantContextMissing, tenant_context
 from app.tickets.models import Ticket
-from tests.conftest import add_member, answer, login, make_contact, make_org, slug_of
+from tests.support.data import add_member, answer, login, make_contact, make_org, managers_list_id, slug_of
+from tests.support.workflow import item_id, task_id
 
 # How to make one object of organisation A for each kind of id a URL can take.
 ID_FACTORIES = {
@@ -20,11 +20,10 @@ ID_FACTORIES = {
     "ticket_id": lambda app, t: _ticket(app, t),
     "invitation_id": lambda app, t: _team_invitation(app, t),
     "message_id": lambda app, t: _message(app, t),
-    "notification_list_id": lambda app, t: importlib.import_module("tests.settings.test_notifications")
-    .managers_list_id(app, t),
+    "notification_list_id": managers_list_id,
     "membership_id": lambda app, t: _membership(app, t),
-    "task_id": lambda app, t: importlib.import_module("tests.workflow").task_id(app, t),
-    "item_id": lambda app, t: importlib.import_module("tests.workflow").item_id(app, t),
+    "task_id": task_id,
+    "item_id": item_id,
     "recipient_role_id": lambda app, t: _setup_row(app, t, "recipient_role"),
     "holiday_id": lambda app, t: _setup_row(app, t, "holiday"),
     "plan_template_id": lambda app, t: _setup_row(app, t, "plan_template"),

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Tenant
 from app.extensions import db
-from tests.conftest import audit_entries, login
+from tests.support.data import audit_entries, login
 
 SIGNUP = {"organisation": "Harbor Billing Partners", "kind": "billing", "timezone": "America/New_York",
           "name": "Hana Harbor", "email": "hana@harbor.example", "password": "a-long-enough-secret"}

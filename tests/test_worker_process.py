@@ -12,8 +12,8 @@ from app.extensions import db
 from app.jobs import redis_connection
 from app.mail import OutboxMessage
 from app.tenancy import tenant_context
-from tests.conftest import add_member, answer, make_contact, make_org
 from tests.processes import WorkerProcess, worker_env
+from tests.support.data import add_member, answer, make_contact, make_org
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired
 
 from app.accounts.models import User
 from app.forms import email_validator, strip
-from app.tenancy import ROLE_LABELS
+from app.tenancy import ROLE_LABELS, Role
 from app.tickets.forms import choices
 
 ROLE_MESSAGE = "Choose Admin, Manager, Agent or Viewer."
@@ -19,7 +19,7 @@ class InviteForm(FlaskForm):
     email = EmailField(
         "Email address", validators=[DataRequired(message="Enter their email address."), email_validator()], filters=[strip]
     )
-    role = SelectField("Role", choices=choices(ROLE_LABELS), default="agent",
+    role = SelectField("Role", choices=choices(ROLE_LABELS), default=Role.AGENT,
                        invalid_choice_message=ROLE_MESSAGE)
 
 

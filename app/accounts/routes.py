@@ -14,13 +14,15 @@ from sqlalchemy.orm import contains_eager
 from app.accounts import services
 from app.accounts.forms import HandoverForm, InviteForm, MemberRoleForm
 from app.accounts.models import Membership, TeamInvitation, User
-from app.accounts.services import TeamRuleError
 from app.confirm import confirm_page
 from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
-from app.tenancy import ROLE_LABELS, WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
+from app.rules import RuleError
+from app.tenancy import (
+    ROLE_LABELS, WORKING_ROLES, Role, current_membership, current_tenant, get_or_404, require_role,
+)
 from app.tickets.models import Ticket
-from app.views import paginate, render_page
+from app.views import paginate, place_error, refused, render_page, saved
 
 bp = Blueprint("accounts", __name__)
 team_bp = Blueprint("team", __name__, url_prefix="/t/<tenant_slug>/team")
@@ -63,7 +65,7 @@ TEAM_PAGE, TEAM_FRAGMENT, HANDOVER_FRAGMENT = "accounts/team.html", "accounts/_t
 MEMBERS_PER_PAGE = 50
 TICKETS_PER_PAGE = 50
 
-change_team = require_role("admin")
+change_team = require_role(Role.ADMIN)
 
 
 def _team_context(form: InviteForm | None = None, role_form: MemberRoleForm | None = None,
@@ -94,7 +96,7 @@ def _team_context(form: InviteForm | None = None, role_form: MemberRoleForm | No
         "members": members, "invitations": invitations, "form": form or InviteForm(formdata=None),
         "role_forms": role_forms, "member_errors": member_errors or {},
         "open_counts": services.open_ticket_counts(inactive_ids),
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 
@@ -104,17 +106,12 @@ def _team(status: int = 200, **context):
 
 def _back_to_team(message: str, category: str = "success"):
     """After a change: the re-rendered team region for htmx, else a redirect to the team page."""
-    db.session.commit()
-    flash(message, category)
-    if request.htmx and not request.htmx.boosted:
-        return _team()
-    return redirect(url_for("team.index"), 303)
+    return saved(message, url_for("team.index"), _team, category)
 
 
-def _refused(status: int = 422, **context):
+def _refused(**context):
     """A change that was refused: nothing is saved and the team region comes back with the message."""
-    db.session.rollback()
-    return _team(status, **context)
+    return refused(TEAM_PAGE, TEAM_FRAGMENT, lambda: _team_context(**context))
 
 
 @team_bp.get("/")
@@ -130,8 +127,8 @@ def invite():
         try:
             services.send_invitation(tenant=current_tenant, email=form.email.data, role=form.role.data,
                                      invited_by=current_user)
-        except TeamRuleError as error:
-            form.email.errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error, default_field="email")
         else:
             return _back_to_team("Invitation sent. The link works for 7 days.")
     return _refused(form=form)
@@ -152,7 +149,7 @@ def resend(invitation_id: int):
     invitation = get_or_404(TeamInvitation, invitation_id)
     try:
         services.resend_invitation(invitation, tenant=current_tenant, invited_by=current_user)
-    except TeamRuleError as error:
+    except RuleError as error:
         db.session.rollback()
         flash(str(error), "error")
         return _refused()
@@ -168,14 +165,14 @@ def _handover_or_team(membership: Membership, message: str):
     held = services.open_ticket_counts([membership.user_id]).get(membership.user_id, 0)
     if not held:
         return _back_to_team(message)
-    db.session.commit()
-    flash(f"{message} They still have {held} open ticket{'s' if held != 1 else ''}: "
-          f"choose who takes {'them' if held != 1 else 'it'} over.", "success")
     url = url_for("team.handover", membership_id=membership.id)
-    if request.htmx and not request.htmx.boosted:
+
+    def handover_region():
         html, status, headers = _handover(membership)
         return html, status, {**headers, "HX-Push-Url": url}
-    return redirect(url, 303)
+
+    return saved(f"{message} They still have {held} open ticket{'s' if held != 1 else ''}: "
+                 f"choose who takes {'them' if held != 1 else 'it'} over.", url, handover_region)
 
 
 @team_bp.post("/members/<int:membership_id>/role")
@@ -188,8 +185,8 @@ def change_role(membership_id: int):
         return _refused(role_form=form)
     try:
         changed = services.change_role(membership, form.role.data)
-    except TeamRuleError as error:
-        form.role.errors.append(str(error))
+    except RuleError as error:
+        place_error(form, error, default_field="role")
         return _refused(role_form=form)
     label = ROLE_LABELS[form.role.data]
     article = "an" if label[0] in "AEIOU" else "a"
@@ -222,7 +219,7 @@ def deactivate(membership_id: int):
     membership = _member(membership_id)
     try:
         changed = services.deactivate_member(membership, current_user)
-    except TeamRuleError as error:
+    except RuleError as error:
         return _refused(member_errors={membership.id: str(error)})
     if not changed:
         return _back_to_team("That member was already deactivated.", "info")
@@ -238,12 +235,12 @@ def reactivate(membership_id: int):
     return _back_to_team(f"Member active again as {ROLE_LABELS[membership.role]}.")
 
 
-def _handover(membership: Membership, form: HandoverForm | None = None, ticket_form: HandoverForm | None = None,
-              status: int = 200):
+def _handover_context(membership: Membership, form: HandoverForm | None = None,
+                      ticket_form: HandoverForm | None = None) -> dict:
     """The page that lists a member's open tickets (one query for the page of them) with the forms that
     give them all, or each, to an active admin, manager or agent."""
     page = paginate(services.open_tickets_statement(membership.user_id), per_page=TICKETS_PER_PAGE)
-    can_change = current_membership.role == "admin"
+    can_change = current_membership.role == Role.ADMIN
     candidates = services.handover_candidates(membership) if can_change else []
     if form is None:
         form = HandoverForm(formdata=None)
@@ -253,10 +250,12 @@ def _handover(membership: Membership, form: HandoverForm | None = None, ticket_f
         ticket_forms = {t.id: HandoverForm.for_ticket(t.id, t.reference, candidates, formdata=None) for t in page.items}
         if ticket_form is not None:
             ticket_forms[ticket_form.ticket_id] = ticket_form
-    return render_page(
-        TEAM_PAGE, HANDOVER_FRAGMENT, status=status, handover=membership, tickets=page, form=form,
-        ticket_forms=ticket_forms, candidates=candidates, can_change=can_change,
-    )
+    return {"handover": membership, "tickets": page, "form": form, "ticket_forms": ticket_forms,
+            "candidates": candidates, "can_change": can_change}
+
+
+def _handover(membership: Membership):
+    return render_page(TEAM_PAGE, HANDOVER_FRAGMENT, **_handover_context(membership))
 
 
 @team_bp.get("/members/<int:membership_id>/tickets")
@@ -268,27 +267,24 @@ def _hand_over(membership: Membership, form: HandoverForm, ticket: Ticket | None
     """Validate ``form`` and move the tickets; on a refusal re-render the handover region with a 422."""
     candidates = {user.id: user for user in services.handover_candidates(membership)}
     form.set_candidates(candidates.values())
-    refused = {"ticket_form": form} if ticket is not None else {"form": form}
+    failed = {"ticket_form": form} if ticket is not None else {"form": form}
     if not form.validate_on_submit():
-        return _handover(membership, status=422, **refused)
+        return refused(TEAM_PAGE, HANDOVER_FRAGMENT, lambda: _handover_context(membership, **failed))
     assignee = candidates[form.assignee_id.data]
     try:
         moved = services.hand_over_tickets(membership, assignee, current_user,
                                            ticket_id=ticket.id if ticket is not None else None)
-    except TeamRuleError as error:
-        db.session.rollback()
-        form.assignee_id.errors.append(str(error))
-        return _handover(membership, status=422, **refused)
-    db.session.commit()
+    except RuleError as error:
+        place_error(form, error, default_field="assignee_id")
+        return refused(TEAM_PAGE, HANDOVER_FRAGMENT, lambda: _handover_context(membership, **failed))
     if not moved:
-        flash("There are no such open tickets any more.", "info")
+        message, category = "There are no such open tickets any more.", "info"
     elif ticket is not None:
-        flash(f"{ticket.reference} reassigned.", "success")
+        message, category = f"{ticket.reference} reassigned.", "success"
     else:
-        flash(f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} handed over.", "success")
-    if request.htmx and not request.htmx.boosted:
-        return _handover(membership)
-    return redirect(url_for("team.handover", membership_id=membership.id), 303)
+        message, category = f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} handed over.", "success"
+    return saved(message, url_for("team.handover", membership_id=membership.id), lambda: _handover(membership),
+                 category)
 
 
 @team_bp.post("/members/<int:membership_id>/tickets")

@@ -14,12 +14,13 @@ from app.auth import services as auth
 from app.contacts.models import DEFAULT_RECIPIENT_ROLES, RecipientRole
 from app.extensions import db
 from app.mail import queue_email
+from app.rules import RuleError
 from app.security import hash_password, hash_token, new_token
 from app.settings.services import seed_workflow_defaults
 from app.surveys.models import Survey
-from app.tenancy import ROLE_LABELS, ROLES, tenant_context, unscoped
+from app.tenancy import ROLES, ROLE_LABELS, Role, tenant_context, unscoped
 from app.tickets import services as tickets
-from app.tickets.models import Ticket
+from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
 from app.urls import absolute_url
 
@@ -59,7 +60,7 @@ def create_organisation(*, name: str, kind: str, timezone: str, admin_name: str,
     db.session.flush()
     with tenant_context(tenant.id):
         seed_tenant_defaults(tenant)
-        db.session.add(Membership(user_id=user.id, role="admin"))
+        db.session.add(Membership(user_id=user.id, role=Role.ADMIN))
         db.session.flush()
     return tenant, user
 
@@ -170,17 +171,7 @@ def create_user(*, name: str, email: str, password: str) -> User:
     return user
 
 
-def active_admin_count() -> int:
-    return db.session.execute(
-        select(func.count()).select_from(Membership).where(Membership.role == "admin", Membership.is_active.is_(True))
-    ).scalar_one()
-
-
 AUDIT_AREA = "team"
-
-
-class TeamRuleError(ValueError):
-    """A team change the rules refuse (the last admin, yourself, a used invitation); the message is shown as is."""
 
 
 def _locked_active_admin_ids() -> list[int]:
@@ -189,17 +180,17 @@ def _locked_active_admin_ids() -> list[int]:
     return list(
         db.session.execute(
             select(Membership.id)
-            .where(Membership.role == "admin", Membership.is_active.is_(True))
+            .where(Membership.role == Role.ADMIN, Membership.is_active.is_(True))
             .with_for_update()
         ).scalars()
     )
 
 
 def _refuse_if_last_admin(membership: Membership, consequence: str) -> None:
-    if membership.role != "admin" or not membership.is_active:
+    if membership.role != Role.ADMIN or not membership.is_active:
         return
     if not [admin_id for admin_id in _locked_active_admin_ids() if admin_id != membership.id]:
-        raise TeamRuleError(
+        raise RuleError(
             f"{membership.user.name} is the last active admin, so {consequence}. "
             "Make someone else an admin first."
         )
@@ -219,10 +210,10 @@ def change_role(membership: Membership, role: str) -> bool:
     The last active admin keeps the admin role, even when they ask to step down themselves.
     """
     if role not in ROLES:
-        raise TeamRuleError("Choose Admin, Manager, Agent or Viewer.")
+        raise RuleError("Choose Admin, Manager, Agent or Viewer.", "role")
     name = membership.user.name
     if not membership.is_active:
-        raise TeamRuleError(f"Reactivate {name} before changing their role.")
+        raise RuleError(f"Reactivate {name} before changing their role.", "role")
     if membership.role == role:
         return False
     _refuse_if_last_admin(membership, "they must stay an admin")
@@ -240,7 +231,7 @@ def deactivate_member(membership: Membership, actor: User) -> bool:
         return False
     _refuse_if_last_admin(membership, "they can’t be deactivated")
     if membership.user_id == actor.id:
-        raise TeamRuleError("You can’t deactivate yourself. Ask another admin to do it.")
+        raise RuleError("You can’t deactivate yourself. Ask another admin to do it.")
     membership.is_active = False
     # An SQL increment, so a concurrent login or logout cannot lose the bump.
     membership.user.session_version = User.session_version + 1
@@ -262,7 +253,7 @@ def open_tickets_statement(user_id: int) -> Select:
     """The tickets still open in ``user_id``’s name, oldest first, with their contact: one query for a list."""
     return (
         select(Ticket)
-        .where(Ticket.assignee_id == user_id, Ticket.status != "closed")
+        .where(Ticket.assignee_id == user_id, Ticket.status != Status.CLOSED)
         .options(joinedload(Ticket.contact))
         .order_by(Ticket.opened_at, Ticket.id)
     )
@@ -275,7 +266,7 @@ def open_ticket_counts(user_ids: list[int]) -> dict[int, int]:
     return dict(
         db.session.execute(
             select(Ticket.assignee_id, func.count(Ticket.id))
-            .where(Ticket.assignee_id.in_(user_ids), Ticket.status != "closed")
+            .where(Ticket.assignee_id.in_(user_ids), Ticket.status != Status.CLOSED)
             .group_by(Ticket.assignee_id)
         ).all()
     )
@@ -293,10 +284,10 @@ def hand_over_tickets(membership: Membership, assignee: User, actor: User, ticke
     Returns the tickets that moved (none when they had already been handed over).
     """
     if assignee.id == membership.user_id:
-        raise TeamRuleError(f"Choose someone other than {membership.user.name}.")
+        raise RuleError(f"Choose someone other than {membership.user.name}.", "assignee_id")
     statement = (
         select(Ticket)
-        .where(Ticket.assignee_id == membership.user_id, Ticket.status != "closed")
+        .where(Ticket.assignee_id == membership.user_id, Ticket.status != Status.CLOSED)
         .options(joinedload(Ticket.assignee))
         .order_by(Ticket.opened_at, Ticket.id)
     )
@@ -316,9 +307,9 @@ def hand_over_tickets(membership: Membership, assignee: User, actor: User, ticke
 def send_invitation(*, tenant: Tenant, email: str, role: str, invited_by: User) -> TeamInvitation:
     """Invite someone who is not yet an active member, and record it in the audit log."""
     if role not in ROLES:
-        raise TeamRuleError("Choose Admin, Manager, Agent or Viewer.")
+        raise RuleError("Choose Admin, Manager, Agent or Viewer.", "role")
     if active_member_with_email(email) is not None:
-        raise TeamRuleError("This person is already a member of the team.")
+        raise RuleError("This person is already a member of the team.", "email")
     invitation = invite_member(tenant=tenant, email=email, role=role, invited_by=invited_by)
     audit.record(AUDIT_AREA, f"Invited {invitation.email} as {ROLE_LABELS[role]}",
                  {"email": [None, invitation.email], "role": [None, role]})
@@ -328,9 +319,9 @@ def send_invitation(*, tenant: Tenant, email: str, role: str, invited_by: User) 
 def resend_invitation(invitation: TeamInvitation, *, tenant: Tenant, invited_by: User) -> TeamInvitation:
     """Send a pending or expired invitation again with a new link; the old link stops working."""
     if invitation.state not in ("pending", "expired"):
-        raise TeamRuleError(f"The invitation to {invitation.email} was {invitation.state}, so it can’t be resent.")
+        raise RuleError(f"The invitation to {invitation.email} was {invitation.state}, so it can’t be resent.")
     if active_member_with_email(invitation.email) is not None:
-        raise TeamRuleError(f"{invitation.email} is already a member of the team.")
+        raise RuleError(f"{invitation.email} is already a member of the team.")
     fresh = invite_member(tenant=tenant, email=invitation.email, role=invitation.role, invited_by=invited_by)
     audit.record(AUDIT_AREA, f"Resent the invitation to {fresh.email}",
                  audit.diff({"expires_at": invitation.expires_at}, {"expires_at": fresh.expires_at}))

@@ -1,20 +1,19 @@
 """Contacts: list and search, add, edit, and one contact's page with their survey history."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from app.contacts import services
 from app.contacts.forms import ContactForm
 from app.contacts.models import Contact
-from app.extensions import db
+from app.rules import RuleError
 from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
 from app.timeutil import utcnow
-from app.views import paginate, render_page
+from app.views import paginate, place_error, refused, render_page, saved
 
 bp = Blueprint("contacts", __name__, url_prefix="/t/<tenant_slug>/contacts")
 
 PER_PAGE = 25
-DUPLICATE_EMAIL = "Another contact in this organisation already uses this email address."
 
 
 @bp.get("/")
@@ -35,12 +34,10 @@ def new():
     if form.validate_on_submit():
         try:
             contact = services.create_contact(**form.contact_fields())
-        except services.DuplicateEmail:
-            form.email.errors.append(DUPLICATE_EMAIL)
+        except RuleError as error:
+            place_error(form, error)
         else:
-            db.session.commit()
-            flash("Contact added.", "success")
-            return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+            return saved("Contact added.", url_for("contacts.show", contact_id=contact.id))
     return _form_page(form, contact=None)
 
 
@@ -65,17 +62,15 @@ def edit(contact_id: int):
     if form.validate_on_submit():
         try:
             services.update_contact(contact, **form.contact_fields())
-        except services.DuplicateEmail:
-            form.email.errors.append(DUPLICATE_EMAIL)
+        except RuleError as error:
+            place_error(form, error)
         else:
-            db.session.commit()
-            flash("Contact saved.", "success")
-            return redirect(url_for("contacts.show", contact_id=contact.id), 303)
+            return saved("Contact saved.", url_for("contacts.show", contact_id=contact.id))
     return _form_page(form, contact=contact)
 
 
 def _form_page(form: ContactForm, contact: Contact | None):
-    status = 422 if request.method == "POST" else 200
-    if status == 422:
-        db.session.rollback()
-    return render_template("contacts/form.html", form=form, contact=contact), status
+    """The add or edit page; after a refused post, with its messages and status 422."""
+    if request.method == "POST":
+        return refused("contacts/form.html", None, lambda: {"form": form, "contact": contact})
+    return render_page("contacts/form.html", form=form, contact=contact)

@@ -13,13 +13,13 @@ from sqlalchemy.orm import selectinload
 from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
 from app.settings.services import get_settings
+from app.rules import RuleError
 from app.surveys.models import Response, SurveyInvitation
 
 HISTORY_LIMIT = 50
 
 
-class DuplicateEmail(ValueError):
-    """Another contact of the tenant already uses this email address."""
+DUPLICATE_EMAIL = "Another contact in this organisation already uses this email address."
 
 
 def normalise_email(email: str) -> str:
@@ -58,12 +58,6 @@ def search_statement(q: str | None) -> Select:
     return statement
 
 
-def get_contact_with_roles(contact_id: int) -> Contact | None:
-    return db.session.execute(
-        select(Contact).where(Contact.id == contact_id).options(selectinload(Contact.roles))
-    ).scalar_one_or_none()
-
-
 def email_in_use(email: str, *, exclude_id: int | None = None) -> bool:
     statement = select(Contact.id).where(func.lower(Contact.email) == normalise_email(email))
     if exclude_id is not None:
@@ -93,9 +87,10 @@ def _apply(contact: Contact, *, name: str, email: str, phone: str | None, accoun
 
 def create_contact(*, name: str, email: str, phone: str | None = None, account_name: str | None = None,
                    external_id: str | None = None, role_ids: Iterable[int] = ()) -> Contact:
-    """Add a contact to the current tenant. Raises :class:`DuplicateEmail` if the address is taken."""
+    """Add a contact to the current tenant. Raises :class:`~app.rules.RuleError` on ``email`` if the address is
+    taken."""
     if email_in_use(email):
-        raise DuplicateEmail(email)
+        raise RuleError(DUPLICATE_EMAIL, "email")
     contact = Contact()
     _apply(contact, name=name, email=email, phone=phone, account_name=account_name, external_id=external_id)
     contact.roles = _roles_by_ids(role_ids)
@@ -109,7 +104,7 @@ def update_contact(contact: Contact, *, name: str, email: str, phone: str | None
                    role_ids: Iterable[int] = ()) -> Contact:
     """Change a contact. Retired roles the contact still holds are kept (the form does not offer them)."""
     if email_in_use(email, exclude_id=contact.id):
-        raise DuplicateEmail(email)
+        raise RuleError(DUPLICATE_EMAIL, "email")
     _apply(contact, name=name, email=email, phone=phone, account_name=account_name, external_id=external_id)
     retired = [role for role in contact.roles if role.retired_at is not None]
     contact.roles = _roles_by_ids(role_ids) + retired

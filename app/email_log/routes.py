@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.auth.services import ONE_TIME_LINK_KINDS
 from app.mail import STATES, OutboxMessage
-from app.tenancy import get_or_404, require_role
+from app.tenancy import Role, get_or_404, require_role
 from app.views import paginate, render_page
 
 bp = Blueprint("email_log", __name__, url_prefix="/t/<tenant_slug>/emails")
@@ -29,7 +29,7 @@ _BASE_TOP = '<base target="_top">'
 
 
 @bp.get("/")
-@require_role("admin")
+@require_role(Role.ADMIN)
 def index():
     state = request.args.get("state", "")
     if state not in STATES:
@@ -48,14 +48,14 @@ def _withheld(message: OutboxMessage) -> bool:
 
 
 @bp.get("/<int:message_id>")
-@require_role("admin")
+@require_role(Role.ADMIN)
 def show(message_id: int):
     message = get_or_404(OutboxMessage, message_id)
     return render_template("email_log/show.html", message=message, withheld=_withheld(message))
 
 
 @bp.get("/<int:message_id>/html")
-@require_role("admin")
+@require_role(Role.ADMIN)
 def html(message_id: int):
     """The stored HTML body, for the detail page's iframe only."""
     message = get_or_404(OutboxMessage, message_id)

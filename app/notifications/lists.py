@@ -13,17 +13,12 @@ from sqlalchemy import func, select
 from app import audit
 from app.accounts.models import Membership, User
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import NOTIFICATION_EVENTS, NotificationList
 from app.settings.services import get_settings
 from app.tenancy import ROLE_LABELS, ROLES
 
 
-class ListRuleError(ValueError):
-    """A list the rules refuse; ``field`` names the form field the message belongs next to."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 def active_members() -> list[User]:
@@ -75,22 +70,22 @@ def _apply(nl: NotificationList, *, name: str, events: list[str], roles: list[st
            addresses: list[str]) -> None:
     name = (name or "").strip()
     if not name:
-        raise ListRuleError("name", "Give the list a name.")
+        raise RuleError("Give the list a name.", "name")
     clash = select(NotificationList.id).where(func.lower(NotificationList.name) == name.lower())
     if nl.id is not None:
         clash = clash.where(NotificationList.id != nl.id)
     if db.session.execute(clash).first():
-        raise ListRuleError("name", f"There is already a list called “{name}”. Choose another name.")
+        raise RuleError(f"There is already a list called “{name}”. Choose another name.", "name")
     events = [e for e in NOTIFICATION_EVENTS if e in set(events)]
     if not events:
-        raise ListRuleError("events", "Choose at least one event this list hears about.")
+        raise RuleError("Choose at least one event this list hears about.", "events")
     allowed_ids = {user.id for user in active_members()} if member_ids else set()
     if set(member_ids) - allowed_ids:
-        raise ListRuleError("member_ids", "Choose active members of this organisation.")
+        raise RuleError("Choose active members of this organisation.", "member_ids")
     roles = [r for r in ROLES if r in set(roles)]
     addresses = _normalise_addresses(addresses)
     if not (roles or member_ids or addresses):
-        raise ListRuleError("roles", "Choose at least one role, member or outside address to send to.")
+        raise RuleError("Choose at least one role, member or outside address to send to.", "roles")
     nl.name, nl.events, nl.roles = name, events, roles
     nl.member_ids, nl.addresses = sorted(set(member_ids)), addresses
 

@@ -5,15 +5,15 @@ Retired templates and root causes stay on the tickets that used them but are no 
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import request, url_for
 
-from app.extensions import db
+from app.rules import RuleError
 from app.settings import services
 from app.settings.forms_setup import ActionPlanTemplateForm, RootCauseForm
 from app.settings.models import ActionPlanTemplate, RootCause
 from app.settings.routes import bp, change_settings, view_settings
-from app.tenancy import current_membership, get_or_404
-from app.views import paginate, render_page
+from app.tenancy import Role, current_membership, get_or_404
+from app.views import paginate, place_error, refused, render_page, saved
 
 PLANS_PAGE = "settings/action_plans.html"
 PLANS_FRAGMENT = "settings/_action_plans.html"
@@ -24,11 +24,8 @@ PER_PAGE = 25
 
 def _saved(message: str, endpoint: str, page: str, fragment: str, context):
     """After a change: the list region again for htmx, else back to the list page (303)."""
-    db.session.commit()
-    flash(message, "success")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(page, fragment, **context())
-    return redirect(url_for(endpoint, page=request.args.get("page", type=int)), 303)
+    return saved(message, url_for(endpoint, page=request.args.get("page", type=int)),
+                 lambda: render_page(page, fragment, **context()))
 
 
 def _edit_form(template: ActionPlanTemplate, formdata=None) -> ActionPlanTemplateForm:
@@ -49,7 +46,7 @@ def _list_context(statement, row_form, blank_add_form, forms_key: str, add_form=
         "pagination": pagination,
         "add_form": add_form or blank_add_form(),
         forms_key: row_forms,
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 
@@ -64,8 +61,7 @@ def _plan_saved(message: str):
 
 
 def _plan_refused(**context):
-    db.session.rollback()
-    return render_page(PLANS_PAGE, PLANS_FRAGMENT, status=422, **_plans_context(**context))
+    return refused(PLANS_PAGE, PLANS_FRAGMENT, lambda: _plans_context(**context))
 
 
 @bp.get("/action_plans")
@@ -81,8 +77,8 @@ def add_action_plan():
     if form.validate_on_submit():
         try:
             template = services.add_action_plan_template(form.name.data, form.item_list())
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _plan_saved(f"Added the action-plan template {template.name}.")
     return _plan_refused(add_form=form)
@@ -96,8 +92,8 @@ def edit_action_plan(plan_template_id: int):
     if form.validate_on_submit():
         try:
             services.update_action_plan_template(template, form.name.data, form.item_list())
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _plan_saved(f"Saved the action-plan template {template.name}.")
     return _plan_refused(failed=(template.id, form))
@@ -136,8 +132,7 @@ def _cause_saved(message: str):
 
 
 def _cause_refused(**context):
-    db.session.rollback()
-    return render_page(CAUSES_PAGE, CAUSES_FRAGMENT, status=422, **_causes_context(**context))
+    return refused(CAUSES_PAGE, CAUSES_FRAGMENT, lambda: _causes_context(**context))
 
 
 @bp.get("/root_causes")
@@ -153,8 +148,8 @@ def add_root_cause():
     if form.validate_on_submit():
         try:
             cause = services.add_root_cause(form.label.data)
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _cause_saved(f"Added the root cause {cause.label}.")
     return _cause_refused(add_form=form)
@@ -169,8 +164,8 @@ def rename_root_cause(root_cause_id: int):
         before = cause.label
         try:
             services.rename_root_cause(cause, form.label.data)
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _cause_saved(f"Renamed {before} to {cause.label}.")
     return _cause_refused(failed=(cause.id, form))

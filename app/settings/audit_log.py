@@ -7,7 +7,7 @@ from flask import request
 from app.settings import services
 from app.settings.forms_setup import AuditFilterForm
 from app.settings.routes import SECTIONS, bp
-from app.tenancy import require_role
+from app.tenancy import Role, require_role
 from app.views import paginate, render_page
 
 PER_PAGE = 30
@@ -27,7 +27,7 @@ def field_label(name: str) -> str:
 
 
 @bp.get("/audit_log")
-@require_role("admin")
+@require_role(Role.ADMIN)
 def audit():
     form = AuditFilterForm(request.args)
     form.area.choices = [("", "All areas")] + [(area, area_label(area)) for area in services.audit_areas()]

@@ -4,16 +4,15 @@ New tickets copy the cadence as tasks when they open, so a change applies to tic
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, ValidationError
 from wtforms.validators import InputRequired, NumberRange
 
 from app import audit
-from app.extensions import db
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
-from app.views import render_page
+from app.views import refused, render_page, saved
 from app.workflow.todos import cadence_steps
 
 PAGE, FRAGMENT = "settings/cadence.html", "settings/cadence_form.html"
@@ -69,12 +68,9 @@ def save_cadence():
     settings = get_settings()
     form = CadenceForm()
     if not form.validate_on_submit():
-        return render_page(PAGE, FRAGMENT, status=422, **_context(form))
+        return refused(PAGE, FRAGMENT, lambda: _context(form))
     before = audit.snapshot(settings, FIELDS)
     form.populate_obj(settings)
     audit.record("cadence", "Changed the outreach cadence", audit.diff(before, audit.snapshot(settings, FIELDS)))
-    db.session.commit()
-    flash("Outreach cadence saved. Tickets opened from now on follow it.", "success")
-    if request.htmx:
-        return render_page(PAGE, FRAGMENT, **_context(CadenceForm(obj=settings, formdata=None)))
-    return redirect(url_for("settings.cadence"), 303)
+    return saved("Outreach cadence saved. Tickets opened from now on follow it.", url_for("settings.cadence"),
+                 lambda: render_page(PAGE, FRAGMENT, **_context(CadenceForm(obj=settings, formdata=None))))

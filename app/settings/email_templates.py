@@ -14,13 +14,13 @@ from flask_login import current_user
 
 from app import emailtemplates
 from app.confirm import confirm_page
-from app.extensions import db
 from app.jobs import redis_connection
+from app.rules import RuleError
 from app.settings.forms_messages import EmailTemplateForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
-from app.tenancy import current_membership, current_tenant_id
-from app.views import render_page
+from app.tenancy import Role, current_membership, current_tenant_id
+from app.views import place_error, refused, render_page, saved, wants_fragment
 
 PAGE = "settings/email_template.html"
 WORKSPACE = "settings/_email_template_editor.html"
@@ -79,8 +79,13 @@ def _context(key: str, form: EmailTemplateForm, preview: dict | None = None) -> 
               for name in spec.fields]
     phi_safe_replaces = key == "manager_alert" and get_settings().phi_safe_alerts
     return {"key": key, "spec": spec, "form": form, "customised": customised, "fields": fields,
-            "preview": preview or _preview(key), "can_edit": current_membership.role == "admin",
+            "preview": preview or _preview(key), "can_edit": current_membership.role == Role.ADMIN,
             "phi_safe_replaces": phi_safe_replaces}
+
+
+def _workspace(key: str):
+    """The editor region with the stored wording (the whole page for a plain request)."""
+    return render_page(PAGE, WORKSPACE, **_context(key, _stored_form(key)))
 
 
 @bp.get("/email-templates")
@@ -104,25 +109,20 @@ def email_template_save(key: str):
     form = EmailTemplateForm(key)
     if form.validate_on_submit():
         try:
-            saved = emailtemplates.save(key, form.subject.data, form.body.data)
-        except emailtemplates.TemplateError as error:
-            db.session.rollback()
-            field = getattr(form, error.field)
-            field.errors = [*field.errors, str(error)]
+            result = emailtemplates.save(key, form.subject.data, form.body.data)
+        except RuleError as error:
+            place_error(form, error)
         else:
-            db.session.commit()
-            if saved.changed:
+            if result.changed:
                 message = f"Saved the {spec.label.lower()} email."
-                if saved.cleaned:
+                if result.cleaned:
                     message += " HTML that emails may not carry (scripts, event handlers, unsafe links) was removed."
-                flash(message, "success")
             else:
-                flash(f"No changes to save for the {spec.label.lower()} email.", "info")
-            if not request.htmx:
-                return redirect(url_for("settings.email_template", key=key), 303)
-            return render_page(PAGE, WORKSPACE, **_context(key, _stored_form(key)))
-    preview = _preview(key, form.subject.data or "", form.body.data or "")
-    return render_page(PAGE, WORKSPACE, status=422, **_context(key, form, preview))
+                message = f"No changes to save for the {spec.label.lower()} email."
+            return saved(message, url_for("settings.email_template", key=key), lambda: _workspace(key),
+                         "success" if result.changed else "info")
+    return refused(PAGE, WORKSPACE,
+                   lambda: _context(key, form, _preview(key, form.subject.data or "", form.body.data or "")))
 
 
 @bp.post("/email-templates/<key>/preview")
@@ -132,7 +132,7 @@ def email_template_preview(key: str):
     _spec(key)
     form = EmailTemplateForm(key)
     preview = _preview(key, form.subject.data or "", form.body.data or "")
-    if request.htmx and not request.htmx.boosted:
+    if wants_fragment():
         return render_page(PAGE, PREVIEW, preview=preview, spec=_spec(key), key=key)
     return render_page(PAGE, **_context(key, form, preview))
 
@@ -183,10 +183,7 @@ def email_template_reset_confirm(key: str):
 def email_template_reset(key: str):
     spec = _spec(key)
     if emailtemplates.reset(key):
-        db.session.commit()
-        flash(f"The {spec.label.lower()} email is back to the default wording.", "success")
+        message, category = f"The {spec.label.lower()} email is back to the default wording.", "success"
     else:
-        flash(f"The {spec.label.lower()} email already uses the default wording.", "info")
-    if not request.htmx:
-        return redirect(url_for("settings.email_template", key=key), 303)
-    return render_page(PAGE, WORKSPACE, **_context(key, _stored_form(key)))
+        message, category = f"The {spec.label.lower()} email already uses the default wording.", "info"
+    return saved(message, url_for("settings.email_template", key=key), lambda: _workspace(key), category)

@@ -5,22 +5,26 @@ flash) and through htmx (the region is re-rendered in place); a refused form com
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import url_for
 from sqlalchemy import select
 
 from app.confirm import confirm_page
 from app.extensions import db
 from app.notifications import lists as notification_lists
+from app.rules import RuleError
 from app.settings.forms_messages import NotificationListForm, PhiSafeForm
 from app.settings.models import NOTIFICATION_EVENTS, NotificationList
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
 from app.tenancy import get_or_404
-from app.views import paginate, render_page
+from app.views import paginate, place_error, refused, render_page, saved
 
 LISTS_PER_PAGE = 20
 PAGE = "settings/notifications.html"
 LIST_PAGE = "settings/notification_list.html"
+LISTS_FRAGMENT = "settings/_notification_lists.html"
+PHI_FRAGMENT = "settings/_notification_phi.html"
+LIST_FRAGMENT = "settings/_notification_list_form.html"
 
 
 def _list_form(nl: NotificationList | None = None, *, submitted: bool = False) -> NotificationListForm:
@@ -55,40 +59,36 @@ def _page_context(form: NotificationListForm, phi_form: PhiSafeForm | None = Non
     }
 
 
+def _lists_region():
+    """The page's lists region with a blank add form (the whole page for a plain request)."""
+    return render_page(PAGE, LISTS_FRAGMENT, **_page_context(_list_form()))
+
+
 def _list_context(nl: NotificationList, form: NotificationListForm) -> dict:
     return {"nl": nl, "form": form, "names": notification_lists.member_names([nl]), "events": NOTIFICATION_EVENTS}
-
-
-def _refused(form: NotificationListForm, error: notification_lists.ListRuleError) -> None:
-    """A rule refused the change: nothing is written, and the message goes next to its field."""
-    db.session.rollback()
-    field = getattr(form, error.field)
-    field.errors = [*field.errors, str(error)]
 
 
 @bp.get("/notifications")
 @view_settings
 def notifications():
-    return render_page(PAGE, "settings/_notification_lists.html", **_page_context(_list_form()))
+    return _lists_region()
 
 
 @bp.post("/notifications/phi-safe")
 @change_settings
 def notifications_phi_safe():
     form = PhiSafeForm()
-    if form.validate_on_submit():
-        on = bool(form.phi_safe_alerts.data)
-        if notification_lists.set_phi_safe_alerts(on):
-            db.session.commit()
-            flash("PHI-safe alerts are on: alerts carry only the ticket reference, band, due time and a sign-in link."
-                  if on else "PHI-safe alerts are off: alerts include the contact's details and comment.", "success")
-        else:
-            flash(f"PHI-safe alerts were already {'on' if on else 'off'}.", "info")
-        if not request.htmx:
-            return redirect(url_for("settings.notifications"), 303)
-        return render_page(PAGE, "settings/_notification_phi.html", **_page_context(_list_form()))
-    return render_page(PAGE, "settings/_notification_phi.html", status=422,
-                       **_page_context(_list_form(), phi_form=form))
+    if not form.validate_on_submit():
+        return refused(PAGE, PHI_FRAGMENT, lambda: _page_context(_list_form(), phi_form=form))
+    on = bool(form.phi_safe_alerts.data)
+    if notification_lists.set_phi_safe_alerts(on):
+        message, category = ("PHI-safe alerts are on: alerts carry only the ticket reference, band, due time and a "
+                             "sign-in link." if on else
+                             "PHI-safe alerts are off: alerts include the contact's details and comment."), "success"
+    else:
+        message, category = f"PHI-safe alerts were already {'on' if on else 'off'}.", "info"
+    return saved(message, url_for("settings.notifications"),
+                 lambda: render_page(PAGE, PHI_FRAGMENT, **_page_context(_list_form())), category)
 
 
 @bp.post("/notifications/lists")
@@ -98,23 +98,19 @@ def notification_list_add():
     if form.validate_on_submit():
         try:
             nl = notification_lists.create_list(name=form.name.data, events=form.events.data, roles=form.roles.data,
-                                                member_ids=form.member_ids.data or [], addresses=form.address_list)
-        except notification_lists.ListRuleError as error:
-            _refused(form, error)
+                                    member_ids=form.member_ids.data or [], addresses=form.address_list)
+        except RuleError as error:
+            place_error(form, error)
         else:
-            db.session.commit()
-            flash(f"Added the list “{nl.name}”.", "success")
-            if not request.htmx:
-                return redirect(url_for("settings.notifications"), 303)
-            return render_page(PAGE, "settings/_notification_lists.html", **_page_context(_list_form()))
-    return render_page(PAGE, "settings/_notification_lists.html", status=422, **_page_context(form))
+            return saved(f"Added the list “{nl.name}”.", url_for("settings.notifications"), _lists_region)
+    return refused(PAGE, LISTS_FRAGMENT, lambda: _page_context(form))
 
 
 @bp.get("/notifications/lists/<int:notification_list_id>")
 @view_settings
 def notification_list(notification_list_id: int):
     nl = get_or_404(NotificationList, notification_list_id)
-    return render_page(LIST_PAGE, "settings/_notification_list_form.html", **_list_context(nl, _list_form(nl)))
+    return render_page(LIST_PAGE, LIST_FRAGMENT, **_list_context(nl, _list_form(nl)))
 
 
 @bp.post("/notifications/lists/<int:notification_list_id>")
@@ -124,21 +120,17 @@ def notification_list_update(notification_list_id: int):
     form = _list_form(nl, submitted=True)
     if form.validate_on_submit():
         try:
-            changed = notification_lists.update_list(nl, name=form.name.data, events=form.events.data,
-                                                     roles=form.roles.data, member_ids=form.member_ids.data or [],
-                                                     addresses=form.address_list)
-        except notification_lists.ListRuleError as error:
-            _refused(form, error)
+            changed = notification_lists.update_list(nl, name=form.name.data, events=form.events.data, roles=form.roles.data,
+                                         member_ids=form.member_ids.data or [], addresses=form.address_list)
+        except RuleError as error:
+            place_error(form, error)
         else:
-            db.session.commit()
-            if changed:
-                flash(f"Saved the list “{nl.name}”.", "success")
-            else:
-                flash(f"No changes to save for the list “{nl.name}”.", "info")
-            if not request.htmx:
-                return redirect(url_for("settings.notifications"), 303)
-            return render_page(LIST_PAGE, "settings/_notification_list_form.html", **_list_context(nl, _list_form(nl)))
-    return render_page(LIST_PAGE, "settings/_notification_list_form.html", status=422, **_list_context(nl, form))
+            message = (f"Saved the list “{nl.name}”." if changed
+                       else f"No changes to save for the list “{nl.name}”.")
+            return saved(message, url_for("settings.notifications"),
+                         lambda: render_page(LIST_PAGE, LIST_FRAGMENT, **_list_context(nl, _list_form(nl))),
+                         "success" if changed else "info")
+    return refused(LIST_PAGE, LIST_FRAGMENT, lambda: _list_context(nl, form))
 
 
 @bp.get("/notifications/lists/<int:notification_list_id>/delete")
@@ -158,8 +150,4 @@ def notification_list_delete(notification_list_id: int):
     nl = get_or_404(NotificationList, notification_list_id)
     name = nl.name
     notification_lists.delete_list(nl)
-    db.session.commit()
-    flash(f"Deleted the list “{name}”.", "success")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, "settings/_notification_lists.html", **_page_context(_list_form()))
-    return redirect(url_for("settings.notifications"), 303)
+    return saved(f"Deleted the list “{name}”.", url_for("settings.notifications"), _lists_region)

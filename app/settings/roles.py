@@ -5,17 +5,17 @@ A retired role stays on the contacts that have it but is no longer offered when 
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import request, url_for
 
 from app.confirm import confirm_page
 from app.contacts.models import RecipientRole
 from app.contacts.services import active_roles
-from app.extensions import db
+from app.rules import RuleError
 from app.settings import services
 from app.settings.forms_setup import DefaultRoleForm, RoleForm
 from app.settings.routes import bp, change_settings, view_settings
-from app.tenancy import current_membership, get_or_404
-from app.views import paginate, render_page
+from app.tenancy import Role, current_membership, get_or_404
+from app.views import paginate, place_error, refused, render_page, saved
 
 PAGE = "settings/roles.html"
 FRAGMENT = "settings/_roles.html"
@@ -50,23 +50,19 @@ def _context(add_form: RoleForm | None = None, failed: tuple[int, RoleForm] | No
         "rename_forms": rename_forms,
         "default_form": default_form or _default_form(),
         "default_role": services.default_contact_role(),
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 
 def _saved(message: str):
     """After a change: the list region again for htmx, else back to the list page."""
-    db.session.commit()
-    flash(message, "success")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, FRAGMENT, **_context())
-    return redirect(url_for("settings.roles", page=request.args.get("page", type=int)), 303)
+    return saved(message, url_for("settings.roles", page=request.args.get("page", type=int)),
+                 lambda: render_page(PAGE, FRAGMENT, **_context()))
 
 
 def _refused(**context):
     """The form again, its message next to the field, and nothing saved (422)."""
-    db.session.rollback()
-    return render_page(PAGE, FRAGMENT, status=422, **_context(**context))
+    return refused(PAGE, FRAGMENT, lambda: _context(**context))
 
 
 @bp.get("/roles")
@@ -82,8 +78,8 @@ def add_role():
     if form.validate_on_submit():
         try:
             role = services.add_recipient_role(form.name.data)
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _saved(f"Added the recipient role {role.name}.")
     return _refused(add_form=form)
@@ -96,8 +92,8 @@ def set_default_role():
     if form.validate_on_submit():
         try:
             services.set_default_contact_role(services.get_settings(), form.role_id())
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             role = services.default_contact_role()
             return _saved(f"New contacts now start with the role {role.name}." if role
@@ -114,8 +110,8 @@ def rename_role(recipient_role_id: int):
         before = role.name
         try:
             services.rename_recipient_role(role, form.name.data)
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _saved(f"Renamed {before} to {role.name}.")
     return _refused(failed=(role.id, form))

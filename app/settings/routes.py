@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from app.tenancy import require_role
+from app.tenancy import MANAGING_ROLES, Role, require_role
 
 bp = Blueprint("settings", __name__, url_prefix="/t/<tenant_slug>/settings")
 
-view_settings = require_role("admin", "manager")
-change_settings = require_role("admin")
+view_settings = require_role(*MANAGING_ROLES)
+change_settings = require_role(Role.ADMIN)
 
 SECTIONS = [
     ("settings.organisation", "Organisation timezone", "The timezone due times, business hours and dates are counted in."),

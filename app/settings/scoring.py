@@ -5,15 +5,14 @@ saves nothing), saves without a reload through htmx, and works as a plain form t
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import url_for
 
-from app.extensions import db
 from app.settings.forms_survey import ScoringForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.surveys.models import Survey
 from app.surveys.services import band_summary, default_survey, update_scoring
-from app.tenancy import current_membership
-from app.views import render_page
+from app.tenancy import Role, current_membership
+from app.views import refused, render_page, saved
 
 PAGE, FRAGMENT = "settings/scoring.html", "settings/_scoring_form.html"
 
@@ -24,7 +23,7 @@ def _context(form: ScoringForm, survey: Survey, *, checked: bool = False) -> dic
     proposed = band_summary(**form.values()) if checked and not any(
         f.errors for f in (form.detractor_max, form.passive_max, form.ticket_trigger_max)) else None
     return {"form": form, "saved_summary": saved, "proposed_summary": proposed,
-            "can_change": current_membership.role == "admin"}
+            "can_change": current_membership.role == Role.ADMIN}
 
 
 @bp.get("/scoring")
@@ -50,13 +49,10 @@ def save_scoring():
     survey = default_survey()
     form = ScoringForm()
     if not form.validate_on_submit():
-        return render_page(PAGE, FRAGMENT, status=422, **_context(form, survey, checked=True))
+        return refused(PAGE, FRAGMENT, lambda: _context(form, survey, checked=True))
     changed = update_scoring(survey, **form.values())
-    db.session.commit()
-    if changed:
-        flash(f"Scoring saved: {band_summary(**form.values())}.", "success")
-    else:
-        flash("Nothing to save: the scoring is unchanged.", "info")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, FRAGMENT, **_context(ScoringForm(formdata=None, obj=survey), survey))
-    return redirect(url_for("settings.scoring"), 303)
+    message = (f"Scoring saved: {band_summary(**form.values())}." if changed
+               else "Nothing to save: the scoring is unchanged.")
+    return saved(message, url_for("settings.scoring"),
+                 lambda: render_page(PAGE, FRAGMENT, **_context(ScoringForm(formdata=None, obj=survey), survey)),
+                 "success" if changed else "info")

@@ -5,19 +5,20 @@ from datetime import date, datetime, time
 
 from typing import TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import RecipientRole, contact_role
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import (
     DEFAULT_BUSINESS_HOURS, FIRST_CONTACT_STOPPED_BY, NOTIFICATION_EVENTS, WEEKDAYS, ActionPlanTemplate, AuditEntry, Holiday, NotificationList,
     RootCause, WorkflowSettings,
 )
 from app.business_time import Calendar, Duration
-from app.tenancy import WORKING_ROLES, current_tenant_id
+from app.tenancy import Role, WORKING_ROLES, current_tenant_id
 from app.timeutil import utcnow
 
 DEFAULT_ACTION_PLANS = {
@@ -36,24 +37,44 @@ DEFAULT_ROOT_CAUSES = ("Billing errors", "Communication", "Staff", "Wait time", 
 
 def seed_workflow_defaults(tenant: Tenant) -> None:
     """Defaults for a new organisation (inside its tenant context): settings, a Managers list, plans, causes."""
-    db.session.add(WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic",
-                                    business_hours=dict(DEFAULT_BUSINESS_HOURS)))
-    db.session.add(NotificationList(name="Managers", events=list(NOTIFICATION_EVENTS), roles=["manager", "admin"]))
+    db.session.add(_default_settings(tenant))
+    db.session.add(NotificationList(name="Managers", events=list(NOTIFICATION_EVENTS),
+                                    roles=[Role.MANAGER, Role.ADMIN]))
     for name, items in DEFAULT_ACTION_PLANS.items():
         db.session.add(ActionPlanTemplate(name=name, items=list(items)))
     for label in DEFAULT_ROOT_CAUSES:
         db.session.add(RootCause(label=label))
 
 
+def _default_settings(tenant: Tenant) -> WorkflowSettings:
+    """Unsaved settings with every default filled in (column defaults only apply on insert)."""
+    settings = WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic", business_hours=dict(DEFAULT_BUSINESS_HOURS))
+    for column in WorkflowSettings.__table__.columns:
+        if column.default is not None and column.default.is_scalar and getattr(settings, column.key) is None:
+            setattr(settings, column.key, column.default.arg)
+    return settings
+
+
 def get_settings() -> WorkflowSettings:
-    """The current tenant's settings row (created with defaults if an older tenant has none)."""
+    """The current tenant's settings. Reading never writes: a tenant without a settings row (one older than
+    the settings) gets unsaved defaults, and the row is created when one of them is first changed."""
     settings = db.session.execute(select(WorkflowSettings)).scalar_one_or_none()
     if settings is None:
-        tenant = db.session.get(Tenant, current_tenant_id())
-        settings = WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic", business_hours=dict(DEFAULT_BUSINESS_HOURS))
-        db.session.add(settings)
-        db.session.flush()
+        settings = _default_settings(db.session.get(Tenant, current_tenant_id()))
+        settings.unsaved_defaults = True
     return settings
+
+
+def _save_on_first_write(target: WorkflowSettings, value, oldvalue, initiator) -> None:
+    """Create the settings row the first time unsaved defaults from :func:`get_settings` are changed, so
+    every writer (a settings page, the PHI-safe switch) saves through the ordinary attribute set."""
+    if getattr(target, "unsaved_defaults", False):
+        target.unsaved_defaults = False
+        db.session.add(target)
+
+
+for _attribute in inspect(WorkflowSettings).column_attrs:
+    event.listen(getattr(WorkflowSettings, _attribute.key), "set", _save_on_first_write)
 
 
 def _parse_hours(raw: dict) -> dict[int, list[tuple[time, time]]]:
@@ -80,14 +101,6 @@ def _calendar(business_hours: dict, business_hours_only: bool, tenant: Tenant | 
 M = TypeVar("M")
 
 
-class SettingsRuleError(ValueError):
-    """A settings change broke a rule; ``field`` names the form field the message belongs next to."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
 def _same_name(column, name: str, exclude_id: int | None, model: type[M]) -> M | None:
     """The row (retired or not) whose ``column`` equals ``name`` ignoring case, other than ``exclude_id``."""
     statement = select(model).where(func.lower(column) == name.strip().lower())
@@ -110,7 +123,7 @@ def _add_named(model: type[M], field: str, value: str, kind: str, area: str, sho
     value = value.strip()
     other = _same_name(getattr(model, field), value, None, model)
     if other is not None:
-        raise SettingsRuleError(field, _taken_message(short or kind, other))
+        raise RuleError(_taken_message(short or kind, other), field)
     row = model(**{field: value})
     db.session.add(row)
     db.session.flush()
@@ -122,7 +135,7 @@ def _rename_named(row, field: str, value: str, kind: str, area: str, short: str 
     value = value.strip()
     other = _same_name(getattr(type(row), field), value, row.id, type(row))
     if other is not None:
-        raise SettingsRuleError(field, _taken_message(short or kind, other))
+        raise RuleError(_taken_message(short or kind, other), field)
     before = getattr(row, field)
     setattr(row, field, value)
     audit.record(area, f"Renamed {kind} {before} to {value}", {field: [before, value]})
@@ -183,7 +196,7 @@ def default_contact_role(settings: WorkflowSettings | None = None) -> RecipientR
 
 
 def set_default_contact_role(settings: WorkflowSettings, role_id: int | None) -> None:
-    """Choose the role ticked for new contacts (None: no role). Raises :class:`SettingsRuleError` unless
+    """Choose the role ticked for new contacts (None: no role). Raises :class:`~app.rules.RuleError` unless
     ``role_id`` is None or one of the tenant's roles in use."""
     role = None
     if role_id is not None:
@@ -191,7 +204,7 @@ def set_default_contact_role(settings: WorkflowSettings, role_id: int | None) ->
             select(RecipientRole).where(RecipientRole.id == role_id, RecipientRole.retired_at.is_(None))
         ).scalar_one_or_none()
         if role is None:
-            raise SettingsRuleError("default_contact_role_id", "Choose one of the roles in use, or none.")
+            raise RuleError("Choose one of the roles in use, or none.", "default_contact_role_id")
     before = default_contact_role(settings)
     settings.default_contact_role_id = role.id if role else None
     after_name, before_name = (role.name if role else NO_DEFAULT_ROLE), (before.name if before else NO_DEFAULT_ROLE)
@@ -254,25 +267,23 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target: Duration, fi
                business_hours: dict[str, list], breach_reassign_to_id: int | None) -> None:
     """Change the SLA windows. Tickets already open keep the due times they were given.
 
-    Raises :class:`SettingsRuleError` when a day closes before it opens, no day is open while counting
+    Raises :class:`~app.rules.RuleError` when a day closes before it opens, no day is open while counting
     business hours, the reassignee cannot work tickets, the deadlines would fall more than three years
     away, or the breach would not come after the first-contact target for a detractor arriving now.
     """
     if first_contact_stopped_by not in FIRST_CONTACT_STOPPED_BY:
-        raise SettingsRuleError("first_contact_stopped_by", "Choose what counts as first contact.")
+        raise RuleError("Choose what counts as first contact.", "first_contact_stopped_by")
     for day, periods in business_hours.items():
         for start, end in periods:
             if not start < end:
-                raise SettingsRuleError(f"day{day}_end", f"{WEEKDAYS[int(day)]} must close after it opens.")
+                raise RuleError(f"{WEEKDAYS[int(day)]} must close after it opens.", f"day{day}_end")
     open_days = {day: periods for day, periods in business_hours.items() if periods}
     if business_hours_only and not open_days:
-        raise SettingsRuleError(
-            "business_hours_only", "Open at least one day, or count calendar hours instead."
-        )
+        raise RuleError("Open at least one day, or count calendar hours instead.", "business_hours_only")
     if breach_reassign_to_id is not None and breach_reassign_to_id not in {
         user.id for user in breach_reassign_candidates()
     }:
-        raise SettingsRuleError("breach_reassign_to_id", "Choose an active admin, manager or agent.")
+        raise RuleError("Choose an active admin, manager or agent.", "breach_reassign_to_id")
     hours = {day: [list(p) for p in periods] for day, periods in sorted(open_days.items(), key=lambda i: int(i[0]))}
     clock = _calendar(hours, business_hours_only)
     now = utcnow()
@@ -282,13 +293,11 @@ def update_sla(settings: WorkflowSettings, *, first_contact_target: Duration, fi
         try:
             due[field] = clock.due(now, target)
         except ValueError:
-            raise SettingsRuleError(
-                field, "With these opening hours the deadline would be more than three years away."
-            ) from None
+            raise RuleError("With these opening hours the deadline would be more than three years away.",
+                            field) from None
     if due["first_contact_breach"] <= due["first_contact_target"]:
-        raise SettingsRuleError(
-            "first_contact_breach", f"The breach must come after the first-contact target ({first_contact_target})."
-        )
+        raise RuleError(f"The breach must come after the first-contact target ({first_contact_target}).",
+                        "first_contact_breach")
     before = _sla_snapshot(settings)
     for field, target in (("first_contact_target", first_contact_target),
                           ("first_contact_breach", first_contact_breach), ("resolution_target", resolution_target)):
@@ -343,7 +352,7 @@ def add_holiday(day: date, name: str) -> Holiday:
     name = name.strip()
     other = db.session.execute(select(Holiday).where(Holiday.day == day)).scalar_one_or_none()
     if other is not None:
-        raise SettingsRuleError("day", f"{day:%d %b %Y} is already a holiday ({other.name}).")
+        raise RuleError(f"{day:%d %b %Y} is already a holiday ({other.name}).", "day")
     holiday = Holiday(day=day, name=name)
     db.session.add(holiday)
     db.session.flush()
@@ -376,7 +385,7 @@ def add_action_plan_template(name: str, items: list[str]) -> ActionPlanTemplate:
     name = name.strip()
     other = _same_name(ActionPlanTemplate.name, name, None, ActionPlanTemplate)
     if other is not None:
-        raise SettingsRuleError("name", _taken_message("template", other))
+        raise RuleError(_taken_message("template", other), "name")
     template = ActionPlanTemplate(name=name, items=list(items))
     db.session.add(template)
     db.session.flush()
@@ -390,7 +399,7 @@ def update_action_plan_template(template: ActionPlanTemplate, name: str, items: 
     name = name.strip()
     other = _same_name(ActionPlanTemplate.name, name, template.id, ActionPlanTemplate)
     if other is not None:
-        raise SettingsRuleError("name", _taken_message("template", other))
+        raise RuleError(_taken_message("template", other), "name")
     before = audit.snapshot(template, ["name", "items"])
     template.name = name
     template.items = list(items)

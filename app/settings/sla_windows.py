@@ -4,16 +4,16 @@ New tickets copy their due times from these settings when they open; tickets alr
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import request, url_for
 
-from app.extensions import db
+from app.rules import RuleError
 from app.settings import services
 from app.settings.forms_setup import HolidayForm, SlaForm
 from app.settings.models import Holiday
 from app.settings.routes import bp, change_settings, view_settings
-from app.tenancy import current_membership, current_tenant, get_or_404
+from app.tenancy import Role, current_membership, current_tenant, get_or_404
 from app.timeutil import localize, utcnow
-from app.views import paginate, render_page
+from app.views import paginate, place_error, refused, render_page, saved
 
 PAGE = "settings/sla.html"
 WINDOWS_FRAGMENT = "settings/_sla_windows.html"
@@ -47,22 +47,18 @@ def _context(sla_form: SlaForm | None = None, holiday_form: HolidayForm | None =
         "settings": settings,
         "past": past,
         "holidays": paginate(services.holidays_statement(past, _today()), per_page=HOLIDAYS_PER_PAGE),
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 
 def _saved(message: str, fragment: str):
-    db.session.commit()
-    flash(message, "success")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, fragment, **_context())
-    return redirect(url_for("settings.sla", holidays=request.args.get("holidays"),
-                            page=request.args.get("page", type=int)), 303)
+    return saved(message, url_for("settings.sla", holidays=request.args.get("holidays"),
+                                  page=request.args.get("page", type=int)),
+                 lambda: render_page(PAGE, fragment, **_context()))
 
 
 def _refused(fragment: str, **context):
-    db.session.rollback()
-    return render_page(PAGE, fragment, status=422, **_context(**context))
+    return refused(PAGE, fragment, lambda: _context(**context))
 
 
 @bp.get("/sla")
@@ -79,8 +75,8 @@ def save_sla():
     if form.validate_on_submit():
         try:
             services.update_sla(services.get_settings(), **form.values())
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _saved("SLA windows saved. New tickets get these deadlines; open tickets keep theirs.",
                           WINDOWS_FRAGMENT)
@@ -94,8 +90,8 @@ def add_holiday():
     if form.validate_on_submit():
         try:
             holiday = services.add_holiday(form.day.data, form.name.data)
-        except services.SettingsRuleError as error:
-            form[error.field].errors.append(str(error))
+        except RuleError as error:
+            place_error(form, error)
         else:
             return _saved(f"Added {holiday.name} on {holiday.day:%d %b %Y}.", HOLIDAYS_FRAGMENT)
     return _refused(HOLIDAYS_FRAGMENT, holiday_form=form)

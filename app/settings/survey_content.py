@@ -8,17 +8,17 @@ the page.
 """
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import flash, request, url_for
 
-from app.extensions import db
+from app.rules import RuleError
 from app.settings import services as settings_services
 from app.settings.forms_survey import QuestionForm, SenderForm, SurveyTextsForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.surveys import services
 from app.surveys.models import BAND_LABELS, QUESTION_KINDS, Survey, SurveyQuestion
-from app.surveys.services import SurveySettingsError, default_survey
-from app.tenancy import current_membership, current_tenant, get_or_404
-from app.views import render_page
+from app.surveys.services import default_survey
+from app.tenancy import Role, current_membership, current_tenant, get_or_404
+from app.views import place_error, refused, render_page, saved
 
 PAGE = "settings/survey_content.html"
 TEXTS = "settings/_survey_content_texts.html"
@@ -52,28 +52,23 @@ def _context(survey: Survey, *, texts_form: SurveyTextsForm | None = None, new_f
         "preview": services.personalise(survey.question, current_tenant.name),
         "BAND_LABELS": BAND_LABELS,
         "QUESTION_KINDS": QUESTION_KINDS,
-        "can_change": current_membership.role == "admin",
+        "can_change": current_membership.role == Role.ADMIN,
     }
 
 
 def _questions_done(survey: Survey, message: str, category: str = "success"):
     """After a change to the extra questions: the region again for htmx, else back to the page."""
-    db.session.commit()
-    flash(message, category)
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, QUESTIONS, **_context(survey))
-    return redirect(url_for("settings.survey_content"), 303)
+    return saved(message, url_for("settings.survey_content"),
+                 lambda: render_page(PAGE, QUESTIONS, **_context(survey)), category)
 
 
 def _questions_invalid(survey: Survey, **forms):
-    db.session.rollback()
-    return render_page(PAGE, QUESTIONS, status=422, **_context(survey, **forms))
+    return refused(PAGE, QUESTIONS, lambda: _context(survey, **forms))
 
 
-def _refused(form: QuestionForm, error: SurveySettingsError) -> QuestionForm:
-    for name, message in error.errors.items():
-        target = form[name] if name in form else form.prompt
-        target.errors = [*target.errors, message]
+def _refused(form: QuestionForm, error: RuleError) -> QuestionForm:
+    """The question form with the service's messages next to their fields (others next to the prompt)."""
+    place_error(form, error, default_field="prompt")
     return form
 
 
@@ -89,14 +84,11 @@ def save_survey_texts():
     survey = default_survey()
     form = SurveyTextsForm()
     if not form.validate_on_submit():
-        return render_page(PAGE, TEXTS, status=422, **_context(survey, texts_form=form))
+        return refused(PAGE, TEXTS, lambda: _context(survey, texts_form=form))
     changed = services.update_survey_texts(survey, form.values())
-    db.session.commit()
-    flash("Survey texts saved." if changed else "Nothing to save: the survey texts are unchanged.",
-          "success" if changed else "info")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, TEXTS, **_context(survey))
-    return redirect(url_for("settings.survey_content"), 303)
+    return saved("Survey texts saved." if changed else "Nothing to save: the survey texts are unchanged.",
+                 url_for("settings.survey_content"), lambda: render_page(PAGE, TEXTS, **_context(survey)),
+                 "success" if changed else "info")
 
 
 @bp.post("/survey-content/sender")
@@ -105,15 +97,12 @@ def save_survey_sender():
     survey = default_survey()
     form = SenderForm(prefix="sender")
     if not form.validate_on_submit():
-        return render_page(PAGE, SENDER, status=422, **_context(survey, sender_form=form))
+        return refused(PAGE, SENDER, lambda: _context(survey, sender_form=form))
     changed = settings_services.update_sender(settings_services.get_settings(), sender_name=form.sender_name.data,
                                               reply_to_address=form.reply_to_address.data)
-    db.session.commit()
-    flash("Sender saved." if changed else "Nothing to save: the sender is unchanged.",
-          "success" if changed else "info")
-    if request.htmx and not request.htmx.boosted:
-        return render_page(PAGE, SENDER, **_context(survey))
-    return redirect(url_for("settings.survey_content"), 303)
+    return saved("Sender saved." if changed else "Nothing to save: the sender is unchanged.",
+                 url_for("settings.survey_content"), lambda: render_page(PAGE, SENDER, **_context(survey)),
+                 "success" if changed else "info")
 
 
 @bp.get("/survey-content/questions")
@@ -132,7 +121,7 @@ def add_survey_question():
         return _questions_invalid(survey, new_form=form)
     try:
         question = services.add_question(survey, **form.values())
-    except SurveySettingsError as error:
+    except RuleError as error:
         return _questions_invalid(survey, new_form=_refused(form, error))
     return _questions_done(survey, f"Question added: “{question.prompt}”.")
 
@@ -158,7 +147,7 @@ def update_survey_question(question_id: int):
         return _questions_invalid(survey, edit_form=form)
     try:
         changed = services.edit_question(question, **form.values())
-    except SurveySettingsError as error:
+    except RuleError as error:
         return _questions_invalid(survey, edit_form=_refused(form, error))
     if not changed:
         return _questions_done(survey, "Nothing to save: the question is unchanged.", "info")
@@ -207,6 +196,6 @@ def delete_survey_question(question_id: int):
     prompt = question.prompt
     try:
         services.delete_question(question)
-    except SurveySettingsError as error:
+    except RuleError as error:
         return _questions_done(survey, str(error), "error")
     return _questions_done(survey, f"Question deleted: “{prompt}”.")

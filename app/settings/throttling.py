@@ -1,16 +1,15 @@
 """Settings section: survey throttling (how often one contact may be surveyed)."""
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
 from app import audit
-from app.extensions import db
 from app.settings.models import THROTTLE_CHOICES
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
-from app.views import render_page
+from app.views import refused, render_page, saved
 
 PAGE, FRAGMENT = "settings/throttling.html", "settings/_throttling.html"
 
@@ -40,13 +39,10 @@ def save_throttling():
     settings = get_settings()
     form = ThrottleForm()
     if not form.validate_on_submit():
-        return render_page(PAGE, FRAGMENT, status=422, form=form)
+        return refused(PAGE, FRAGMENT, lambda: {"form": form})
     before = audit.snapshot(settings, ["survey_throttle_days"])
     settings.survey_throttle_days = form.survey_throttle_days.data
     audit.record("throttling", "Changed survey throttling",
                  audit.diff(before, audit.snapshot(settings, ["survey_throttle_days"])))
-    db.session.commit()
-    flash("Survey throttling saved.", "success")
-    if request.htmx:
-        return render_page(PAGE, FRAGMENT, form=ThrottleForm(obj=settings, formdata=None))
-    return redirect(url_for("settings.throttling"), 303)
+    return saved("Survey throttling saved.", url_for("settings.throttling"),
+                 lambda: render_page(PAGE, FRAGMENT, form=ThrottleForm(obj=settings, formdata=None)))

@@ -27,7 +27,7 @@ from app.surveys.services import (
 )
 from app.tenancy import tenant_context
 from app.timeutil import localize
-from app.views import render_page
+from app.views import render_page, saved, wants_fragment
 
 public_bp = Blueprint("survey_public", __name__, url_prefix="/s")
 
@@ -55,7 +55,7 @@ def _parse_score(raw: str | None) -> int | None:
 
 def _notice(page: str, fragment: str, status: int, **context):
     """A full page, or for htmx the same message swapped over the whole survey card."""
-    if request.htmx:
+    if wants_fragment():
         html = render_template(fragment, **context)
         return html, status, {"HX-Retarget": "#survey", "HX-Reswap": "innerHTML", "Vary": "HX-Request"}
     return render_template(page, **context), status, {"Vary": "HX-Request"}
@@ -192,7 +192,7 @@ def record_score(token: str):
         except LinkExpired:
             db.session.rollback()
             return _expired(invitation)
-        if not request.htmx:
+        if not wants_fragment():
             return redirect(url_for(".answer", token=token), 303)
         html = render_template("surveys/_answer_followup.html", followup=_followup(invitation, score),
                                saved_score=score, error=None)
@@ -235,10 +235,9 @@ def submit(token: str):
         except LinkExpired:
             db.session.rollback()
             return _expired(invitation)
-        if request.htmx:
-            return render_page("surveys/answer_thanks.html", "surveys/_answer_thanks.html",
-                               **_thanks_context(invitation, token, response))
-        return redirect(url_for(".thanks", token=token), 303)
+        return saved(None, url_for(".thanks", token=token),
+                     lambda: render_page("surveys/answer_thanks.html", "surveys/_answer_thanks.html",
+                                         **_thanks_context(invitation, token, response)))
 
 
 @public_bp.get("/<token>/thanks")

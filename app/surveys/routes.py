@@ -2,14 +2,14 @@
 that says how many contacts it will email and how many it skips)."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, request, url_for
 from flask_login import current_user
 
-from app.extensions import db
+from app.rules import RuleError
 from app.surveys import services
 from app.surveys.forms import BY_ROLE, MAX_CHOSEN, SendToContactsForm, SendToRoleForm
 from app.tenancy import WORKING_ROLES, current_tenant, require_role
-from app.views import render_page
+from app.views import place_error, refused, render_page, saved
 
 bp = Blueprint("surveys", __name__, url_prefix="/t/<tenant_slug>/surveys")
 
@@ -66,7 +66,7 @@ def send():
                 )
                 recipients = []
     if not recipients:
-        return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
+        return refused(PAGE, FRAGMENT, lambda: _context(contacts_form, role_form))
     if by_role:
         # A send to a role asks first, saying how many it will email; the confirmation carries that number,
         # so if the role's contacts change in between, the person is asked again with the new one.
@@ -79,14 +79,12 @@ def send():
             tenant=current_tenant._get_current_object(), survey=services.default_survey(),
             contacts=recipients, sent_by=current_user._get_current_object(),
         )
-    except services.SendRuleError as error:
-        db.session.rollback()
-        (role_form.role_id if by_role else contacts_form.contact_ids).errors.append(str(error))
-        return render_page(PAGE, FRAGMENT, status=422, **_context(contacts_form, role_form))
-    db.session.commit()
-    flash(result.message, "success" if result.sent and not result.throttled else "info")
+    except RuleError as error:
+        place_error(form, error, "role_id" if by_role else "contact_ids")
+        return refused(PAGE, FRAGMENT, lambda: _context(contacts_form, role_form))
+    back = url_for("surveys.send")
     if request.form.get("from_contact") and len(recipients) == 1:
-        return redirect(url_for("contacts.show", contact_id=recipients[0].id), 303)
-    if request.htmx:
-        return render_page(PAGE, FRAGMENT, **_context(*_fresh_forms(services.roles_with_counts())))
-    return redirect(url_for("surveys.send"), 303)
+        back = url_for("contacts.show", contact_id=recipients[0].id)
+    return saved(result.message, back,
+                 lambda: render_page(PAGE, FRAGMENT, **_context(*_fresh_forms(services.roles_with_counts()))),
+                 "success" if result.sent and not result.throttled else "info")

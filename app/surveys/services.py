@@ -16,6 +16,7 @@ from app.auth.services import unverified_founder
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.extensions import db
 from app.mail import queue_email
+from app.rules import RuleError
 from app.security import hash_token, new_token
 from app.settings.services import get_settings
 from app.surveys.models import (
@@ -34,10 +35,6 @@ class LinkExpired(Exception):
     """The response can no longer be changed through this link."""
 
 
-class SendRuleError(ValueError):
-    """A send the rules refuse; the message is shown as is."""
-
-
 def send_blocked_reason(tenant: Tenant) -> str | None:
     """Why nothing may be sent on the organisation's behalf yet, in words; None when sending is allowed."""
     founder = unverified_founder(tenant.id)
@@ -48,11 +45,11 @@ def send_blocked_reason(tenant: Tenant) -> str | None:
 
 
 def require_verified_sender(tenant: Tenant) -> None:
-    """Refuse, with :class:`SendRuleError`, to send anything on behalf of an organisation whose first admin has
+    """Refuse, with :class:`~app.rules.RuleError`, to send anything on behalf of an organisation whose first admin has
     not confirmed their email address: whoever signs up with an address they do not read sends nothing."""
     reason = send_blocked_reason(tenant)
     if reason is not None:
-        raise SendRuleError(reason)
+        raise RuleError(reason)
 
 
 def default_survey() -> Survey:
@@ -216,7 +213,7 @@ def plan_send(contacts: Iterable[Contact]) -> SendPlan:
 
 def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> SendResult:
     """Create one invitation per contact and queue its email, skipping contacts surveyed within the
-    organisation's throttle window (see :func:`plan_send`). Raises :class:`SendRuleError` until the
+    organisation's throttle window (see :func:`plan_send`). Raises :class:`~app.rules.RuleError` until the
     organisation may send."""
     require_verified_sender(tenant)
     plan = plan_send(contacts)
@@ -334,14 +331,6 @@ ANSWER_MAX = 1000
 YES_NO = {"yes": "Yes", "no": "No"}
 
 
-class SurveySettingsError(ValueError):
-    """A survey settings change the rules refuse. ``errors`` maps each form field to its message."""
-
-    def __init__(self, errors: Mapping[str, str]):
-        super().__init__(" ".join(errors.values()))
-        self.errors = dict(errors)
-
-
 def _span(low: int, high: int) -> str:
     return str(low) if low == high else f"{low}–{high}"
 
@@ -386,7 +375,7 @@ def update_scoring(survey: Survey, *, detractor_max: int, passive_max: int, tick
     """
     errors = scoring_errors(detractor_max, passive_max, ticket_trigger_max)
     if errors:
-        raise SurveySettingsError(errors)
+        raise RuleError.on_fields(errors)
     before = audit.snapshot(survey, SCORING_FIELDS)
     survey.detractor_max, survey.passive_max = detractor_max, passive_max
     survey.ticket_trigger_max = ticket_trigger_max
@@ -430,7 +419,7 @@ def update_survey_texts(survey: Survey, texts: Mapping[str, str]) -> bool:
         raise ValueError(f"not survey texts: {sorted(unknown)}")
     errors = text_errors(texts)
     if errors:
-        raise SurveySettingsError(errors)
+        raise RuleError.on_fields(errors)
     fields = list(texts)
     before = audit.snapshot(survey, fields)
     for name, value in texts.items():
@@ -506,7 +495,7 @@ def add_question(survey: Survey, *, kind: str, prompt: str, bands: Iterable[str]
     bands = list(bands)
     errors = question_errors(kind=kind, prompt=prompt, bands=bands, opens_ticket_on_no=opens_ticket_on_no)
     if errors:
-        raise SurveySettingsError(errors)
+        raise RuleError.on_fields(errors)
     last = db.session.execute(
         select(func.max(SurveyQuestion.position)).where(SurveyQuestion.survey_id == survey.id)
     ).scalar_one()
@@ -526,7 +515,7 @@ def edit_question(question: SurveyQuestion, *, kind: str, prompt: str, bands: It
     errors = question_errors(kind=kind, prompt=prompt, bands=bands, opens_ticket_on_no=opens_ticket_on_no,
                              question=question)
     if errors:
-        raise SurveySettingsError(errors)
+        raise RuleError.on_fields(errors)
     before = audit.snapshot(question, QUESTION_FIELDS)
     for name, value in _question_values(kind, prompt, bands, opens_ticket_on_no).items():
         setattr(question, name, value)
@@ -590,7 +579,7 @@ def restore_question(question: SurveyQuestion) -> bool:
 def delete_question(question: SurveyQuestion) -> None:
     """Remove an extra question nobody has answered (answered ones can only be retired)."""
     if answer_counts([question.id]):
-        raise SurveySettingsError({"question": "This question has answers, so it can only be retired."})
+        raise RuleError("This question has answers, so it can only be retired.", "question")
     audit.record("survey_content", f"Extra question deleted: “{_short(question.prompt)}”",
                  audit.diff(audit.snapshot(question, QUESTION_FIELDS), {}))
     db.session.delete(question)

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.forms import strip
 from app.settings.services import active_root_causes
-from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES
+from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Status
 
 try:  # WTForms 3.3+ wants SelectChoice; older versions take (value, label) tuples.
     from wtforms.fields.choices import SelectChoice
@@ -23,7 +23,7 @@ def choices(pairs) -> list:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-WORKING_STATUSES = {key: label for key, label in STATUSES.items() if key != "closed"}
+WORKING_STATUSES = {key: label for key, label in STATUSES.items() if key != Status.CLOSED}
 
 
 def _int_or_none(value):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,9 +15,20 @@ from app.surveys.models import Response
 from app.tenancy import TenantScoped, _default_tenant_id
 from app.timeutil import UTCDateTime, utcnow
 
-# "Waiting on customer" stops the resolution clock until the ticket moves on (app.workflow.sla).
-STATUSES = {"new": "New", "contacted": "Contacted", "action_plan": "Action plan", "waiting": "Waiting on customer",
-            "closed": "Closed"}
+
+
+class Status(StrEnum):
+    """A ticket's status, as stored. Every status but CLOSED is a column of the board."""
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    ACTION_PLAN = "action_plan"
+    WAITING = "waiting"  # "Waiting on customer" stops the resolution clock until the ticket moves on
+    CLOSED = "closed"
+
+
+STATUSES = {Status.NEW: "New", Status.CONTACTED: "Contacted", Status.ACTION_PLAN: "Action plan",
+            Status.WAITING: "Waiting on customer", Status.CLOSED: "Closed"}
 OUTCOMES = {"resolved": "Resolved", "not_resolved": "Not resolved", "no_response": "No response"}
 
 
@@ -58,7 +70,7 @@ class Ticket(TenantScoped, db.Model):
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"), unique=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    status: Mapped[str] = mapped_column(String(20), default=Status.NEW)
     # What opened it: a low score, or a yes/no trigger question answered "No".
     trigger: Mapped[str] = mapped_column(String(20), default="score")
     # Due times are copied from the SLA settings when the ticket opens, so later changes never move them.

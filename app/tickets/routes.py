@@ -1,37 +1,33 @@
 """The ticket board, the ticket page and the actions that work a ticket.
 
-Every action is a POST that works as a plain form (303 back to the ticket page with a flash)
-and through htmx (the ticket region is re-rendered in place). A form that does not validate
-comes back with status 422: the whole page for a plain post, only that form for htmx.
+Every action is a POST: route → service (which raises :class:`~app.rules.RuleError` to refuse) → answer,
+all through :mod:`app.tickets.page`: a change that worked gets ``ticket_saved`` (303 back to the ticket page
+with a flash, or the re-rendered ticket region for htmx); a refused one ``ticket_refused`` (422: the whole
+page for a plain post, only that form for htmx). What the page and its fragments show comes from
+``ticket_page_context``.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from app.extensions import db
-from app.tenancy import WORKING_ROLES, current_membership, current_tenant_id, get_or_404, require_role
+from app.rules import RuleError
+from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
 from app.tickets import services
-from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, ReassignForm, StatusForm
-from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Ticket
-from app.tickets.services import TicketRuleError
-from app.views import render_page
+from app.tickets.models import CALL_OUTCOMES, OUTCOMES, STATUSES, Status, Ticket
+from app.tickets.page import (
+    LABELS, PAGE, REGION, action_form, load_ticket, ticket_page_context, ticket_refused, ticket_saved,
+)
+from app.views import place_error, render_page
 from app.workflow.ticket_sla import sla_state
 
 bp = Blueprint("tickets", __name__, url_prefix="/t/<tenant_slug>")
 
-# The action forms on a ticket page, by the name of their template in tickets/forms/.
-ACTION_FORMS = {
-    "call": CallForm, "email": EmailForm, "note": NoteForm,
-    "reassign": ReassignForm, "status": StatusForm, "close": CloseForm,
-}
-LABELS = {"STATUSES": STATUSES, "OUTCOMES": OUTCOMES, "CALL_OUTCOMES": CALL_OUTCOMES,
-          "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS}
-
-
-# ``sla_state(ticket)`` for the SLA line on board cards and the ticket header, wherever they are rendered.
+# ``sla_state(ticket)`` for the SLA line on board cards and the ticket header (it computes, it never queries).
 bp.add_app_template_global(sla_state, "sla_state")
+# Templates compare a ticket's status with ``Status.CLOSED`` rather than a string.
+bp.add_app_template_global(Status, "Status")
 
 
 # --- Board -----------------------------------------------------------------------------------------
@@ -54,125 +50,58 @@ def board():
 
 # --- Ticket page -----------------------------------------------------------------------------------
 
-def _load(ticket_id: int) -> Ticket:
-    """The ticket with everything its page shows; missing and other tenants' tickets are the same 404."""
-    ticket = services.load_ticket_page(ticket_id)
-    if ticket is None or ticket.tenant_id != current_tenant_id():
-        abort(404)
-    return ticket
-
-
-def _form(action: str, **values) -> FlaskForm:
-    """One action form. Each has its own prefix, so ids and names never clash on the ticket page."""
-    return ACTION_FORMS[action](prefix=action, **values)
-
-
-def _blank_forms(ticket: Ticket) -> dict[str, FlaskForm]:
-    """Fresh action forms, filled with the ticket's current values where that helps."""
-    return {
-        "call": _form("call", formdata=None, called=ticket.contact.name),
-        "email": _form("email", formdata=None),
-        "note": _form("note", formdata=None),
-        "reassign": _form("reassign", formdata=None, assignee_id=ticket.assignee_id),
-        "status": _form("status", formdata=None,
-                        status=ticket.status if ticket.status != "closed" else "action_plan"),
-        "close": _form("close", formdata=None),
-    }
-
-
-def _ticket_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = None,
-                    rule_error: dict[str, str] | None = None) -> dict:
-    """What the ticket page needs. A closed ticket offers only a note and a move (which reopens it)."""
-    can_work = current_membership.role in WORKING_ROLES
-    actions = list(ACTION_FORMS) if ticket.status != "closed" else ["note", "status"]
-    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "actions": [], "rule_error": rule_error or {},
-               **LABELS}
-    if can_work:
-        context["forms"] = {**_blank_forms(ticket), **(forms or {})}
-        context["forms"]["reassign"].set_members(services.assignable_members(), ticket.assignee_id)
-        # A form that came back with errors is shown even where the ticket's state would hide it.
-        context["actions"] = [a for a in ACTION_FORMS if a in actions or a in (forms or {})]
-    return context
-
-
 @bp.get("/tickets/<int:ticket_id>")
 def show(ticket_id: int):
-    ticket = _load(ticket_id)
-    return render_page("tickets/show.html", "tickets/_ticket.html", **_ticket_context(ticket))
+    return render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id)))
 
 
 # --- Actions ---------------------------------------------------------------------------------------
 
-def _done(ticket_id: int, message: str, category: str = "success"):
-    """After a change: the re-rendered ticket region for htmx, else a redirect to the ticket page."""
-    db.session.commit()
-    flash(message, category)
-    if request.htmx and not request.htmx.boosted:
-        ticket = _load(ticket_id)
-        return render_page("tickets/show.html", "tickets/_ticket.html", **_ticket_context(ticket))
-    return redirect(url_for("tickets.show", ticket_id=ticket_id), 303)
-
-
-def _invalid(ticket_id: int, action: str, form: FlaskForm, rule_error: str | None = None):
-    """The form again with its errors next to the fields (422): only that form for htmx."""
-    db.session.rollback()
-    ticket = _load(ticket_id)
-    context = _ticket_context(ticket, {action: form}, {action: rule_error} if rule_error else None)
-    html, status, headers = render_page(
-        "tickets/show.html", f"tickets/forms/_{action}.html", status=422, **context
-    )
-    if request.htmx and not request.htmx.boosted:
-        headers = {**headers, "HX-Retarget": f"#action-{action}", "HX-Reswap": "outerHTML"}
-    return html, status, headers
-
-
-def _rule_error(ticket_id: int, action: str, form: FlaskForm, error: TicketRuleError, field: str | None = None):
-    """A service refused the change: show its message next to ``field``, or above the form."""
-    if field is not None:
-        getattr(form, field).errors = [*getattr(form, field).errors, str(error)]
-        return _invalid(ticket_id, action, form)
-    return _invalid(ticket_id, action, form, str(error))
+def _refused(ticket_id: int, action: str, form: FlaskForm, error: RuleError | None = None):
+    """A ticket action form that did not validate, or whose change a rule refused."""
+    above = place_error(form, error) if error is not None else None
+    return ticket_refused(ticket_id, action, form, f"tickets/forms/_{action}.html", f"action-{action}", above)
 
 
 @bp.post("/tickets/<int:ticket_id>/calls")
 @require_role(*WORKING_ROLES)
 def log_call(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = _form("call")
+    form = action_form("call")
     if not form.validate_on_submit():
-        return _invalid(ticket_id, "call", form)
+        return _refused(ticket_id, "call", form)
     called = form.called.data or ticket.contact.name
     try:
         services.log_call(ticket, current_user, called=called, outcome=form.outcome.data, notes=form.notes.data)
-    except TicketRuleError as error:
-        return _rule_error(ticket_id, "call", form, error)
-    return _done(ticket_id, f"Call logged: {CALL_OUTCOMES[form.outcome.data]}.")
+    except RuleError as error:
+        return _refused(ticket_id, "call", form, error)
+    return ticket_saved(ticket_id, f"Call logged: {CALL_OUTCOMES[form.outcome.data]}.")
 
 
 @bp.post("/tickets/<int:ticket_id>/emails")
 @require_role(*WORKING_ROLES)
 def log_email(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = _form("email")
+    form = action_form("email")
     if not form.validate_on_submit():
-        return _invalid(ticket_id, "email", form)
+        return _refused(ticket_id, "email", form)
     try:
         services.log_email(ticket, current_user, direction=form.direction.data, subject=form.subject.data,
                            summary=form.summary.data)
-    except TicketRuleError as error:
-        return _rule_error(ticket_id, "email", form, error)
-    return _done(ticket_id, "Email logged.")
+    except RuleError as error:
+        return _refused(ticket_id, "email", form, error)
+    return ticket_saved(ticket_id, "Email logged.")
 
 
 @bp.post("/tickets/<int:ticket_id>/notes")
 @require_role(*WORKING_ROLES)
 def add_note(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = _form("note")
+    form = action_form("note")
     if not form.validate_on_submit():
-        return _invalid(ticket_id, "note", form)
+        return _refused(ticket_id, "note", form)
     services.add_note(ticket, current_user, form.body.data)
-    return _done(ticket_id, "Note added.")
+    return ticket_saved(ticket_id, "Note added.")
 
 
 @bp.post("/tickets/<int:ticket_id>/assignee")
@@ -180,49 +109,49 @@ def add_note(ticket_id: int):
 def reassign(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     members = {user.id: user for user in services.assignable_members()}
-    form = _form("reassign")
+    form = action_form("reassign")
     form.set_members(members.values(), ticket.assignee_id)
     if not form.validate_on_submit():
-        return _invalid(ticket_id, "reassign", form)
+        return _refused(ticket_id, "reassign", form)
     assignee = members[form.assignee_id.data]
     if ticket.assignee_id == assignee.id:
-        return _done(ticket_id, f"{ticket.reference} is already assigned to them.", "info")
+        return ticket_saved(ticket_id, f"{ticket.reference} is already assigned to them.", "info")
     try:
         services.reassign(ticket, current_user, assignee)
-    except TicketRuleError as error:
-        return _rule_error(ticket_id, "reassign", form, error)
-    return _done(ticket_id, f"{ticket.reference} reassigned.")
+    except RuleError as error:
+        return _refused(ticket_id, "reassign", form, error)
+    return ticket_saved(ticket_id, f"{ticket.reference} reassigned.")
 
 
 @bp.post("/tickets/<int:ticket_id>/status")
 @require_role(*WORKING_ROLES)
 def move_status(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = _form("status")
+    form = action_form("status")
     if not form.validate_on_submit():
-        return _invalid(ticket_id, "status", form)
+        return _refused(ticket_id, "status", form)
     status = form.status.data
     if ticket.status == status:
-        return _done(ticket_id, f"{ticket.reference} is already in {STATUSES[status]}.", "info")
-    reopening = ticket.status == "closed"
+        return ticket_saved(ticket_id, f"{ticket.reference} is already in {STATUSES[status]}.", "info")
+    reopening = ticket.status == Status.CLOSED
     try:
         services.move_status(ticket, current_user, status)
-    except TicketRuleError as error:
-        return _rule_error(ticket_id, "status", form, error, "status")
+    except RuleError as error:
+        return _refused(ticket_id, "status", form, error)
     verb = "reopened and moved" if reopening else "moved"
-    return _done(ticket_id, f"{ticket.reference} {verb} to {STATUSES[status]}.")
+    return ticket_saved(ticket_id, f"{ticket.reference} {verb} to {STATUSES[status]}.")
 
 
 @bp.post("/tickets/<int:ticket_id>/close")
 @require_role(*WORKING_ROLES)
 def close(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
-    form = _form("close")
+    form = action_form("close")
     if not form.validate_on_submit():
-        return _invalid(ticket_id, "close", form)
+        return _refused(ticket_id, "close", form)
     try:
         services.close_ticket(ticket, current_user, outcome=form.outcome.data, note=form.note.data,
                               root_cause_ids=form.root_causes.data, override_reason=form.override_reason.data)
-    except TicketRuleError as error:
-        return _rule_error(ticket_id, "close", form, error, getattr(error, "field", None))
-    return _done(ticket_id, f"{ticket.reference} closed: {OUTCOMES[form.outcome.data]}.")
+    except RuleError as error:
+        return _refused(ticket_id, "close", form, error)
+    return ticket_saved(ticket_id, f"{ticket.reference} closed: {OUTCOMES[form.outcome.data]}.")

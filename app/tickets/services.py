@@ -7,21 +7,18 @@ from sqlalchemy.orm import joinedload, selectinload
 from app import notifications, timeutil
 from app.accounts.models import Membership, Tenant, User
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response
-from app.tenancy import WORKING_ROLES, current_tenant_id
+from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
-    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket, ticket_root_cause,
+    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket, ticket_root_cause,
 )
 from app.timeutil import utcnow
 from app.workflow import ticket_sla as sla_clock
 from app.workflow import todos as workflow_tasks
 from app.workflow.models import ActionPlanItem, Task
-
-
-class TicketRuleError(ValueError):
-    """A change the ticket's state does not allow; the message is shown to the user."""
 
 
 def ticket_for_response(response: Response) -> Ticket | None:
@@ -40,7 +37,7 @@ def _next_number(tenant_id: int) -> int:
 
 def _pick_assignee() -> User | None:
     """Round-robin: the active agent assigned longest ago; admins when there are no agents."""
-    for role in ("agent", "admin"):
+    for role in (Role.AGENT, Role.ADMIN):
         membership = db.session.execute(
             select(Membership)
             .where(Membership.role == role, Membership.is_active.is_(True))
@@ -75,7 +72,7 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     assignee = _pick_assignee()
     ticket = Ticket(
         number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
-        assignee_id=assignee.id if assignee else None, status="new", trigger=trigger, opened_at=now,
+        assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=trigger, opened_at=now,
         **sla_due_times(settings, clock, now),
     )
     db.session.add(ticket)
@@ -114,20 +111,21 @@ def _mark_contacted(ticket: Ticket, kind: str) -> None:
     if ticket.first_contact_at is None:
         ticket.first_contact_at = utcnow()
         sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS)
-    if ticket.status == "new":
-        _record(ticket, "status", None, previous="new", status="contacted", reason="first contact attempt logged")
-        ticket.status = "contacted"
+    if ticket.status == Status.NEW:
+        _record(ticket, "status", None, previous=Status.NEW, status=Status.CONTACTED,
+                reason="first contact attempt logged")
+        ticket.status = Status.CONTACTED
 
 
 def _ensure_open(ticket: Ticket) -> None:
-    if ticket.status == "closed":
-        raise TicketRuleError("This ticket is closed. Reopen it to make changes.")
+    if ticket.status == Status.CLOSED:
+        raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
 def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: str | None) -> Activity:
     _ensure_open(ticket)
     if outcome not in CALL_OUTCOMES:
-        raise TicketRuleError("Choose how the call went.")
+        raise RuleError("Choose how the call went.")
     activity = _record(ticket, "call", actor, notes or None, called=called, outcome=outcome)
     _mark_contacted(ticket, "call")
     workflow_tasks.record_outreach(ticket, kind="call", reached=outcome == "connected")
@@ -137,7 +135,7 @@ def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: s
 def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summary: str | None) -> Activity:
     _ensure_open(ticket)
     if direction not in EMAIL_DIRECTIONS:
-        raise TicketRuleError("Choose whether the email was sent or received.")
+        raise RuleError("Choose whether the email was sent or received.")
     activity = _record(ticket, "email", actor, summary or None, direction=direction, subject=subject)
     _mark_contacted(ticket, "email")
     workflow_tasks.record_outreach(ticket, kind="email" if direction == "outbound" else None,
@@ -175,37 +173,30 @@ def move_status(ticket: Ticket, actor: User, status: str) -> None:
     first-contact clock never pauses); moving on resumes it with the paused working time given back.
     Reopening a closed ticket owes its SLA notices again.
     """
-    if status not in STATUSES or status == "closed":
-        raise TicketRuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.")
+    if status not in STATUSES or status == Status.CLOSED:
+        raise RuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.",
+                        "status")
     if ticket.status == status:
         return
-    if status == "waiting" and ticket.first_contact_at is None:
-        raise TicketRuleError("Log a call or an email with the customer first: only the resolution clock can "
-                              "wait on the customer.")
-    previous, reopening = ticket.status, ticket.status == "closed"
+    if status == Status.WAITING and ticket.first_contact_at is None:
+        raise RuleError("Log a call or an email with the customer first: only the resolution clock can "
+                        "wait on the customer.", "status")
+    previous, reopening = ticket.status, ticket.status == Status.CLOSED
     if reopening:
         _record(ticket, "reopened", actor, previous_outcome=ticket.outcome)
         ticket.closed_at = ticket.outcome = ticket.closing_note = None
     ticket.status = status
     clock = {}
-    if status == "waiting" and ticket.paused_at is None:
+    if status == Status.WAITING and ticket.paused_at is None:
         sla_clock.pause(ticket)
         clock = {"reason": "resolution clock paused"}
-    elif status != "waiting" and ticket.paused_at is not None:
+    elif status != Status.WAITING and ticket.paused_at is not None:
         tenant = db.session.get(Tenant, current_tenant_id())
         sla_clock.resume(ticket, sla_calendar(tenant=tenant))
         clock = {"reason": f"resolution clock restarted, now due {format_due(ticket.resolution_due_at, tenant)}"}
     if reopening:
         sla_clock.schedule_notices(ticket)
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
-
-
-class ClosingRuleError(TicketRuleError):
-    """Closing was refused; ``field`` names the close form's field the message belongs next to."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
 
 
 def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_cause_ids=(),
@@ -220,9 +211,9 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     """
     _ensure_open(ticket)
     if outcome not in OUTCOMES:
-        raise TicketRuleError("Choose an outcome.")
+        raise RuleError("Choose an outcome.")
     if not (note or "").strip():
-        raise TicketRuleError("Write a closing note.")
+        raise RuleError("Write a closing note.")
     causes = []
     if root_cause_ids:
         causes = list(db.session.execute(
@@ -230,9 +221,9 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
             .order_by(RootCause.label)
         ).scalars())
     if not causes:
-        raise ClosingRuleError("Choose at least one root cause.", "root_causes")
+        raise RuleError("Choose at least one root cause.", "root_causes")
     if outcome == "no_response" and ticket.cadence_complete_at is None and get_settings().stop_after_cadence:
-        raise ClosingRuleError(
+        raise RuleError(
             "“No response” can be chosen once the outreach cadence is complete: every planned call and email "
             "logged without reaching the contact.", "outcome")
     override = (override_reason or "").strip()
@@ -247,13 +238,13 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
             role = db.session.execute(
                 select(Membership.role).where(Membership.user_id == actor.id, Membership.is_active.is_(True))
             ).scalar_one_or_none()
-            if role not in ("manager", "admin"):
-                raise ClosingRuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
+            if role not in MANAGING_ROLES:
+                raise RuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
             if not override:
-                raise ClosingRuleError(f"{items}. Give the reason for closing it as resolved anyway.",
-                                       "override_reason")
+                raise RuleError(f"{items}. Give the reason for closing it as resolved anyway.",
+                                "override_reason")
     previous = ticket.status
-    ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = "closed", outcome, note.strip(), utcnow()
+    ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = Status.CLOSED, outcome, note.strip(), utcnow()
     sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS + sla_clock.RESOLUTION_KINDS)
     ticket.root_causes = causes
     details = {"outcome": outcome, "previous": previous, "root_causes": [cause.label for cause in causes]}
@@ -300,7 +291,7 @@ def root_cause_or_none(raw: str | None) -> RootCause | None:
 def _closed_for_cause(cause_id: int):
     """Working tickets, and closed tickets only when ``cause_id`` is one of their root causes."""
     tagged = select(ticket_root_cause.c.ticket_id).where(ticket_root_cause.c.root_cause_id == cause_id)
-    return or_(Ticket.status != "closed", Ticket.id.in_(tagged))
+    return or_(Ticket.status != Status.CLOSED, Ticket.id.in_(tagged))
 
 
 def board_counts(assignee_id: int | None = None, cause_id: int | None = None) -> dict[str, int]:
@@ -327,7 +318,7 @@ def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMI
     counts in the same query). With ``sort="due"`` the working columns list the soonest SLA due
     time first (first contact until it is met, then resolution).
     """
-    closed_first = case((Ticket.status == "closed", Ticket.closed_at), else_=None)
+    closed_first = case((Ticket.status == Status.CLOSED, Ticket.closed_at), else_=None)
     order = [closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc()]
     if sort == "due":
         current_due = case((Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at),

@@ -18,14 +18,15 @@ from app.extensions import db
 from app.settings.models import ActionPlanTemplate
 from app.tenancy import current_tenant_id
 from app.tickets import services as ticket_services
-from app.tickets.models import Ticket
+from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem
-from app.workflow.todos import WorkflowRuleError, ensure_open, overdue_key
+from app.rules import RuleError
+from app.workflow.todos import ensure_open, overdue_key
 
 # Applying a plan (or adding the first item) moves a ticket that is still in one of these columns on.
-MOVES_TO_ACTION_PLAN = ("new", "contacted")
+MOVES_TO_ACTION_PLAN = (Status.NEW, Status.CONTACTED)
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,14 @@ def _sync_overdue_notice(item: ActionPlanItem) -> None:
 
 def _start_plan(ticket: Ticket, actor: User) -> None:
     if ticket.status in MOVES_TO_ACTION_PLAN:
-        ticket_services.move_status(ticket, actor, "action_plan")
+        ticket_services.move_status(ticket, actor, Status.ACTION_PLAN)
 
 
 def _check_owner(owner_id: int | None, owner_team: str | None) -> None:
     if owner_id and owner_team:
-        raise WorkflowRuleError("Choose a member or type a team, not both.", "owner_team")
+        raise RuleError("Choose a member or type a team, not both.", "owner_team")
     if not owner_id and not owner_team:
-        raise WorkflowRuleError("Choose who owns this item, or type the team that does.", "owner_id")
+        raise RuleError("Choose who owns this item, or type the team that does.", "owner_id")
 
 
 def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) -> list[ActionPlanItem]:
@@ -94,7 +95,7 @@ def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) ->
     Action plan, which the timeline records."""
     ensure_open(ticket)
     if template.retired_at is not None:
-        raise WorkflowRuleError("That plan has been retired. Choose another.", "template_id")
+        raise RuleError("That plan has been retired. Choose another.", "template_id")
     existing = db.session.execute(
         select(ActionPlanItem.title, ActionPlanItem.position).where(ActionPlanItem.ticket_id == ticket.id)
     ).all()
@@ -111,7 +112,7 @@ def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) ->
             owner_id=None if line.owner_team else ticket.assignee_id,
         ))
     if not added:
-        raise WorkflowRuleError(f"Every item of “{template.name}” is already on this ticket.", "template_id")
+        raise RuleError(f"Every item of “{template.name}” is already on this ticket.", "template_id")
     db.session.add_all(added)
     _start_plan(ticket, actor)
     return added

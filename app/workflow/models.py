@@ -11,8 +11,6 @@ from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
 
-TASK_KINDS = {"call": "Call", "email": "Email", "custom": "Task"}
-
 
 class Task(TenantScoped, db.Model):
     __tablename__ = "task"

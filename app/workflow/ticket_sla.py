@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.business_time import Calendar
-from app.tickets.models import Ticket
+from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
 from app.workflow import notices
 
@@ -69,19 +69,10 @@ def span(delta: timedelta) -> str:
     return f"{days} days"
 
 
-def current_due(ticket: Ticket) -> datetime | None:
-    """The due time of the clock that runs now (first contact until met, then resolution)."""
-    if ticket.status == "closed":
-        return None
-    if ticket.first_contact_at is None and ticket.first_contact_due_at is not None:
-        return ticket.first_contact_due_at
-    return ticket.resolution_due_at
-
-
 def sla_state(ticket: Ticket, now: datetime | None = None) -> SlaState | None:
     """How the ticket's SLA stands at ``now``, or None when the ticket has no due times."""
     now = now or utcnow()
-    if ticket.status == "closed":
+    if ticket.status == Status.CLOSED:
         due, closed = ticket.resolution_due_at, ticket.closed_at
         if due is None or closed is None:
             return None
@@ -114,7 +105,7 @@ def schedule_notices(ticket: Ticket) -> None:
 
     Used when a ticket opens, reopens and resumes. A notice already sent is not sent again.
     """
-    if ticket.status == "closed":
+    if ticket.status == Status.CLOSED:
         return
     if ticket.first_contact_at is None and ticket.first_contact_due_at is not None:
         at_risk = at_risk_moment(ticket.opened_at, ticket.first_contact_due_at)

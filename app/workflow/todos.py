@@ -21,10 +21,11 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.extensions import db
+from app.rules import RuleError
 from app.settings.models import WorkflowSettings
 from app.settings.services import get_settings
 from app.business_time import Calendar, Duration
-from app.tickets.models import Activity, Ticket
+from app.tickets.models import Activity, Status, Ticket
 from app.timeutil import localize, utcnow
 from app.views import paginate
 from app.workflow import notices
@@ -32,14 +33,6 @@ from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 CADENCE_KINDS = ("call", "email")
 TASKS_PER_PAGE = 50
-
-
-class WorkflowRuleError(ValueError):
-    """A change the ticket's state does not allow. ``field`` names the form field the message belongs to."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def ordinal(n: int) -> str:
@@ -197,17 +190,17 @@ def local_to_utc(moment: datetime, tz_name: str) -> datetime:
 
 
 def ensure_open(ticket: Ticket) -> None:
-    if ticket.status == "closed":
-        raise WorkflowRuleError("This ticket is closed. Reopen it to make changes.")
+    if ticket.status == Status.CLOSED:
+        raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
 def add_task(ticket: Ticket, actor: User, *, title: str, due_at: datetime, remind_at: datetime | None) -> Task:
     """An agent's own task on a ticket, owned by them; a reminder time owes a reminder notice."""
     ensure_open(ticket)
     if not (title or "").strip():
-        raise WorkflowRuleError("Say what needs doing.", "title")
+        raise RuleError("Say what needs doing.", "title")
     if remind_at is not None and remind_at > due_at:
-        raise WorkflowRuleError("Choose a reminder time at or before the due time.", "remind_at")
+        raise RuleError("Choose a reminder time at or before the due time.", "remind_at")
     task = Task(ticket_id=ticket.id, owner_id=actor.id, created_by_id=actor.id, title=title.strip(), kind="custom",
                 due_at=due_at, remind_at=remind_at)
     db.session.add(task)
@@ -277,7 +270,7 @@ def my_tasks(user_id: int, tz_name: str) -> MyTasks:
     today in the organisation's timezone) and Upcoming. Three queries, whatever the number of tasks."""
     now = utcnow()
     _, end_of_today = _today_bounds(tz_name, now)
-    mine = (Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != "closed")
+    mine = (Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != Status.CLOSED)
     group = case((Task.due_at < now, "overdue"), (Task.due_at < end_of_today, "today"), else_="upcoming")
     counts = dict.fromkeys(GROUPS, 0)
     counts.update(dict(db.session.execute(

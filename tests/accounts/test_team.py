@@ -7,8 +7,8 @@ from app.accounts.models import Membership, TeamInvitation, User
 from app.extensions import db
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
-from tests.conftest import login, run_jobs
 from tests.smtp_sink import body_text
+from tests.support.data import login, run_jobs
 
 
 def _invite(client, org, email="newbie@example.com", role="agent"):

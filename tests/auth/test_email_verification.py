@@ -4,11 +4,12 @@ from sqlalchemy import select
 
 from app.accounts.models import Tenant, User
 from app.extensions import db
+from app.rules import RuleError
 from app.surveys import services as surveys
 from app.surveys.models import SurveyInvitation
 from app.tenancy import tenant_context
-from tests.auth.conftest import link_path, outbox
-from tests.conftest import login, make_contact, make_org, slug_of
+from tests.support.mail import link_path, outbox
+from tests.support.data import login, make_contact, make_org, slug_of
 
 SIGNUP = {"organisation": "Harbor Billing Partners", "kind": "billing", "timezone": "America/Chicago",
           "name": "Hana Harbor", "email": "hana@harbor.example", "password": "a-long-enough-secret"}
@@ -51,7 +52,7 @@ def test_sending_is_refused_until_the_address_is_confirmed(client, app, unverifi
 def test_the_send_service_itself_refuses_for_an_unverified_organisation(app, unverified):
     with app.app_context(), tenant_context(unverified["tenant_id"]):
         tenant = db.session.get(Tenant, unverified["tenant_id"])
-        with pytest.raises(surveys.SendRuleError, match="confirms their email address"):
+        with pytest.raises(RuleError, match="confirms their email address"):
             surveys.send_survey(tenant=tenant, survey=surveys.default_survey(),
                                 contacts=surveys.contacts_to_choose(), sent_by=db.session.get(User, unverified["admin"]))
 

@@ -5,8 +5,8 @@ from sqlalchemy import select, update
 
 from app.auth.models import AccountToken
 from app.extensions import db
-from tests.auth.conftest import link_path, outbox
-from tests.conftest import PASSWORD, login, make_org
+from tests.support.mail import link_path, outbox
+from tests.support.data import PASSWORD, login, make_org
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 

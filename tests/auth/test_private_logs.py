@@ -6,7 +6,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.extensions import db
-from tests.conftest import _database_url, _redis_url
+from tests.support.env import database_url, redis_url
 
 NAME, EMAIL = "Pat Patient", "pat.patient@client.example"
 
@@ -20,7 +20,7 @@ def _insert_user():
 
 
 def test_a_failing_statement_is_logged_without_its_values(caplog, smtp_sink):
-    failing = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": _database_url(), "REDIS_URL": _redis_url(),
+    failing = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": database_url(), "REDIS_URL": redis_url(),
                           "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
 
     @failing.get("/duplicate-user")

@@ -9,14 +9,15 @@ from app import create_app
 from app.config import load_config
 from app.extensions import limiter
 from app.jobs import redis_connection
-from tests.conftest import PASSWORD, _database_url, _redis_url, answer, login, make_contact, make_org, user_email
+from tests.support.data import PASSWORD, answer, login, make_contact, make_org, user_email
+from tests.support.env import database_url, redis_url
 
 SIGNUP = {"organisation": "Harbor Billing Partners", "kind": "billing", "timezone": "America/Chicago",
           "name": "Hana Harbor", "email": "not-an-email", "password": "a-long-enough-secret"}
 
 
 def _app(**config):
-    return create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": _database_url(), "REDIS_URL": _redis_url(),
+    return create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": database_url(), "REDIS_URL": redis_url(),
                        "RATELIMIT_ENABLED": False, **config})
 
 

@@ -6,7 +6,7 @@ from app.extensions import db
 from app.mail import OutboxMessage
 from app.surveys.models import Survey
 from app.tenancy import tenant_context
-from tests.conftest import PASSWORD, login, make_org
+from tests.support.data import PASSWORD, login, make_org
 
 SIGNUP = {
     "organisation": "Harbor Billing Partners",
@@ -126,9 +126,9 @@ def test_login_redirects_back_only_to_local_pages(client, app):
 def test_login_is_rate_limited_per_account(smtp_sink):
     from app import create_app
     from app.extensions import limiter
-    from tests.conftest import _database_url, _redis_url
+    from tests.support.env import database_url, redis_url
 
-    limited = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": _database_url(), "REDIS_URL": _redis_url(),
+    limited = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": database_url(), "REDIS_URL": redis_url(),
                           "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True})
     client = limited.test_client()
     try:

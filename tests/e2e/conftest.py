@@ -9,9 +9,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from tests.conftest import _database_url, _redis_url
 from tests.processes import WorkerProcess, worker_env
 from tests.smtp_sink import _free_port
+from tests.support.env import database_url, redis_url
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,7 +24,7 @@ def live_server(app, smtp_sink):
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     served = create_app({
-        "APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": _database_url(), "REDIS_URL": _redis_url(),
+        "APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": database_url(), "REDIS_URL": redis_url(),
         "RATELIMIT_ENABLED": False, "SMTP_HOST": smtp_sink.host, "SMTP_PORT": smtp_sink.port,
         "BASE_URL": base_url,
     })

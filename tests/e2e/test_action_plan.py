@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.settings.services import DEFAULT_ACTION_PLANS
-from tests.conftest import PASSWORD, add_member, answer, make_contact, make_org, slug_of
+from tests.support.data import PASSWORD, add_member, answer, make_contact, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, make_contact, make_invitation, make_org, slug_of
+from tests.support.data import PASSWORD, make_contact, make_invitation, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, make_contact, make_org, slug_of
 from tests.smtp_sink import body_html
+from tests.support.data import PASSWORD, make_contact, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.tenancy import tenant_context
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
-from tests.conftest import PASSWORD, answer, make_contact, make_invitation, make_org, slug_of
+from tests.support.data import PASSWORD, answer, make_contact, make_invitation, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 

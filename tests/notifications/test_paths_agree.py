@@ -21,9 +21,8 @@ from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
-from tests.tickets.conftest import open_ticket
-from tests.workflow.conftest import clock  # noqa: F401  (time stands still: both paths see the same "now")
-from tests.workflow.test_sla_clock import set_sla
+from tests.support.tickets import open_ticket
+from tests.support.workflow import set_sla
 
 PATIENT = {"name": "Zanzibar Quillfeather", "phone": "+1 555 0199 7731", "external_id": "MRN-884120",
            "account_name": "Quillfeather Household"}
@@ -133,7 +132,7 @@ def _through_the_service(app, event: str, subject: dict) -> list[tuple]:
 @pytest.mark.parametrize("phi_safe", [False, True], ids=["full", "phi_safe"])
 @pytest.mark.parametrize("event", list(EVENTS))
 def test_the_sweep_and_the_services_send_the_same_mail_for_the_same_occurrence(
-        app, org, other_org, clock, event, phi_safe):  # noqa: F811
+        app, org, other_org, clock, event, phi_safe):
     mine = _prepare(app, org, event, breach_target=org["manager"])
     theirs = _prepare(app, other_org, event, breach_target=other_org["admin"])
     set_sla(app, org["tenant_id"], phi_safe_alerts=phi_safe)

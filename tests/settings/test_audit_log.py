@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from app.extensions import db
 from app.settings.models import AuditEntry
 from app.tenancy import tenant_context
-from tests.conftest import login
+from tests.support.data import login
+from tests.support.html import options
 
 HTMX = {"HX-Request": "true"}
 START = datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc)  # 12:00 in New York (summer time)
@@ -75,8 +76,8 @@ def test_the_log_filters_by_area_and_by_person(app, client, org):
                 ("cadence", "Unattributed change", None, {}, 3))
     login(client, app, org["admin"])
     html = client.get(url(org)).get_data(as_text=True)
-    assert '<option value="sla">SLA windows</option>' in html and '<option value="roles">Recipient roles</option>' in html
-    assert f'<option value="{org["manager"]}">Mia Manager</option>' in html
+    assert {"SLA windows", "Recipient roles"} <= set(options(html, "area"))
+    assert "Mia Manager" in options(html, "actor")
     assert "The system" in html
     assert summaries(client.get(url(org, "?area=sla")).get_data(as_text=True)) == [
         "Manager SLA change", "Admin SLA change"]
@@ -112,7 +113,7 @@ def test_another_organisations_entries_and_people_never_appear(app, client, org,
     login(client, app, org["admin"])
     html = client.get(url(org)).get_data(as_text=True)
     assert summaries(html) == ["Acme change"]
-    assert "Bayside" not in html and f'<option value="{other_org["admin"]}"' not in html
+    assert "Bayside" not in html and options(html, "actor") == ["Everyone", "Ada Admin"]
     assert summaries(client.get(url(org, f"?actor={other_org['admin']}")).get_data(as_text=True)) == ["Acme change"]
     outsider = app.test_client()
     login(outsider, app, other_org["admin"])

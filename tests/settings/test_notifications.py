@@ -3,26 +3,18 @@ from __future__ import annotations
 
 from sqlalchemy import event, select
 
-from app.accounts.models import Membership, User
+from app.accounts.models import Membership
 from app.extensions import db
 from app.mail import OutboxMessage
 from app.notifications import notify, recipients
-from app.settings.models import NotificationList, RootCause
+from app.settings.models import NotificationList
 from app.tenancy import tenant_context
-from app.tickets import services as tickets
 from app.tickets.models import Ticket
-from tests.conftest import add_member, answer, audit_entries, login, make_contact, run_jobs
+from tests.support.data import add_member, answer, audit_entries, login, make_contact, managers_list_id, run_jobs
+from tests.support.html import field_error
+from tests.support.tickets import close, reassign
 
 HTMX = {"HX-Request": "true"}
-
-
-def managers_list_id(app, tenant_id: int) -> int:
-    """The id of the "Managers" list every new organisation starts with."""
-    with app.app_context(), tenant_context(tenant_id):
-        list_id = db.session.execute(
-            select(NotificationList.id).where(NotificationList.name == "Managers")).scalar_one()
-        db.session.remove()
-    return list_id
 
 
 def _url(org, path: str = "") -> str:
@@ -59,24 +51,6 @@ def _ticket(app, tenant_id: int, name: str = "Casey Client") -> int:
         ticket_id = db.session.execute(select(Ticket.id).where(Ticket.response_id == response_id)).scalar_one()
         db.session.remove()
     return ticket_id
-
-
-def reassign(app, tenant_id: int, ticket_id: int, actor_id: int, assignee_id: int) -> None:
-    with app.app_context(), tenant_context(tenant_id):
-        ticket = db.session.get(Ticket, ticket_id)
-        tickets.reassign(ticket, db.session.get(User, actor_id), db.session.get(User, assignee_id))
-        db.session.commit()
-        db.session.remove()
-
-
-def close(app, tenant_id: int, ticket_id: int, actor_id: int, note: str = "Agreed a credit.") -> None:
-    with app.app_context(), tenant_context(tenant_id):
-        ticket = db.session.get(Ticket, ticket_id)
-        cause = db.session.execute(select(RootCause.id).order_by(RootCause.id).limit(1)).scalar_one()
-        tickets.close_ticket(ticket, db.session.get(User, actor_id), outcome="not_resolved", note=note,
-                             root_cause_ids=[cause])
-        db.session.commit()
-        db.session.remove()
 
 
 def _kinds_to(smtp_sink, address: str) -> list[str]:
@@ -128,11 +102,11 @@ def test_a_list_needs_an_event_and_someone_to_send_to(app, client, org):
     response = client.post(_url(org, "/lists"), headers=HTMX, data={"name": "Empty", "addresses": ""})
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert '<small id="events-error" class="field-error">Choose at least one event this list hears about.' in page
+    assert field_error(page, "events").startswith("Choose at least one event this list hears about.")
     response = client.post(_url(org, "/lists"), headers=HTMX, data={"name": "Empty", "events": ["ticket_opened"]})
     assert response.status_code == 422
-    assert ('<small id="roles-error" class="field-error">Choose at least one role, member or outside address'
-            in response.get_data(as_text=True))
+    assert field_error(response.get_data(as_text=True), "roles").startswith(
+        "Choose at least one role, member or outside address")
     assert set(_lists(app, org["tenant_id"])) == {"Managers"}
     assert _audit(app, org["tenant_id"]) == []
 
@@ -144,7 +118,7 @@ def test_a_bad_outside_address_is_named_next_to_the_field_and_nothing_is_saved(a
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "<!doctype html>" in page
-    assert '<small id="addresses-error" class="field-error">Not a valid email address: “not-an-address”.' in page
+    assert field_error(page, "addresses").startswith("Not a valid email address: “not-an-address”.")
     assert "Outside" not in _lists(app, org["tenant_id"])
 
 

@@ -10,9 +10,9 @@ from app.extensions import db
 from app.settings.models import AuditEntry, WorkflowSettings
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
-from tests.conftest import answer, login, make_contact, run_jobs
-from tests.settings.test_notifications import close, reassign
 from tests.smtp_sink import body_html, body_text
+from tests.support.data import answer, login, make_contact, run_jobs
+from tests.support.tickets import close, reassign
 
 HTMX = {"HX-Request": "true"}
 # Distinctive values, so finding any of them in an alert can only mean it leaked.

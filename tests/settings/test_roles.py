@@ -9,7 +9,7 @@ from app.contacts.models import RecipientRole
 from app.extensions import db
 from app.settings.models import AuditEntry
 from app.tenancy import tenant_context
-from tests.conftest import login, make_contact
+from tests.support.data import login, make_contact
 
 HTMX = {"HX-Request": "true"}
 

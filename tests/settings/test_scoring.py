@@ -12,7 +12,8 @@ from app.settings.models import AuditEntry
 from app.surveys.models import Response, Survey
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
-from tests.conftest import audit_entries, login, make_contact, make_invitation
+from tests.support.data import audit_entries, login, make_contact, make_invitation
+from tests.support.html import field_error, label
 
 HTMX = {"HX-Request": "true"}
 DEFAULTS = {"detractor_max": "6", "passive_max": "8", "ticket_trigger_max": "6"}
@@ -66,7 +67,7 @@ def test_admin_sees_the_scoring_form_with_the_current_bands_and_summary(app, cli
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     for name, value in DEFAULTS.items():
-        assert re.search(rf'<label for="{name}">', html)
+        assert label(html, name)
         assert re.search(rf'id="{name}"[^>]*value="{value}"|value="{value}"[^>]*id="{name}"', html)
     assert "0–6 Detractor · 7–8 Passive · 9–10 Promoter; a ticket opens for scores 0–6" in html
     assert "Save scoring" in html
@@ -148,7 +149,7 @@ def test_each_scoring_rule_is_refused_next_to_its_field_and_nothing_is_saved(app
         result = client.post(_url(org), data={**DEFAULTS, **values}, headers=headers)
         assert result.status_code == 422
         html = result.get_data(as_text=True)
-        assert f'<small id="{field}-error" class="field-error">{message}</small>' in html
+        assert field_error(html, field) == message
         assert re.search(rf'id="{field}"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="{field}"', html)
         assert ("<html" in html) is (headers == {})
     assert _survey(app, org["tenant_id"]) == (6, 8, 6)
@@ -172,7 +173,7 @@ def test_check_marks_a_broken_rule_with_422_while_editing(app, client, org):
     result = client.post(_url(org, "/check"), data={**DEFAULTS, "passive_max": "5"}, headers=HTMX)
     assert result.status_code == 422
     html = result.get_data(as_text=True)
-    assert '<small id="detractor_max-error" class="field-error">Detractor max must be below the passive max (5).</small>' in html
+    assert field_error(html, "detractor_max") == "Detractor max must be below the passive max (5)."
     assert "Correct the value marked above" in html
     assert _survey(app, org["tenant_id"]) == (6, 8, 6)
 

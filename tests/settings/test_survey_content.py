@@ -16,7 +16,8 @@ from app.surveys.models import (
     SurveyQuestion,
 )
 from app.tenancy import tenant_context
-from tests.conftest import audit_entries, login, make_contact, make_invitation
+from tests.support.data import audit_entries, login, make_contact, make_invitation
+from tests.support.html import field_error, label
 
 HTMX = {"HX-Request": "true"}
 
@@ -71,9 +72,9 @@ def test_admin_sees_the_texts_of_each_band_and_the_question_as_respondents_read_
     page = client.get(_url(org))
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert '<label for="question">Main question</label>' in html
+    assert label(html, "question") == "Main question"
     for band in ("detractor", "passive", "promoter"):
-        assert f'<label for="followup_{band}">' in html and f'<label for="thanks_{band}">' in html
+        assert label(html, f"followup_{band}") and label(html, f"thanks_{band}")
         assert DEFAULT_FOLLOWUPS[band] in html and DEFAULT_THANKS[band] in html
     assert "Respondents read: “How likely is it that you would recommend Acme Billing" in html
     assert "Save survey texts" in html and "Add question" in html
@@ -136,8 +137,8 @@ def test_an_unknown_merge_field_is_refused_naming_it_and_nothing_is_saved(app, c
         result = client.post(_url(org), data=_texts(question="Would {contact.first_name} recommend {organisation}?"),
                              headers=headers)
         assert result.status_code == 422
-        assert ('<small id="question-error" class="field-error">Only {organisation} can be merged into survey texts: '
-                '{contact.first_name} is not a merge field here.</small>') in result.get_data(as_text=True)
+        assert field_error(result.get_data(as_text=True), "question") == (
+            "Only {organisation} can be merged into survey texts: {contact.first_name} is not a merge field here.")
     assert _survey(app, org["tenant_id"]).question == DEFAULT_QUESTION
     assert _audit(app, org["tenant_id"]) == []
 
@@ -146,8 +147,7 @@ def test_a_blank_follow_up_question_is_refused_next_to_its_field(app, client, or
     login(client, app, org["admin"])
     result = client.post(_url(org), data=_texts(followup_detractor="   ", question="Changed {organisation}?"))
     assert result.status_code == 422
-    assert ('<small id="followup_detractor-error" class="field-error">Write the detractor follow-up question.</small>'
-            in result.get_data(as_text=True))
+    assert field_error(result.get_data(as_text=True), "followup_detractor") == "Write the detractor follow-up question."
     assert _survey(app, org["tenant_id"]).question == DEFAULT_QUESTION
 
 
@@ -205,7 +205,7 @@ def test_each_extra_question_rule_is_refused_next_to_its_field_and_nothing_is_sa
     for headers in ({}, HTMX):
         result = client.post(_url(org, "/questions"), data=data, headers=headers)
         assert result.status_code == 422
-        assert f'<small id="{field}-error" class="field-error">{message}</small>' in result.get_data(as_text=True)
+        assert field_error(result.get_data(as_text=True), field) == message
     assert _questions(app, org["tenant_id"]) == []
     assert _audit(app, org["tenant_id"]) == []
 
@@ -214,7 +214,7 @@ def test_editing_a_question_records_its_text_before_and_after(app, client, org):
     login(client, app, org["admin"])
     question_id = _add(app, client, org, prompt="Will you renew?")
     form = client.get(_url(org, f"/questions/{question_id}/edit"), headers=HTMX).get_data(as_text=True)
-    assert f'<label for="q{question_id}-prompt">' in form and "Save question" in form and "Cancel editing" in form
+    assert label(form, f"q{question_id}-prompt") and "Save question" in form and "Cancel editing" in form
     edited = client.post(_url(org, f"/questions/{question_id}"),
                          data=_question("Will you renew next year?", kind="yes_no", bands=("detractor",), opens=True,
                                         prefix=f"q{question_id}"), headers=HTMX)

@@ -8,7 +8,7 @@ from app.settings.models import AuditEntry, WorkflowSettings
 from app.surveys.models import SurveyInvitation
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
-from tests.conftest import login, make_contact, make_invitation
+from tests.support.data import login, make_contact, make_invitation
 
 
 def _invitations(app, tenant_id):

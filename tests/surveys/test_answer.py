@@ -13,7 +13,8 @@ from app.surveys.models import DEFAULT_FOLLOWUPS, Response, SurveyInvitation
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
 from app.timeutil import utcnow
-from tests.conftest import make_contact, make_invitation
+from tests.support.data import make_contact, make_invitation
+from tests.support.html import label
 
 HTMX = {"HX-Request": "true"}
 
@@ -65,12 +66,12 @@ def test_page_shows_question_picker_with_score_selected_and_records_on_load(app,
     html = client.get(f"/s/{token}?score=3").get_data(as_text=True)
     assert "How likely is it that you would recommend Acme Billing to a friend or colleague?" in html
     for score in range(11):
-        assert f'<label for="score-{score}">' in html
+        assert label(html, f"score-{score}")
         assert f'id="score-{score}" value="{score}"' in html
     assert re.search(r'id="score-3" value="3" checked', html)
     assert len(re.findall(r"\schecked", html)) == 1
     assert DEFAULT_FOLLOWUPS["detractor"] in html
-    assert '<label for="comment">' in html and '<textarea id="comment" name="comment"' in html
+    assert label(html, "comment") and '<textarea id="comment" name="comment"' in html
     # The element that records the score as soon as a browser shows the page.
     assert re.search(rf'hx-post="/s/{re.escape(token)}/score" hx-vals=\'\{{"score": "3"\}}\' hx-trigger="load"', html)
     # Changing the score re-posts it and swaps in the follow-up question.

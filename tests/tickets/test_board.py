@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.accounts.models import User
 from app.extensions import db
 from app.tickets import services
-from tests.tickets.conftest import (
+from tests.support.tickets import (
     HTMX, any_root_cause, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
 )
 

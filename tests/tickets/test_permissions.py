@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import login
-from tests.tickets.conftest import HTMX, open_ticket, ticket_state, ticket_url
+from tests.support.data import login
+from tests.support.tickets import HTMX, open_ticket, ticket_state, ticket_url
 
 ACTIONS = {
     "calls": {"call-called": "Casey", "call-outcome": "connected", "call-notes": "x"},

@@ -1,7 +1,7 @@
 """The board and the ticket page run a fixed number of SQL statements, however many tickets there are."""
 from __future__ import annotations
 
-from tests.tickets.conftest import add_notes, bulk_tickets, count_queries, open_ticket, ticket_url
+from tests.support.tickets import add_notes, bulk_tickets, count_queries, open_ticket, ticket_url
 
 
 def _statements_for(app, client, url) -> list[str]:

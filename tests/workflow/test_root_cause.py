@@ -10,8 +10,9 @@ from app.tenancy import tenant_context
 from app.tickets.models import Ticket, ticket_root_cause
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, ScheduledNotice
-from tests.conftest import login
-from tests.tickets.conftest import (
+from tests.support.data import login
+from tests.support.html import field_error, label
+from tests.support.tickets import (
     HTMX,
     column_html,
     open_ticket,
@@ -20,7 +21,7 @@ from tests.tickets.conftest import (
     ticket_url,
     timeline_html,
 )
-from tests.workflow.test_action_plan import _add_item, _apply, _items, _template_id, _tick
+from tests.support.workflow import add_plan_item, apply_plan, plan_items, plan_template_id, tick_item
 
 
 def _cause_ids(app, org, *labels) -> list[int]:
@@ -48,8 +49,8 @@ def test_closing_needs_a_root_cause_with_the_message_next_to_the_field(app, org,
     response = _close(as_member("agent"), org, ticket_id, htmx=True)
     assert response.status_code == 422 and response.headers["HX-Retarget"] == "#action-close"
     fragment = response.get_data(as_text=True)
-    assert '<label for="close-root_causes">Root causes</label>' in fragment
-    assert '<small id="close-root_causes-error" class="field-error">Choose at least one root cause.</small>' in fragment
+    assert label(fragment, "close-root_causes") == "Root causes"
+    assert field_error(fragment, "close-root_causes") == "Choose at least one root cause."
     assert ticket_state(app, org["tenant_id"], ticket_id)["status"] == "new"
 
 
@@ -96,9 +97,9 @@ def test_another_organisations_root_cause_is_not_accepted(app, org, other_org, a
 
 def _plan_with_open_items(app, org, client) -> int:
     ticket_id = open_ticket(app, org)
-    _apply(client, org, ticket_id, _template_id(app, org))
-    for item in _items(app, org, ticket_id)[:5]:
-        _tick(client, org, item.id)
+    apply_plan(client, org, ticket_id, plan_template_id(app, org))
+    for item in plan_items(app, org, ticket_id)[:5]:
+        tick_item(client, org, item.id)
     return ticket_id
 
 
@@ -111,8 +112,8 @@ def test_resolved_is_refused_for_an_agent_while_action_plan_items_are_open(app, 
     response = _close(client, org, ticket_id, causes=_cause_ids(app, org, "Staff"), htmx=True,
                       **{"close-override_reason": "I say so"})
     assert response.status_code == 422
-    assert ('<small id="close-outcome-error" class="field-error">2 action-plan items are still open. Finish them '
-            'first, or ask a manager to close the ticket.</small>') in response.get_data(as_text=True)
+    assert field_error(response.get_data(as_text=True), "close-outcome") == (
+        "2 action-plan items are still open. Finish them first, or ask a manager to close the ticket.")
     assert ticket_state(app, org["tenant_id"], ticket_id)["status"] == "action_plan"
     # Other outcomes are not held back by the plan.
     assert _close(client, org, ticket_id, "not_resolved", _cause_ids(app, org, "Staff")).status_code == 303
@@ -122,11 +123,11 @@ def test_a_manager_must_give_a_reason_to_close_resolved_with_open_items(app, org
     client = as_member("manager")
     ticket_id = _plan_with_open_items(app, org, client)
     page = client.get(ticket_url(org, ticket_id)).get_data(as_text=True)
-    assert '<label for="close-override_reason">Reason for closing as resolved with action-plan items open</label>' in page
+    assert label(page, "close-override_reason") == "Reason for closing as resolved with action-plan items open"
     response = _close(client, org, ticket_id, causes=_cause_ids(app, org, "Staff"), htmx=True)
     assert response.status_code == 422
-    assert ('<small id="close-override_reason-error" class="field-error">2 action-plan items are still open. Give the '
-            'reason for closing it as resolved anyway.</small>') in response.get_data(as_text=True)
+    assert field_error(response.get_data(as_text=True), "close-override_reason") == (
+        "2 action-plan items are still open. Give the reason for closing it as resolved anyway.")
     assert ticket_state(app, org["tenant_id"], ticket_id)["status"] == "action_plan"
 
 
@@ -150,8 +151,8 @@ def test_a_manager_closes_resolved_with_open_items_and_the_reason_goes_in_the_ti
 def test_resolved_is_allowed_once_every_item_is_done(app, org, as_member):
     client = as_member("agent")
     ticket_id = _plan_with_open_items(app, org, client)
-    for item in _items(app, org, ticket_id)[5:]:
-        _tick(client, org, item.id)
+    for item in plan_items(app, org, ticket_id)[5:]:
+        tick_item(client, org, item.id)
     assert _close(client, org, ticket_id, causes=_cause_ids(app, org, "Staff")).status_code == 303
     assert ticket_state(app, org["tenant_id"], ticket_id)["outcome"] == "resolved"
 
@@ -159,7 +160,7 @@ def test_resolved_is_allowed_once_every_item_is_done(app, org, as_member):
 def test_closing_cancels_the_reminders_and_overdue_notices_still_owed(app, org, as_member):
     client = as_member("agent")
     ticket_id = open_ticket(app, org)
-    _add_item(client, org, ticket_id)
+    add_plan_item(client, org, ticket_id)
     _close(client, org, ticket_id, "not_resolved", _cause_ids(app, org, "Cost"))
     with app.app_context(), tenant_context(org["tenant_id"]):
         owed = db.session.execute(select(ScheduledNotice.key).where(

@@ -18,7 +18,7 @@ from app.timeutil import utcnow
 from app.workflow.models import ScheduledNotice
 from app.notifications import SLA_KINDS
 from tests.processes import WorkerProcess, worker_env
-from tests.tickets.conftest import open_ticket
+from tests.support.tickets import open_ticket
 
 PEOPLE = ("alex@acme.example", "mia@acme.example", "admin@acme-billing.example")
 

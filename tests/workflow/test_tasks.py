@@ -10,8 +10,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.tenancy import tenant_context
 from app.workflow.models import ScheduledNotice, Task
-from tests.conftest import login
-from tests.tickets.conftest import (
+from tests.support.data import login
+from tests.support.html import checked, field_error, label
+from tests.support.tickets import (
     HTMX,
     count_queries,
     open_ticket,
@@ -19,7 +20,7 @@ from tests.tickets.conftest import (
     ticket_url,
     with_ticket,
 )
-from tests.workflow import item_id as make_item
+from tests.support.workflow import item_id as make_item
 
 UTC = timezone.utc
 
@@ -48,7 +49,7 @@ def _reminder(app, org, task_id):
     return state
 
 
-def _tick(client, org, task_id, done=True, htmx=False, back=None):
+def tick_item(client, org, task_id, done=True, htmx=False, back=None):
     data = {"done": "y"} if done else {}
     if back:
         data["back"] = back
@@ -83,8 +84,8 @@ def test_adding_a_task_through_htmx_returns_the_ticket_with_the_new_task(app, or
     assert "<!doctype html>" not in fragment and '<div id="ticket">' in fragment
     assert "Task added, due Mon 03 Jun, 15:30 EDT." in fragment
     task_id = _task(app, org, "Send the AR report").id
-    assert (f'<label for="task-{task_id}-done"><input type="checkbox" id="task-{task_id}-done" name="done" value="y" > '
-            'Send the AR report</label>') in fragment
+    assert label(fragment, f"task-{task_id}-done") == "Send the AR report"
+    assert not checked(fragment, f"task-{task_id}-done")
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), [
@@ -102,7 +103,7 @@ def test_task_form_errors_sit_next_to_the_field_and_nothing_is_saved(app, org, a
     assert response.headers["HX-Retarget"] == "#task-form"
     fragment = response.get_data(as_text=True)
     assert '<details id="task-form" class="workflow-form" open>' in fragment and "<!doctype html>" not in fragment
-    assert f'<small id="{field}-error" class="field-error">{message}</small>' in fragment
+    assert field_error(fragment, field) == message
     with app.app_context(), tenant_context(org["tenant_id"]):
         assert db.session.execute(select(Task).where(Task.cadence_step.is_(None))).first() is None
 
@@ -121,7 +122,7 @@ def test_ticking_a_task_done_cancels_its_reminder_and_unticking_owes_it_again(ap
     _add_task(client, org, ticket_id)
     task = _task(app, org, "Send the AR report")
 
-    response = _tick(client, org, task.id, htmx=True)
+    response = tick_item(client, org, task.id, htmx=True)
     assert response.status_code == 200
     fragment = squash(response.get_data(as_text=True))
     assert "Task done." in fragment
@@ -129,7 +130,7 @@ def test_ticking_a_task_done_cancels_its_reminder_and_unticking_owes_it_again(ap
     assert _task(app, org, "Send the AR report").done_at is not None
     assert _reminder(app, org, task.id)[3] is True
 
-    response = _tick(client, org, task.id, done=False)
+    response = tick_item(client, org, task.id, done=False)
     assert response.status_code == 303
     assert _task(app, org, "Send the AR report").done_at is None
     assert _reminder(app, org, task.id)[3] is False
@@ -141,7 +142,7 @@ def test_tasks_of_a_closed_ticket_cannot_be_ticked(app, org, as_member):
     _add_task(client, org, ticket_id)
     task = _task(app, org, "Send the AR report")
     with_ticket(app, org["tenant_id"], ticket_id, lambda t: setattr(t, "status", "closed"))
-    response = _tick(client, org, task.id, htmx=True)
+    response = tick_item(client, org, task.id, htmx=True)
     assert "This ticket is closed. Reopen it to make changes." in response.get_data(as_text=True)
     assert _task(app, org, "Send the AR report").done_at is None
 
@@ -172,7 +173,7 @@ def test_my_tasks_groups_my_open_tasks_as_overdue_today_and_upcoming(app, org, a
         client = as_member("agent")
         _add_task(client, org, tuesday, **{"task-title": "Ring back after lunch", "task-due_at": "2025-06-03T14:00",
                                            "task-remind_at": ""})
-        _tick(client, org, _task(app, org, "Ring back after lunch").id)  # done tasks are not listed
+        tick_item(client, org, _task(app, org, "Ring back after lunch").id)  # done tasks are not listed
         _add_task(client, org, tuesday, **{"task-title": "Check the denial queue", "task-due_at": "2025-06-03T16:00",
                                            "task-remind_at": ""})
         page = squash(_my_tasks(client, org).get_data(as_text=True))
@@ -213,12 +214,12 @@ def test_ticking_a_task_on_my_tasks_through_htmx_returns_the_list_without_it(app
     _add_task(client, org, ticket_id, **{"task-remind_at": ""})
     task = _task(app, org, "Send the AR report")
     assert "Send the AR report" in _my_tasks(client, org).get_data(as_text=True)
-    response = _tick(client, org, task.id, htmx=True, back="tasks")
+    response = tick_item(client, org, task.id, htmx=True, back="tasks")
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert "<!doctype html>" not in fragment and "Task done." in fragment
     assert f'id="task-{task.id}-done"' not in fragment
-    plain = _tick(client, org, task.id, done=False, back="tasks")
+    plain = tick_item(client, org, task.id, done=False, back="tasks")
     assert plain.status_code == 303 and plain.headers["Location"].endswith(f"/t/{org['slug']}/tasks")
 
 
@@ -300,7 +301,7 @@ def test_reassigning_a_ticket_hands_its_open_tasks_to_the_new_assignee(app, org)
     from app.tickets import services as tickets
     from app.tickets.models import Ticket
     from app.workflow.models import Task
-    from tests.conftest import answer, make_contact
+    from tests.support.data import answer, make_contact
 
     answer(app, org["tenant_id"], make_contact(app, org["tenant_id"], "Tess Task"), 2)
     with app.app_context(), tenant_context(org["tenant_id"]):

@@ -7,14 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import event, select
 
+from app.accounts.models import User
 from app.contacts.models import Contact
 from app.extensions import db
+from app.settings.models import RootCause
 from app.surveys import services as surveys
 from app.surveys.models import Response
 from app.tenancy import tenant_context
+from app.tickets import services as ticket_services
 from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
-from tests.conftest import answer, make_contact
+from tests.support.data import answer, make_contact
 
 HTMX = {"HX-Request": "true"}
 
@@ -156,3 +159,23 @@ def root_cause_id(app, tenant_id: int) -> str:
 
     with app.app_context(), tenant_context(tenant_id):
         return str(any_root_cause()[0])
+
+
+def reassign(app, tenant_id: int, ticket_id: int, actor_id: int, assignee_id: int) -> None:
+    """Reassign the ticket through the service, as the ticket page would."""
+    with app.app_context(), tenant_context(tenant_id):
+        ticket = db.session.get(Ticket, ticket_id)
+        ticket_services.reassign(ticket, db.session.get(User, actor_id), db.session.get(User, assignee_id))
+        db.session.commit()
+        db.session.remove()
+
+
+def close(app, tenant_id: int, ticket_id: int, actor_id: int, note: str = "Agreed a credit.") -> None:
+    """Close the ticket as not resolved with the tenant's first root cause, through the service."""
+    with app.app_context(), tenant_context(tenant_id):
+        ticket = db.session.get(Ticket, ticket_id)
+        cause = db.session.execute(select(RootCause.id).order_by(RootCause.id).limit(1)).scalar_one()
+        ticket_services.close_ticket(ticket, db.session.get(User, actor_id), outcome="not_resolved", note=note,
+                                     root_cause_ids=[cause])
+        db.session.commit()
+        db.session.remove()

@@ -1,0 +1,130 @@
+"""Everything the ticket page and its fragments show, built in one place.
+
+The ticket routes (:mod:`app.tickets.routes`) and the task and action-plan routes (:mod:`app.workflow.routes`)
+both answer with the ticket region or one of its forms; both build what the templates need with
+:func:`ticket_page_context`, so a template never runs a query and a form that came back with errors travels
+as an argument, not through ``g``.
+"""
+from __future__ import annotations
+
+from flask import abort, url_for
+from flask_wtf import FlaskForm
+
+from app.settings.services import active_action_plan_templates, get_settings
+from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
+from app.tickets import services
+from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, ReassignForm, StatusForm
+from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Status, Ticket
+from app.timeutil import localize, utcnow
+from app.workflow import action_plan
+from app.workflow import todos as workflow_tasks
+from app.views import refused, render_page, saved
+from app.workflow.forms import ApplyPlanForm, ItemForm, TaskForm
+
+PAGE = "tickets/show.html"
+REGION = "tickets/_ticket.html"
+
+# The action forms on a ticket page, by the name of their template in tickets/forms/.
+ACTION_FORMS = {
+    "call": CallForm, "email": EmailForm, "note": NoteForm,
+    "reassign": ReassignForm, "status": StatusForm, "close": CloseForm,
+}
+LABELS = {"STATUSES": STATUSES, "OUTCOMES": OUTCOMES, "CALL_OUTCOMES": CALL_OUTCOMES,
+          "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS}
+
+
+def load_ticket(ticket_id: int) -> Ticket:
+    """The ticket with everything its page shows; missing and other tenants' tickets are the same 404."""
+    ticket = services.load_ticket_page(ticket_id)
+    if ticket is None or ticket.tenant_id != current_tenant_id():
+        abort(404)
+    return ticket
+
+
+def action_form(action: str, **values) -> FlaskForm:
+    """One ticket action form. Each has its own prefix, so ids and names never clash on the ticket page."""
+    return ACTION_FORMS[action](prefix=action, **values)
+
+
+def _blank_action_forms(ticket: Ticket) -> dict[str, FlaskForm]:
+    """Fresh action forms, filled with the ticket's current values where that helps."""
+    return {
+        "call": action_form("call", formdata=None, called=ticket.contact.name),
+        "email": action_form("email", formdata=None),
+        "note": action_form("note", formdata=None),
+        "reassign": action_form("reassign", formdata=None, assignee_id=ticket.assignee_id),
+        "status": action_form("status", formdata=None,
+                              status=ticket.status if ticket.status != Status.CLOSED else Status.ACTION_PLAN),
+        "close": action_form("close", formdata=None),
+    }
+
+
+def _workflow(ticket: Ticket, members: list, forms: dict[str, FlaskForm]) -> dict:
+    """The task and action-plan panels (and what the close form says about them).
+
+    A fixed number of queries: the ticket's tasks and items and, for members who can work it, the active
+    action plans and the organisation's cadence setting (``members`` is already loaded).
+    """
+    tasks = workflow_tasks.ticket_tasks(ticket.id)
+    items = action_plan.ticket_items(ticket.id)
+    editable = current_membership.role in WORKING_ROLES and ticket.status != Status.CLOSED
+    now = utcnow()
+    context = {
+        "now": now, "today": localize(now, current_tenant.timezone).date(),
+        "tasks": tasks, "plan_items": items, "progress": action_plan.progress(items), "editable": editable,
+        "outreach": workflow_tasks.outreach(ticket.activities, tasks), "forms": {}, "item_forms": {},
+    }
+    if editable:
+        task_form = forms.get("task") or TaskForm(prefix="task", formdata=None)
+        item_form = forms.get("item") or ItemForm(prefix="item", formdata=None, owner_id=ticket.assignee_id)
+        apply_form = forms.get("apply") or ApplyPlanForm(prefix="plan", formdata=None)
+        apply_form.set_templates(active_action_plan_templates())
+        item_form.set_members(members)
+        item_forms = {}
+        for item in items:
+            form = forms.get(f"item-{item.id}") or ItemForm(prefix=f"item-{item.id}", formdata=None, obj=item)
+            form.set_members(members)
+            item_forms[item.id] = form
+        context.update(forms={"task": task_form, "item": item_form, "apply": apply_form}, item_forms=item_forms,
+                       stop_after_cadence=get_settings().stop_after_cadence)
+    return context
+
+
+def ticket_page_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = None,
+                        errors: dict[str, str] | None = None) -> dict:
+    """What ``tickets/show.html`` and every fragment of it need, for the current member.
+
+    ``forms`` are forms that came back with errors, by name: a ticket action (``call``, ``close``, …) or a
+    panel form (``task``, ``item``, ``apply``, ``item-<id>``); they are shown in place of the blank ones.
+    ``errors`` are messages shown above a ticket action form, by action. A closed ticket offers only a note
+    and a move (which reopens it); a form that came back with errors is shown even where the ticket's state
+    would hide it.
+    """
+    forms = forms or {}
+    can_work = current_membership.role in WORKING_ROLES
+    members = services.assignable_members() if can_work else []
+    actions = list(ACTION_FORMS) if ticket.status != Status.CLOSED else ["note", "status"]
+    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "actions": [], "rule_error": errors or {},
+               "wf": _workflow(ticket, members, forms), **LABELS}
+    if can_work:
+        context["forms"] = {**_blank_action_forms(ticket), **{k: f for k, f in forms.items() if k in ACTION_FORMS}}
+        context["forms"]["reassign"].set_members(members, ticket.assignee_id)
+        context["actions"] = [a for a in ACTION_FORMS if a in actions or a in forms]
+    return context
+
+
+def ticket_saved(ticket_id: int, message: str, category: str = "success"):
+    """After a change to a ticket (its actions, tasks or action plan): commit and answer with the re-rendered
+    ticket region for htmx, else a 303 to the ticket page."""
+    return saved(message, url_for("tickets.show", ticket_id=ticket_id),
+                 lambda: render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id))), category)
+
+
+def ticket_refused(ticket_id: int, name: str, form: FlaskForm, fragment: str, target: str,
+                   error: str | None = None, **extra):
+    """A ticket form (action or panel) that was refused: the page again with ``form``'s messages next to its
+    fields and ``error`` above it (422); for htmx only ``fragment``, swapped over the element ``target``."""
+    return refused(PAGE, fragment,
+                   lambda: {**ticket_page_context(load_ticket(ticket_id), {name: form},
+                                                  {name: error} if error else None), **extra},
+                   target=target)
