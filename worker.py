@@ -11,7 +11,7 @@ import time
 from rq import SimpleWorker
 
 from app import create_app
-from app.jobs import QUEUES, redis_connection, sweep
+from app.jobs import QUEUES, get_queue, redis_connection, sweep
 
 log = logging.getLogger("turnaround.worker")
 
@@ -44,7 +44,7 @@ def main() -> None:
     sweeper.start()
     with app.app_context():
         # SimpleWorker runs jobs in this process: no fork, so the database pool is never shared across processes.
-        worker = SimpleWorker(list(QUEUES), connection=redis_connection())
+        worker = SimpleWorker([get_queue(name) for name in QUEUES], connection=redis_connection())
         try:
             worker.work(with_scheduler=False)
         finally:

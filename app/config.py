@@ -47,8 +47,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Jobs run in the web process after commit when Redis is not available (development only).
         "JOBS_INLINE": _bool(env.get("JOBS_INLINE")),
+        # Redis queue names are "<prefix>-mail" and "<prefix>-default": the tests use their own prefix, so
+        # a test run never takes (or clears) the jobs of a development server sharing the same Redis.
+        "QUEUE_PREFIX": "turnaround-test" if testing else env.get("QUEUE_PREFIX") or "turnaround",
         "SWEEP_INTERVAL_SECONDS": int(env.get("SWEEP_INTERVAL_SECONDS", "30")),
         "OUTBOX_STALE_SECONDS": int(env.get("OUTBOX_STALE_SECONDS", "60")),
+        # Messages per delivery job; a job sends its batch over one SMTP connection.
+        "MAIL_BATCH_SIZE": int(env.get("MAIL_BATCH_SIZE", "50")),
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env.get("SMTP_PORT", "1025")),
         "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,

@@ -9,19 +9,21 @@ message failed with the reason, which the tenant's email log shows.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 import smtplib
 import socket
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, format_datetime
 
+import redis
 from flask import current_app, render_template
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, enqueue_after_commit, enqueue_now, job
+from app.jobs import QUEUE_MAIL, JobSpec, get_queue, job, on_commit
 from app.tenancy import TenantScoped, tenant_context, unscoped
 from app.timeutil import UTCDateTime, utcnow
 
@@ -134,7 +136,7 @@ def queue_email(
                 db.session.flush()
         except IntegrityError:
             return None
-    enqueue_after_commit("app.mail.deliver", message.id, queue=QUEUE_MAIL)
+    on_commit(enqueue_deliveries, message.id)
     return message
 
 
@@ -186,7 +188,41 @@ def _smtp_send(email: EmailMessage) -> None:
         raise
 
 
-@job
+MAIL_JOB = JobSpec(queue=QUEUE_MAIL, timeout=600)
+
+
+def enqueue_deliveries(message_ids: list[int]) -> None:
+    """Hand outbox messages to the mail queue after their rows committed: ``MAIL_BATCH_SIZE`` messages
+    per job, all jobs in one Redis round trip.
+
+    If Redis is unavailable the messages stay queued in the database and the outbox sweep sends them.
+    """
+    size = current_app.config["MAIL_BATCH_SIZE"]
+    chunks = [list(message_ids[start:start + size]) for start in range(0, len(message_ids), size)]
+    if not chunks:
+        return
+    if current_app.config["JOBS_INLINE"]:
+        for chunk in chunks:
+            deliver_messages(chunk)
+        return
+    try:
+        queue = get_queue(QUEUE_MAIL)
+        queue.enqueue_many([queue.prepare_data(deliver_messages, args=(chunk,), **MAIL_JOB.options())
+                            for chunk in chunks])
+    except redis.RedisError:
+        log.warning("Redis unavailable: %d emails left for the outbox sweep", len(message_ids))
+
+
+@job(MAIL_JOB)
+def deliver_messages(message_ids: list[int]) -> dict[str, int]:
+    """Deliver each message (each claims its row, so a message already sent is skipped)."""
+    results: dict[str, int] = defaultdict(int)
+    for message_id in message_ids:
+        results[deliver(message_id)] += 1
+    return dict(results)
+
+
+@job(MAIL_JOB)
 def deliver(message_id: int) -> str:
     """Send one outbox message if nobody else has. Returns what happened, for logs and tests."""
     now = utcnow()
@@ -259,6 +295,5 @@ def sweep_outbox(stale_after: int | None = None, limit: int = 1000) -> int:
             unscoped(update(OutboxMessage).where(OutboxMessage.id.in_(due_ids)).values(enqueued_at=now))
         )
     db.session.commit()
-    for message_id in due_ids:
-        enqueue_now("app.mail.deliver", message_id, queue=QUEUE_MAIL)
+    enqueue_deliveries(due_ids)
     return len(due_ids)

@@ -18,7 +18,7 @@ from app.accounts import services as accounts
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
-from app.jobs import QUEUES, get_queue, redis_connection
+from app.jobs import QUEUES, clear_queues, get_queue, redis_connection
 from app.security import new_token
 from app.surveys import services as surveys
 from app.surveys.models import SurveyInvitation
@@ -101,12 +101,14 @@ def _truncate_all() -> None:
 
 @pytest.fixture(autouse=True)
 def _isolation(app, smtp_sink):
-    """Every test starts with empty tables, empty queues and an empty mailbox."""
+    """Every test starts with empty tables, empty queues and an empty mailbox.
+
+    Only the tests' own queues are emptied (their ``QUEUE_PREFIX``), never the whole Redis database."""
     yield
     with app.app_context():
         db.session.remove()
         _truncate_all()
-        redis_connection().flushdb()
+        clear_queues()
     smtp_sink.clear()
 
 

@@ -25,15 +25,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
-import redis
 from flask import current_app
 from jinja2 import Environment, select_autoescape
-from rq import Queue
 from sqlalchemy import ColumnElement, any_, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -41,8 +38,7 @@ from app import emailtemplates
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import Contact
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, enqueue_now, get_queue
-from app.mail import OutboxMessage
+from app.mail import OutboxMessage, enqueue_deliveries
 from app.settings.models import EmailTemplate, NotificationList, WorkflowSettings
 from app.surveys.models import BAND_LABELS, Response
 from app.tenancy import WORKING_ROLES, unscoped
@@ -67,8 +63,6 @@ LIST_EVENTS = {"first_contact_at_risk": "sla_at_risk", "resolution_at_risk": "sl
 
 # 2,000 notices (about 6,000 emails) per sweep: under two seconds on a small server (bench/sweep.py).
 SWEEP_LIMIT = 2000
-DELIVERY_CHUNK = 50
-DELIVER_MESSAGES = "app.workflow.notices.deliver_messages"
 _SAMPLE_ID = 918273645
 DUE_FORMAT = "%a %d %b, %H:%M %Z"
 
@@ -553,33 +547,3 @@ def _render(name: str, context: dict) -> tuple[str, str]:
             loader=app.jinja_loader, autoescape=select_autoescape(["html"], default_for_string=False),
             auto_reload=False)
     return env.get_template(f"email/{name}.txt").render(context), env.get_template(f"email/{name}.html").render(context)
-
-
-def enqueue_deliveries(message_ids: list[int]) -> None:
-    """Hand new outbox messages to the mail queue: a few per job, all jobs in one Redis round trip.
-
-    If Redis is unavailable the messages stay queued in the database and the outbox sweep sends them.
-    """
-    chunks = [message_ids[start:start + DELIVERY_CHUNK] for start in range(0, len(message_ids), DELIVERY_CHUNK)]
-    if not chunks:
-        return
-    if current_app.config["JOBS_INLINE"]:
-        for chunk in chunks:
-            enqueue_now(DELIVER_MESSAGES, chunk, queue=QUEUE_MAIL)
-        return
-    try:
-        queue = get_queue(QUEUE_MAIL)
-        queue.enqueue_many([Queue.prepare_data(DELIVER_MESSAGES, args=(chunk,), timeout=120, failure_ttl=7 * 24 * 3600)
-                            for chunk in chunks])
-    except redis.RedisError:
-        log.warning("Redis unavailable: %d notice emails left for the outbox sweep", len(message_ids))
-
-
-def deliver_messages(message_ids: list[int]) -> dict[str, int]:
-    """Deliver each message (each claims its row, so a message already sent is skipped)."""
-    from app.mail import deliver
-
-    results: dict[str, int] = defaultdict(int)
-    for message_id in message_ids:
-        results[deliver(message_id)] += 1
-    return dict(results)
