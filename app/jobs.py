@@ -90,6 +90,11 @@ def queue_name(name: str) -> str:
     return f"{current_app.config['QUEUE_PREFIX']}-{name}"
 
 
+def key_name(suffix: str) -> str:
+    """A Redis key of this app's own under ``QUEUE_PREFIX`` (cleared with the queues)."""
+    return f"{current_app.config['QUEUE_PREFIX']}:{suffix}"
+
+
 def redis_connection() -> redis.Redis:
     app = current_app._get_current_object()
     conn = app.extensions.get("turnaround_redis")
@@ -105,10 +110,14 @@ def get_queue(name: str = QUEUE_DEFAULT) -> Queue:
 
 
 def clear_queues() -> None:
-    """Delete every job waiting in this app's queues, and their records (tests, after a crash drill).
+    """Delete every job waiting in this app's queues, their records and this app's own keys (tests, a
+    drill of Redis losing its data).
 
     Only this app's queues are touched: other queue prefixes and other data in the same Redis stay.
     """
+    conn = redis_connection()
+    for key in conn.scan_iter(match=key_name("*"), count=1000):
+        conn.delete(key)
     for name in QUEUES:
         queue = get_queue(name)
         queue.empty()

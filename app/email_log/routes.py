@@ -10,7 +10,8 @@ import re
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from sqlalchemy import select
 
-from app.mail import STATES, OutboxMessage
+from app.mail import STATES, DeliveryAttempt, OutboxMessage
+from app.extensions import db
 from app.tenancy import get_or_404, require_role
 from app.views import paginate, render_page
 
@@ -44,7 +45,11 @@ def index():
 @require_role("admin")
 def show(message_id: int):
     message = get_or_404(OutboxMessage, message_id)
-    return render_template("email_log/show.html", message=message)
+    attempts = db.session.execute(
+        select(DeliveryAttempt).where(DeliveryAttempt.message_id == message.id)
+        .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)
+    ).scalars().all()
+    return render_template("email_log/show.html", message=message, attempts=attempts)
 
 
 @bp.get("/<int:message_id>/html")
