@@ -22,19 +22,24 @@ import json
 import logging
 import re
 import smtplib
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from typing import Callable, Iterable, Protocol
 
 import redis
 from flask import current_app, render_template
-from sqlalchemy import (ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, func, insert, or_, select,
-                        update)
+from sqlalchemy import (Connection, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_, bindparam, func,
+                        insert, or_, select, update)
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -195,21 +200,34 @@ def header_value(value: str | None) -> str:
     return " ".join(_CONTROL.sub(" ", value or "").split())
 
 
-def build_message(message: OutboxMessage) -> EmailMessage:
+_WIRE = compat32.clone(linesep="\r\n")  # smtplib sends bytes as they are: lines must already end in CRLF
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP  # readable bodies; base64 would be the default for UTF-8
+
+
+def build_message(message: OutboxMessage) -> Message:
     """The email for an outbox row. Header values are cleaned here, so no stored name or subject (a CSV
-    import, an old row) can make the message fail to build or smuggle in a header."""
-    email = EmailMessage()
-    email["From"] = formataddr((header_value(message.from_name), header_value(message.from_address)))
-    email["To"] = formataddr((header_value(message.to_name), header_value(message.to_address)))
+    import, an old row) can make the message fail to build or smuggle in a header.
+
+    Built with the ``email.mime`` classes, which cost a tenth of ``Message``'s header parsing: at
+    hundreds of messages a second, building them was most of a worker's time.
+    """
+    text = MIMEText(message.text_body, "plain", _UTF8)
+    if message.html_body:
+        email: Message = MIMEMultipart("alternative")
+        email.attach(text)
+        email.attach(MIMEText(message.html_body, "html", _UTF8))
+    else:
+        email = text
+    email["From"] = formataddr((header_value(message.from_name), header_value(message.from_address)), "utf-8")
+    email["To"] = formataddr((header_value(message.to_name), header_value(message.to_address)), "utf-8")
     if message.reply_to:
         email["Reply-To"] = header_value(message.reply_to)
-    email["Subject"] = header_value(message.subject)
+    subject = header_value(message.subject)
+    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(message.created_at)
     email["X-Turnaround-Kind"] = header_value(message.kind)
-    email.set_content(message.text_body)
-    if message.html_body:
-        email.add_alternative(message.html_body, subtype="html")
     return email
 
 
@@ -225,7 +243,7 @@ class Transport(Protocol):
     """A channel that hands messages to a server. One instance serves one batch and may keep a connection
     open across its messages; ``close`` ends it. Another channel (an HTTP mail API) is one more class."""
 
-    def send(self, email: EmailMessage, sender: str, recipients: list[str]) -> str:
+    def send(self, email: Message, sender: str, recipients: list[str]) -> str:
         """Hand ``email`` over; return the server's acceptance reply. Raises TransientError or PermanentError."""
 
     def close(self) -> None:
@@ -258,6 +276,9 @@ class SmtpTransport:
             code, text = smtp.connect(cfg["SMTP_HOST"], cfg["SMTP_PORT"])
             if code != 220:
                 raise smtplib.SMTPConnectError(code, text)
+            # smtplib writes a command and its data in separate small packets; without this, Nagle's algorithm
+            # and the server's delayed ACK stall every message by tens of milliseconds.
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo_or_helo_if_needed()
             if cfg["SMTP_STARTTLS"]:
                 smtp.starttls()
@@ -270,7 +291,7 @@ class SmtpTransport:
         self._sent_on_connection = 0
         return smtp
 
-    def send(self, email: EmailMessage, sender: str, recipients: list[str]) -> str:
+    def send(self, email: Message, sender: str, recipients: list[str]) -> str:
         if self._smtp is not None and self._sent_on_connection >= self.max_per_connection:
             self.close()
         try:
@@ -286,7 +307,7 @@ class SmtpTransport:
             self.close()
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _transaction(self, smtp: smtplib.SMTP, email: EmailMessage, sender: str, recipients: list[str]) -> str:
+    def _transaction(self, smtp: smtplib.SMTP, email: Message, sender: str, recipients: list[str]) -> str:
         code, text = smtp.mail(sender)
         if code != 250:
             self._failed(code, text)
@@ -301,7 +322,7 @@ class SmtpTransport:
                 raise PermanentError("; ".join(f"{address}: {_reply(*reply)}" for address, reply in refused.items()))
             code, text = next(reply for reply in refused.values() if not 500 <= reply[0] < 600)
             self._failed(code, text)
-        code, text = smtp.data(email.as_bytes(policy=policy.SMTP))
+        code, text = smtp.data(email.as_bytes(policy=_WIRE))
         if code != 250:
             self._failed(code, text)
         self._sent_on_connection += 1
@@ -423,7 +444,6 @@ def deliver(message_id: int) -> str:
 def _deliver_batch(message_ids: Iterable[int]) -> dict[int, str]:
     message_ids = list(dict.fromkeys(message_ids))
     results = {message_id: "skipped" for message_id in message_ids}
-    _forget_markers(message_ids)
     now = utcnow()
     claimed = db.session.execute(
         unscoped(
@@ -439,6 +459,9 @@ def _deliver_batch(message_ids: Iterable[int]) -> dict[int, str]:
         execution_options={"synchronize_session": False},
     ).scalars().all()
     db.session.commit()
+    # Only now: a claimed message is "sending", which the sweep leaves alone; before the claim commits, the
+    # marker is what keeps the sweep from queueing the message a second time.
+    _forget_markers(message_ids)
     if not claimed:
         return results
     messages = db.session.execute(
@@ -447,16 +470,18 @@ def _deliver_batch(message_ids: Iterable[int]) -> dict[int, str]:
     db.session.expunge_all()  # plain data from here on: each outcome is its own statement
     db.session.commit()
     transport = make_transport()
+    conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         for message in messages:
             # An outcome held from a database outage is recorded, never sent again.
             held = _take_held_outcome(message.id)
             outcome = held or _attempt(transport, message)
-            if _record(message, outcome) and held is not None:
+            if _record(message, outcome, conn) and held is not None:
                 _drop_held_outcome(message.id)
             results[message.id] = outcome.status
     finally:
         transport.close()
+        conn.close()
     return results
 
 
@@ -482,7 +507,7 @@ def _retry_or_fail(message: OutboxMessage, reply: str) -> _Outcome:
     return _Outcome("queued", "transient", reply, now, retry_at=now + min(delay, MAX_RETRY_DELAY))
 
 
-def _record(message: OutboxMessage, outcome: _Outcome) -> bool:
+def _record(message: OutboxMessage, outcome: _Outcome, conn: Connection) -> bool:
     """Commit the outcome in its own short transaction; returns whether it reached the database. While the
     database is unreachable, try again for ``MAIL_RECORD_RETRY_SECONDS``; then hold the outcome in Redis for
     the sweep to write."""
@@ -490,10 +515,9 @@ def _record(message: OutboxMessage, outcome: _Outcome) -> bool:
     delay = 0.2
     while True:
         try:
-            _write_outcome(message.id, message.tenant_id, outcome)
+            _write_outcome(message.id, message.tenant_id, outcome, conn)
             return True
         except (OperationalError, InterfaceError):
-            db.session.rollback()
             if time.monotonic() >= deadline:
                 break
             log.warning("Database unavailable recording message %s (%s); retrying in %.1fs",
@@ -510,26 +534,57 @@ def _record(message: OutboxMessage, outcome: _Outcome) -> bool:
     return False
 
 
-def _write_outcome(message_id: int, tenant_id: int, outcome: _Outcome) -> bool:
-    """Write the outcome if the message is still being sent (or held as such); returns whether it was."""
-    values: dict = {"status": outcome.status, "attempts": OutboxMessage.attempts + 1}
-    if outcome.status == "sent":
-        values.update(sent_at=outcome.at, last_error=None, next_attempt_at=None)
-    else:
-        values["last_error"] = outcome.reply
-    if outcome.status == "queued":
-        values["next_attempt_at"] = outcome.retry_at
-    written = db.session.execute(
-        unscoped(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status.in_(("sending", "queued")))
-                 .values(**values)),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if written:
-        db.session.execute(insert(DeliveryAttempt.__table__).values(
-            tenant_id=tenant_id, message_id=message_id, attempted_at=outcome.at, outcome=outcome.outcome,
-            reply=outcome.reply))
-    db.session.commit()
-    return bool(written)
+def _write_outcome(message_id: int, tenant_id: int, outcome: _Outcome, conn: Connection | None = None) -> bool:
+    """Write the outcome and its attempt row as one transaction, if the message is still being sent (or
+    held as queued); returns whether it was. On PostgreSQL this is one autocommitted statement (an UPDATE
+    in a CTE feeding the INSERT): one round trip per message, which is what bounds a batch's speed."""
+    own = conn is None
+    conn = conn or db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    params = {"message": message_id, "tenant": tenant_id, "at": outcome.at, "outcome": outcome.outcome,
+              "reply": outcome.reply, "retry_at": outcome.retry_at}
+    try:
+        if conn.dialect.name == "postgresql":
+            return conn.execute(_outcome_statement(outcome.status, combined=True), params).first() is not None
+        with conn.begin():
+            if conn.execute(_outcome_statement(outcome.status), params).first() is None:
+                return False
+            conn.execute(_ATTEMPT_INSERT, params)
+            return True
+    finally:
+        if own:
+            conn.close()
+
+
+_OUTCOME_STATEMENTS: dict[tuple[str, bool], object] = {}
+_ATTEMPT_COLUMNS = {"tenant_id": bindparam("tenant"), "message_id": bindparam("message"),
+                    "attempted_at": bindparam("at", type_=UTCDateTime()), "outcome": bindparam("outcome"),
+                    "reply": bindparam("reply", type_=Text())}
+_ATTEMPT_INSERT = unscoped(insert(DeliveryAttempt.__table__).values(**_ATTEMPT_COLUMNS))
+
+
+def _outcome_statement(status: str, combined: bool = False):
+    """The UPDATE that records an outcome (built once per status): ``combined`` adds the attempt's INSERT,
+    fed by the UPDATE through a CTE so that nothing is written for a message no longer being sent."""
+    key = (status, combined)
+    if key not in _OUTCOME_STATEMENTS:
+        outbox, attempt = OutboxMessage.__table__, DeliveryAttempt.__table__
+        values: dict = {"status": status, "attempts": outbox.c.attempts + 1}
+        if status == "sent":
+            values.update(sent_at=bindparam("at", type_=UTCDateTime()), last_error=None, next_attempt_at=None)
+        else:
+            values["last_error"] = bindparam("reply", type_=Text())
+        if status == "queued":
+            values["next_attempt_at"] = bindparam("retry_at", type_=UTCDateTime())
+        statement = (update(outbox)
+                     .where(outbox.c.id == bindparam("message"), outbox.c.status.in_(("sending", "queued")))
+                     .values(**values).returning(outbox.c.id))
+        if combined:
+            recorded = statement.cte("recorded")
+            columns = dict(_ATTEMPT_COLUMNS, message_id=recorded.c.id)
+            statement = (insert(attempt).from_select(list(columns), select(*columns.values()))
+                         .returning(attempt.c.id))
+        _OUTCOME_STATEMENTS[key] = unscoped(statement)
+    return _OUTCOME_STATEMENTS[key]
 
 
 def _forget_markers(message_ids: list[int]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from tests.conftest import _database_url, _redis_url
@@ -29,12 +30,25 @@ class WorkerProcess:
     def __init__(self, env: dict):
         self.env = env
         self.proc: subprocess.Popen | None = None
+        self.log_file = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
         time.sleep(0.5)
-        assert self.proc.poll() is None, "worker.py exited at start"
+        assert self.proc.poll() is None, f"worker.py exited at start:\n{self.log()}"
+
+    def log(self) -> str:
+        """Everything the worker has written so far (stdout and stderr)."""
+        with open(self.log_file.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def wait_for_log(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared in the worker's log:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -66,3 +66,44 @@ def test_flushed_redis_and_killed_worker_lose_nothing_and_send_nothing_twice(app
     ids = Counter(m["Message-ID"] for m in smtp_sink.messages)
     assert len(ids) == 2 and set(ids.values()) == {1}
 
+
+
+def test_fifty_detractors_in_a_row_each_alert_arrives_within_seconds_and_none_through_the_sweep(
+    app, smtp_sink, worker
+):
+    """Alerts are queued inside savepoints (their dedupe key); each must reach Redis at the commit of
+    its answer and go out from there, not wait for the sweep to find it."""
+    tenant_id, _ = make_org(app, "Acme Billing")
+    add_member(app, tenant_id, "agent", "Alex Agent", "alex@acme.example")
+    contacts = [make_contact(app, tenant_id, f"Dee Tractor{n}", f"dee{n}@client.example") for n in range(50)]
+    worker.start()
+    answered_at: dict[int, float] = {}
+    handed_over: dict[int, object] = {}
+    for contact_id in contacts:
+        seen = set(answered_at)
+        answer(app, tenant_id, contact_id, 2, "Nobody calls back.")
+        now = time.monotonic()
+        for message_id, enqueued_at in _alerts(app, tenant_id):
+            if message_id not in seen:
+                answered_at[message_id], handed_over[message_id] = now, enqueued_at
+    assert len(answered_at) == 50
+    _wait_until_sent(app, tenant_id, 100, timeout=60)
+    latencies = []
+    with smtp_sink.lock:
+        arrivals = list(zip(smtp_sink.messages, smtp_sink.arrivals))
+    for message, arrived in arrivals:
+        message_id = int(str(message["Message-ID"]).split("@")[0].rsplit("-", 1)[1])
+        if message_id in answered_at:
+            latencies.append(arrived - answered_at[message_id])
+    assert len(latencies) == 50
+    p95 = sorted(latencies)[int(0.95 * len(latencies)) - 1]
+    assert p95 < 5, (sorted(latencies), worker.log()[-5000:])
+    assert dict(_alerts(app, tenant_id)) == handed_over, "an alert was re-enqueued by the sweep"
+
+
+def _alerts(app, tenant_id):
+    with app.app_context(), tenant_context(tenant_id):
+        rows = db.session.execute(select(OutboxMessage.id, OutboxMessage.enqueued_at)
+                                  .where(OutboxMessage.kind == "detractor_alert")).all()
+        db.session.remove()
+    return [tuple(row) for row in rows]
