@@ -470,18 +470,18 @@ def _deliver_batch(message_ids: Iterable[int]) -> dict[int, str]:
     db.session.expunge_all()  # plain data from here on: each outcome is its own statement
     db.session.commit()
     transport = make_transport()
-    conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    recorder = _Recorder()
     try:
         for message in messages:
             # An outcome held from a database outage is recorded, never sent again.
             held = _take_held_outcome(message.id)
             outcome = held or _attempt(transport, message)
-            if _record(message, outcome, conn) and held is not None:
+            if _record(message, outcome, recorder) and held is not None:
                 _drop_held_outcome(message.id)
             results[message.id] = outcome.status
     finally:
         transport.close()
-        conn.close()
+        recorder.close()
     return results
 
 
@@ -507,7 +507,32 @@ def _retry_or_fail(message: OutboxMessage, reply: str) -> _Outcome:
     return _Outcome("queued", "transient", reply, now, retry_at=now + min(delay, MAX_RETRY_DELAY))
 
 
-def _record(message: OutboxMessage, outcome: _Outcome, conn: Connection) -> bool:
+class _Recorder:
+    """One autocommit connection for a batch's outcomes, opened again after the database went away (a
+    reconnected connection would not keep its autocommit setting)."""
+
+    def __init__(self):
+        self._conn: Connection | None = None
+
+    def write(self, message_id: int, tenant_id: int, outcome: _Outcome) -> bool:
+        if self._conn is None:
+            self._conn = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return _write_outcome(message_id, tenant_id, outcome, self._conn)
+        except (OperationalError, InterfaceError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except (OperationalError, InterfaceError):
+                conn.invalidate()
+
+
+def _record(message: OutboxMessage, outcome: _Outcome, recorder: _Recorder) -> bool:
     """Commit the outcome in its own short transaction; returns whether it reached the database. While the
     database is unreachable, try again for ``MAIL_RECORD_RETRY_SECONDS``; then hold the outcome in Redis for
     the sweep to write."""
@@ -515,7 +540,7 @@ def _record(message: OutboxMessage, outcome: _Outcome, conn: Connection) -> bool
     delay = 0.2
     while True:
         try:
-            _write_outcome(message.id, message.tenant_id, outcome, conn)
+            recorder.write(message.id, message.tenant_id, outcome)
             return True
         except (OperationalError, InterfaceError):
             if time.monotonic() >= deadline:

@@ -1,5 +1,5 @@
 """``python worker.py`` in its own process: it sends what is owed, and the database makes it survive
-a killed worker and a flushed Redis without losing or repeating mail."""
+a killed worker, a flushed or vanished Redis and an unreadable job without losing or repeating mail."""
 from __future__ import annotations
 
 import time
@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import clear_queues
-from app.mail import OutboxMessage
+from app.jobs import QUEUE_MAIL, clear_queues, get_queue, key_name, redis_connection
+from app.mail import OutboxMessage, deliver_messages
 from app.tenancy import tenant_context
 from tests.conftest import add_member, answer, make_contact, make_org
-from tests.processes import WorkerProcess, worker_env
+from tests.mail.helpers import queue_plain
+from tests.processes import PrivateRedis, WorkerProcess, worker_env
 
 
 @pytest.fixture()
@@ -107,3 +108,47 @@ def _alerts(app, tenant_id):
                                   .where(OutboxMessage.kind == "detractor_alert")).all()
         db.session.remove()
     return [tuple(row) for row in rows]
+
+
+def test_the_worker_waits_for_redis_to_come_back_and_then_delivers(app, smtp_sink):
+    """Redis is killed under a running worker (a private redis-server: the shared one is never stopped)."""
+    private = PrivateRedis()
+    private.start()
+    worker = WorkerProcess(worker_env(smtp_sink, REDIS_URL=private.url))
+    try:
+        worker.start()
+        tenant_id, _ = make_org(app, "Acme Billing")
+        [first] = queue_plain(app, tenant_id, subject="Before the outage")
+        _wait_until_sent(app, tenant_id, 1)
+
+        private.kill()
+        worker.wait_for_log("Redis unavailable")
+        [second] = queue_plain(app, tenant_id, to="later@example.com", subject="During the outage")
+        time.sleep(3)  # the worker keeps going without Redis
+        assert worker.proc.poll() is None, worker.log()[-3000:]
+        assert [m["Subject"] for m in smtp_sink.messages] == ["Before the outage"]
+
+        private.start()
+        worker.wait_for_log("Reconnected to Redis")
+        _wait_until_sent(app, tenant_id, 2)
+        assert sorted(m["Subject"] for m in smtp_sink.messages) == ["Before the outage", "During the outage"]
+        assert worker.proc.poll() is None
+    finally:
+        worker.stop()
+        private.kill()
+
+
+def test_a_job_with_a_corrupt_hash_is_set_aside_and_the_worker_carries_on(app, smtp_sink, worker):
+    tenant_id, _ = make_org(app, "Acme Billing")
+    with app.app_context():
+        conn = redis_connection()
+        broken = get_queue(QUEUE_MAIL).enqueue_call(deliver_messages, args=([999_999],))
+        conn.hset(f"rq:job:{broken.id}", "created_at", "not a date")
+    [message_id] = queue_plain(app, tenant_id, subject="After the broken job")
+    worker.start()
+    _wait_until_sent(app, tenant_id, 1)
+    worker.wait_for_log(f"Job {broken.id} cannot be loaded")
+    assert worker.proc.poll() is None, "the worker must not exit on a job it cannot read"
+    with app.app_context():
+        assert redis_connection().exists(key_name(f"unreadable-job:{broken.id}"))
+        assert not redis_connection().exists(f"rq:job:{broken.id}")
