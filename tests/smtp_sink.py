@@ -177,3 +177,73 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class SinkProcess:
+    """An accepting SMTP server in its own process, for timing tests: in the test process its thread would
+    wait for the GIL at every SMTP round trip while the test itself is busy. Each accepted message is
+    written to a file as ``<time.time()> <Message-ID>``."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        import tempfile
+
+        self.host, self.port = host, _free_port()
+        self.path = tempfile.mktemp(prefix="smtp-sink-")
+        self.proc = None
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.smtp_sink", self.host, str(self.port), self.path],
+                                     cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def received(self) -> list[tuple[float, str]]:
+        """(arrival time, Message-ID) of every message accepted so far."""
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        return [(float(at), message_id) for at, message_id in (line.split(" ", 1) for line in lines if " " in line)]
+
+
+def _serve_to_file(host: str, port: int, path: str) -> None:
+    import re
+
+    pattern = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+    class Recorder:
+        async def handle_DATA(self, server, session, envelope):
+            found = pattern.search(envelope.original_content or envelope.content)
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"{time.time():.6f} {found.group(1).decode() if found else '?'}\n")
+            return "250 2.0.0 OK"
+
+    controller = Controller(Recorder(), hostname=host, port=port)
+    controller.start()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve_to_file(sys.argv[1], int(sys.argv[2]), sys.argv[3])
