@@ -3,7 +3,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import TENANT_KINDS
-from app.forms import StrongPassword, email_validator, strip
+from app.forms import SingleLine, StrongPassword, email_validator, strip
 from app.timeutil import common_timezones
 
 
@@ -15,12 +15,13 @@ class LoginForm(FlaskForm):
 class SignupForm(FlaskForm):
     organisation = StringField(
         "Organisation name",
-        validators=[DataRequired(message="Enter your organisation's name."), Length(max=120)],
+        validators=[DataRequired(message="Enter your organisation's name."), Length(max=120), SingleLine()],
         filters=[strip],
     )
     kind = SelectField("Kind of organisation", choices=list(TENANT_KINDS.items()), default="billing")
     timezone = SelectField("Timezone", default="America/New_York")
-    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120)], filters=[strip])
+    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120), SingleLine()],
+                       filters=[strip])
     email = EmailField(
         "Work email", validators=[DataRequired(message="Enter your email address."), email_validator()], filters=[strip]
     )
@@ -32,5 +33,6 @@ class SignupForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120)], filters=[strip])
+    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120), SingleLine()],
+                       filters=[strip])
     password = PasswordField("Password", validators=[DataRequired(message="Choose a password."), StrongPassword()])
