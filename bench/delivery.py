@@ -56,7 +56,6 @@ def _database_url() -> str:
 
 def _sink(port: int, ready, out_path: str, expected: int) -> None:
     """An SMTP server that accepts everything and writes "<time> <Message-ID>" per message."""
-    import asyncio  # noqa: F401  (aiosmtpd's loop runs in its controller thread)
     import re
 
     from aiosmtpd.controller import Controller

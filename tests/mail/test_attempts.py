@@ -74,3 +74,17 @@ def test_another_channel_is_one_transport_class(app, org, monkeypatch):
     assert sent == ["person2@example.com"]
     assert [[a.outcome for a in attempts(app, org["tenant_id"], i)] for i in ids] == [
         ["transient"], ["permanent"], ["sent"]]
+
+
+def test_every_attempt_carries_the_same_message_id_even_after_the_sender_setting_changes(app, org, smtp_sink,
+                                                                                        monkeypatch):
+    smtp_sink.fail("DATA", "451 4.3.0 Try again")
+    [message_id] = queue_plain(app, org["tenant_id"])
+    run_jobs(app)
+    monkeypatch.setitem(app.config, "MAIL_SENDER_ADDRESS", "news@elsewhere.example")
+    make_due(app)
+    with app.app_context():
+        assert deliver_messages([message_id]) == {"sent": 1}
+    [refused], [accepted] = smtp_sink.refused, smtp_sink.messages
+    assert str(refused["Message-ID"]) == str(accepted["Message-ID"]) == \
+        f"<outbox-{org['tenant_id']}-{message_id}@turnaround.localhost>"

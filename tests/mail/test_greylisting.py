@@ -2,7 +2,6 @@
 transient and retried with a growing delay; only a 5xx is permanent, and only for the recipient it names."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 

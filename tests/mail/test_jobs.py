@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.jobs import QUEUE_MAIL, JobSpec, enqueue_after_commit, enqueue_now, get_queue, job, queue_name, spec_of
+from app.jobs import (QUEUE_MAIL, JobSpec, enqueue_after_commit, enqueue_now, get_queue, job, queue_name, spec_of,
+                      sweep)
 from app.mail import MAIL_JOB, deliver, deliver_messages
-from app.jobs import sweep
 
 
 def test_a_job_is_queued_by_its_function_with_the_options_of_its_spec(ctx):
