@@ -268,6 +268,9 @@ class SmtpTransport:
         self.max_per_connection = max(1, int(config["SMTP_MAX_MESSAGES_PER_CONNECTION"]))
         self._smtp: smtplib.SMTP | None = None
         self._sent_on_connection = 0
+        # Set when the server cannot be reached: the rest of the batch is deferred at once instead of each
+        # message waiting out its own timeout (which could outlast the batch's claim on its messages).
+        self._unreachable: str | None = None
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
@@ -294,9 +297,17 @@ class SmtpTransport:
     def send(self, email: Message, sender: str, recipients: list[str]) -> str:
         if self._smtp is not None and self._sent_on_connection >= self.max_per_connection:
             self.close()
+        if self._unreachable is not None:
+            raise TransientError(self._unreachable)
         try:
             if self._smtp is None:
-                self._smtp = self._connect()
+                try:
+                    self._smtp = self._connect()
+                except (smtplib.SMTPException, OSError) as exc:
+                    code = getattr(exc, "smtp_code", None)
+                    if code is None or not 500 <= code < 600:
+                        self._unreachable = _reply(code, exc.smtp_error) if code else f"{type(exc).__name__}: {exc}"
+                    raise
             return self._transaction(self._smtp, email, sender, recipients)
         except (TransientError, PermanentError):
             raise
@@ -471,10 +482,11 @@ def _deliver_batch(message_ids: Iterable[int]) -> dict[int, str]:
     db.session.commit()
     transport = make_transport()
     recorder = _Recorder()
+    held_outcomes = _held_outcomes([message.id for message in messages])
     try:
         for message in messages:
             # An outcome held from a database outage is recorded, never sent again.
-            held = _take_held_outcome(message.id)
+            held = held_outcomes.get(message.id)
             outcome = held or _attempt(transport, message)
             if _record(message, outcome, recorder) and held is not None:
                 _drop_held_outcome(message.id)
@@ -619,12 +631,13 @@ def _forget_markers(message_ids: list[int]) -> None:
         pass  # the job is running: a stale marker only delays a retry until it expires
 
 
-def _take_held_outcome(message_id: int) -> _Outcome | None:
+def _held_outcomes(message_ids: list[int]) -> dict[int, _Outcome]:
+    """Outcomes held in Redis for these messages (one round trip for the batch)."""
     try:
-        raw = redis_connection().get(_held_outcome(message_id))
+        raws = redis_connection().mget([_held_outcome(message_id) for message_id in message_ids])
     except redis.RedisError:
-        return None
-    return None if raw is None else _Outcome.from_json(raw)[1]
+        return {}
+    return {message_id: _Outcome.from_json(raw)[1] for message_id, raw in zip(message_ids, raws) if raw is not None}
 
 
 def _drop_held_outcome(message_id: int) -> None:

@@ -100,3 +100,15 @@ def test_a_4xx_does_not_hold_back_the_rest_of_the_batch(app, org, smtp_sink):
     run_jobs(app)
     assert [r.status for r in outbox(app, org["tenant_id"])] == ["queued", "sent", "sent"]
     assert len(smtp_sink.messages) == 2
+
+
+def test_an_unreachable_server_defers_the_whole_batch_after_one_try(app, org, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 0.5)
+    ids = queue_plain(app, org["tenant_id"], 5)
+    with FlakyListener("silent") as listener:
+        monkeypatch.setitem(app.config, "SMTP_PORT", listener.port)
+        with app.app_context():
+            assert deliver_messages(ids) == {"queued": 5}
+        assert listener.connections == 1  # one timeout, not five
+    [reply] = {a.reply for i in ids for a in attempts(app, org["tenant_id"], i)}
+    assert "timed out" in reply
