@@ -1,25 +1,41 @@
 """The background worker: runs RQ jobs and sweeps the database for anything due.
 
+It outlives its services. When Redis goes away it logs it, keeps sweeping the database (notices are still
+claimed and their mail written to the outbox) and reconnects when Redis is back; a job it cannot load (a
+corrupt job hash) is set aside under ``<QUEUE_PREFIX>:unreadable-job:<id>`` and the next one runs. It stops
+only on SIGTERM/SIGINT: RQ's own loop returning for any other reason is an error, logged and recovered from.
+
 With ``JOBS_INLINE=1`` (development without Redis) it only sweeps, running each due job itself.
 """
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
+import redis
+from flask import Flask
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from app import create_app
-from app.jobs import QUEUES, redis_connection, sweep
+from app.jobs import QUEUES, get_queue, key_name, redis_connection, sweep
 
 log = logging.getLogger("turnaround.worker")
 
+RECONNECT_MAX_SECONDS = 30
 
-def sweep_forever(app, interval: int, stop: threading.Event) -> None:
-    """Run the sweep every ``interval`` seconds until ``stop`` is set; errors are logged, never fatal."""
+
+def sweep_forever(app: Flask, interval: int, stop: threading.Event) -> None:
+    """Run the sweep every ``interval`` seconds until ``stop`` is set; errors are logged, never fatal.
+
+    It also says when Redis goes away and when it is back (RQ's loop retries quietly on its own)."""
+    redis_up = True
     while not stop.is_set():
         with app.app_context():
+            if not app.config["JOBS_INLINE"]:
+                redis_up = _report_redis(app, redis_up)
             try:
                 result = sweep()
                 if any(result.values()):
@@ -27,6 +43,85 @@ def sweep_forever(app, interval: int, stop: threading.Event) -> None:
             except Exception:
                 log.exception("sweep failed; retrying in %ss", interval)
         stop.wait(interval)
+
+
+def _report_redis(app: Flask, was_up: bool) -> bool:
+    try:
+        redis_connection().ping()
+    except redis.RedisError as exc:
+        if was_up:
+            log.warning("Redis unavailable at %s (%s); still sweeping the database, waiting for it to return",
+                        app.config["REDIS_URL"], exc)
+        return False
+    if not was_up:
+        log.info("Reconnected to Redis at %s", app.config["REDIS_URL"])
+    return True
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker (jobs run in this process: no fork, so the database pool is never shared across
+    processes) that sets aside a job it cannot load instead of quitting, and tells us when asked to stop."""
+
+    stop_event: threading.Event
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except redis.RedisError:
+                raise
+            except Exception as exc:  # noqa: BLE001  (RQ attaches the job id to a job it could not load)
+                job_id = getattr(exc, "job_id", None)
+                if job_id is None:
+                    raise
+                set_aside(self.connection, job_id, exc)
+
+    def request_stop(self, signum, frame):
+        self.stop_event.set()
+        try:
+            super().request_stop(signum, frame)
+        except redis.RedisError:  # RQ asks Redis whether a job is running; with Redis gone, none is
+            raise StopRequested() from None
+
+
+def set_aside(connection: redis.Redis, job_id: str, exc: Exception) -> None:
+    """Move an unreadable job hash out of RQ's way, keeping it for a person to look at."""
+    aside = key_name(f"unreadable-job:{job_id}")
+    try:
+        connection.rename(f"rq:job:{job_id}", aside)
+    except redis.ResponseError:  # already gone
+        aside = "(nothing left to keep)"
+    log.error("Job %s cannot be loaded (%s: %s); set aside as %s, carrying on", job_id, type(exc).__name__, exc,
+              aside)
+
+
+def work_until_stopped(app: Flask, stop: threading.Event) -> None:
+    """Run RQ's work loop; whenever it ends without a stop request, wait for Redis and start it again."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            redis_connection().ping()
+        except redis.RedisError:
+            stop.wait(delay)  # the sweeper logs the outage and the return
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+            continue
+        delay = 1.0
+        worker = Worker([get_queue(name) for name in QUEUES], connection=redis_connection())
+        worker.stop_event = stop
+        try:
+            worker.work(with_scheduler=False)
+        except redis.RedisError as exc:
+            log.warning("Lost Redis (%s)", exc)
+        finally:
+            _stop_on_signal(stop)  # RQ's handlers need a live worker loop
+        if not stop.is_set():
+            log.error("The job loop ended without a stop request; restarting it")
+            stop.wait(1)
+
+
+def _stop_on_signal(stop: threading.Event) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
 
 
 def main() -> None:
@@ -40,13 +135,12 @@ def main() -> None:
         except KeyboardInterrupt:
             pass
         return
+    _stop_on_signal(stop)
     sweeper = threading.Thread(target=sweep_forever, args=(app, interval, stop), name="sweeper", daemon=True)
     sweeper.start()
     with app.app_context():
-        # SimpleWorker runs jobs in this process: no fork, so the database pool is never shared across processes.
-        worker = SimpleWorker(list(QUEUES), connection=redis_connection())
         try:
-            worker.work(with_scheduler=False)
+            work_until_stopped(app, stop)
         finally:
             stop.set()
 

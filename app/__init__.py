@@ -7,10 +7,12 @@ from pathlib import Path
 
 from flask import Flask, abort, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.config import ROOT, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 # Front-end packages installed by npm and served from node_modules: name -> (package dir, file).
 ASSETS = {
@@ -113,6 +115,25 @@ def _register_error_pages(app: Flask) -> None:
     def _csrf(exc):
         title, message = "Form expired", "This form was open too long or came from elsewhere. Reload the page and try again."
         return render_template("errors/error.html", code=400, title=title, message=message), 400
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc):
+        """The database is unreachable (restarting, failing over): say so and when to retry. The pool
+        pings connections before use, so the next request after it is back simply works."""
+        app.logger.error("Database unavailable: %s", exc.orig if getattr(exc, "orig", None) else exc)
+        try:
+            db.session.rollback()
+        except (OperationalError, InterfaceError):
+            db.session.close()
+        title = "Temporarily unavailable"
+        message = "Turnaround cannot reach its database right now. Nothing you entered was saved; please try again in a moment."
+        # Rendered without the context processors: they ask the database who is logged in.
+        page = app.jinja_env.get_template("errors/unavailable.html").render(
+            title=title, message=message, retry_url=request.full_path.rstrip("?") if request.method == "GET" else "/")
+        response = app.make_response((page, 503))
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc):

@@ -49,8 +49,21 @@ def load_config(overrides: dict | None = None) -> dict:
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         # Jobs run in the web process after commit when Redis is not available (development only).
         "JOBS_INLINE": _bool(env.get("JOBS_INLINE")),
+        # Redis queue names are "<prefix>-mail" and "<prefix>-default": the tests use their own prefix, so
+        # a test run never takes (or clears) the jobs of a development server sharing the same Redis.
+        "QUEUE_PREFIX": "turnaround-test" if testing else env.get("QUEUE_PREFIX") or "turnaround",
         "SWEEP_INTERVAL_SECONDS": int(env.get("SWEEP_INTERVAL_SECONDS", "30")),
         "OUTBOX_STALE_SECONDS": int(env.get("OUTBOX_STALE_SECONDS", "60")),
+        # Messages per delivery job; a job sends its batch over one SMTP connection.
+        "MAIL_BATCH_SIZE": int(env.get("MAIL_BATCH_SIZE", "50")),
+        # "smtp" is the one transport so far (app.mail.TRANSPORTS).
+        "MAIL_TRANSPORT": env.get("MAIL_TRANSPORT", "smtp"),
+        # A delivery batch reconnects after this many messages, as many providers limit a connection.
+        "SMTP_MAX_MESSAGES_PER_CONNECTION": int(env.get("SMTP_MAX_MESSAGES_PER_CONNECTION", "100")),
+        # First retry delay after a transient failure; it doubles with each attempt (capped at an hour).
+        "MAIL_RETRY_SECONDS": float(env.get("MAIL_RETRY_SECONDS", "30")),
+        # How long a delivery keeps trying to record an outcome while the database is unreachable.
+        "MAIL_RECORD_RETRY_SECONDS": float(env.get("MAIL_RECORD_RETRY_SECONDS", "30")),
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env.get("SMTP_PORT", "1025")),
         "SMTP_USERNAME": env.get("SMTP_USERNAME") or None,

@@ -1,33 +1,98 @@
 """Background jobs: Redis delivers them, the database remembers them.
 
-A change that owes work (an email, later a reminder) writes a row in the same
-transaction and calls :func:`enqueue_after_commit`. Only when the transaction
-commits is the job handed to RQ; if Redis is down or later flushed, the periodic
-:func:`sweep` finds the row still due and enqueues it again. Jobs claim their row
-with a conditional UPDATE, so running one twice does nothing the second time.
+A change that owes work (an email, later a reminder) writes a row in the same transaction and calls
+:func:`enqueue_after_commit` (or :func:`on_commit`). Only when the OUTERMOST transaction commits is the
+job handed to RQ: releasing a SAVEPOINT also fires SQLAlchemy's ``after_commit``, so pending work is
+tracked per transaction and moves up to the parent when a savepoint is released, and is dropped when the
+savepoint or the transaction rolls back. If Redis is down or later flushed, the periodic :func:`sweep`
+finds the row still due and enqueues it again. Jobs claim their row with a conditional UPDATE, so running
+one twice does nothing the second time.
+
+Jobs are referenced by the function itself, never by a dotted string, so renaming one breaks at import
+time. Each job function carries its :class:`JobSpec` (queue, timeout, failure TTL, retries), set once by
+the :func:`job` decorator. Queue names are logical (``mail``, ``default``); the Redis queue name adds the
+``QUEUE_PREFIX`` setting, so the test suite works on queues of its own and never takes a development
+server's jobs.
 """
 from __future__ import annotations
 
-import importlib
 import logging
+from dataclasses import dataclass
 from functools import wraps
-from typing import Callable
+from typing import Any, Callable
 
 import redis
 from flask import current_app, has_app_context
-from rq import Queue
+from rq import Queue, Retry
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-QUEUE_DEFAULT = "turnaround-default"
-QUEUE_MAIL = "turnaround-mail"
-QUEUES = (QUEUE_MAIL, QUEUE_DEFAULT)
+QUEUE_MAIL = "mail"
+QUEUE_DEFAULT = "default"
+QUEUES = (QUEUE_MAIL, QUEUE_DEFAULT)  # the worker's order: mail first
 
-_PENDING_KEY = "turnaround_pending_jobs"
+_PENDING_KEY = "turnaround_on_commit"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """How RQ runs a job: its queue, how long it may run, how long a failed job is kept, and retries.
+
+    ``retries`` are immediate RQ retries for a job that raised; delivery retries with backoff are the
+    outbox's own business (the row says when it is due again), not RQ's.
+    """
+
+    queue: str = QUEUE_DEFAULT
+    timeout: int = 120
+    failure_ttl: int = 7 * 24 * 3600
+    retries: int = 0
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for ``Queue.enqueue`` / ``Queue.prepare_data``."""
+        return {"timeout": self.timeout, "failure_ttl": self.failure_ttl,
+                "retry": Retry(max=self.retries) if self.retries else None}
+
+
+def job(spec: JobSpec | None = None) -> Callable[[Callable], Callable]:
+    """Declare a job function: it runs with a clean database session that is closed afterwards.
+
+    The returned function carries ``job_spec``; :func:`enqueue_now` and :func:`enqueue_after_commit` read it.
+    """
+    spec = spec or JobSpec()
+
+    def decorator(func: Callable) -> Callable:
+        @wraps(func)
+        def wrapped(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+        wrapped.job_spec = spec  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def spec_of(func: Callable) -> JobSpec:
+    try:
+        return func.job_spec  # type: ignore[attr-defined]
+    except AttributeError:
+        raise TypeError(f"{func!r} is not a job: declare it with @job(...)") from None
+
+
+def queue_name(name: str) -> str:
+    """The Redis name of the logical queue ``name`` under this app's ``QUEUE_PREFIX``."""
+    return f"{current_app.config['QUEUE_PREFIX']}-{name}"
+
+
+def key_name(suffix: str) -> str:
+    """A Redis key of this app's own under ``QUEUE_PREFIX`` (cleared with the queues)."""
+    return f"{current_app.config['QUEUE_PREFIX']}:{suffix}"
 
 
 def redis_connection() -> redis.Redis:
@@ -40,55 +105,109 @@ def redis_connection() -> redis.Redis:
 
 
 def get_queue(name: str = QUEUE_DEFAULT) -> Queue:
-    return Queue(name, connection=redis_connection())
+    """The RQ queue for the logical queue ``name``."""
+    return Queue(queue_name(name), connection=redis_connection())
 
 
-def job(func: Callable) -> Callable:
-    """Run a job function with a clean database session that is closed afterwards."""
+def clear_queues() -> None:
+    """Delete every job waiting in this app's queues, their records and this app's own keys (tests, a
+    drill of Redis losing its data).
 
-    @wraps(func)
-    def wrapped(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        finally:
-            db.session.remove()
+    Only this app's queues are touched: other queue prefixes and other data in the same Redis stay.
+    """
+    conn = redis_connection()
+    for key in conn.scan_iter(match=key_name("*"), count=1000):
+        conn.delete(key)
+    for name in QUEUES:
+        queue = get_queue(name)
+        queue.empty()
+        for registry in (queue.started_job_registry, queue.finished_job_registry, queue.failed_job_registry,
+                         queue.scheduled_job_registry, queue.deferred_job_registry, queue.canceled_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
 
-    return wrapped
 
+def enqueue_now(func: Callable, *args) -> None:
+    """Hand ``func(*args)`` to its queue now (or run it here when jobs run inline).
 
-def _resolve(path: str) -> Callable:
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def enqueue_now(path: str, *args, queue: str = QUEUE_DEFAULT) -> None:
-    """Hand a job to RQ (or run it here when jobs run inline). Never raises for a Redis outage."""
+    Never raises for a Redis outage: the database still says the work is owed, and the sweep finds it.
+    """
+    spec = spec_of(func)
     if current_app.config["JOBS_INLINE"]:
         with current_app.app_context():
-            _resolve(path)(*args)
+            func(*args)
         return
     try:
-        get_queue(queue).enqueue(path, *args, job_timeout=120, failure_ttl=7 * 24 * 3600)
+        get_queue(spec.queue).enqueue_call(func, args=args, **spec.options())
     except redis.RedisError:
-        log.warning("Redis unavailable: %s%r left for the sweep", path, args)
+        log.warning("Redis unavailable: %s%r left for the sweep", func.__name__, args)
 
 
-def enqueue_after_commit(path: str, *args, queue: str = QUEUE_DEFAULT) -> None:
-    """Enqueue ``path(*args)`` once the current transaction commits; dropped if it rolls back."""
-    db.session.info.setdefault(_PENDING_KEY, []).append((path, args, queue))
+def on_commit(callback: Callable[[list], None], item: Any) -> None:
+    """Collect ``item`` for ``callback``; once the outermost transaction commits, ``callback(items)`` runs
+    once with everything collected for it, in order. Dropped with the (sub)transaction that rolls back.
+    """
+    session = db.session()
+    owner = session.get_nested_transaction()  # None: the outermost transaction owns it
+    session.info.setdefault(_PENDING_KEY, []).append([owner, callback, item])
+
+
+def enqueue_after_commit(func: Callable, *args) -> None:
+    """Enqueue ``func(*args)`` once the outermost transaction commits; dropped if it rolls back."""
+    spec_of(func)
+    on_commit(_enqueue_each, (func, args))
+
+
+def _enqueue_each(calls: list[tuple[Callable, tuple]]) -> None:
+    for func, args in calls:
+        enqueue_now(func, *args)
 
 
 @event.listens_for(Session, "after_commit")
-def _flush_pending_jobs(session: Session) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if not pending or not has_app_context():
+def _after_commit(session: Session) -> None:
+    pending = session.info.get(_PENDING_KEY)
+    if not pending:
         return
-    for path, args, queue in pending:
-        enqueue_now(path, *args, queue=queue)
+    released = session.get_nested_transaction()
+    if released is not None:
+        # A SAVEPOINT was released, not a transaction committed: its work now belongs to the enclosing one.
+        parent = _enclosing_savepoint(released)
+        for entry in pending:
+            if entry[0] is released:
+                entry[0] = parent
+        return
+    session.info.pop(_PENDING_KEY, None)
+    if not has_app_context():
+        return
+    grouped: dict[Callable, list] = {}
+    for _, callback, item in pending:
+        grouped.setdefault(callback, []).append(item)
+    for callback, items in grouped.items():
+        callback(items)
+
+
+def _enclosing_savepoint(transaction: SessionTransaction) -> SessionTransaction | None:
+    parent = transaction.parent
+    while parent is not None and not parent.nested:
+        # Between a savepoint and its enclosing savepoint SQLAlchemy may keep "subtransaction" markers.
+        parent = parent.parent
+    return parent
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    pending = session.info.get(_PENDING_KEY)
+    if not pending:
+        return
+    rolled_back = session.get_nested_transaction()
+    if rolled_back is None:
+        session.info.pop(_PENDING_KEY, None)
+    else:
+        session.info[_PENDING_KEY] = [entry for entry in pending if entry[0] is not rolled_back]
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _drop_pending_jobs(session: Session, previous_transaction) -> None:
+def _after_soft_rollback(session: Session, previous_transaction) -> None:
     if not session.in_transaction():
         session.info.pop(_PENDING_KEY, None)
 
@@ -100,7 +219,7 @@ def redis_available(url: str) -> bool:
         return False
 
 
-@job
+@job(JobSpec(queue=QUEUE_DEFAULT, timeout=300))
 def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
@@ -108,10 +227,10 @@ def sweep() -> dict:
     in this same pass; then outbox messages still owed.
     """
     from app.mail import sweep_outbox
-    from app.workflow.notices import sweep as sweep_notices
+    from app.notifications import sweep_due
 
     try:
-        notices = sweep_notices()
+        notices = sweep_due()
     except Exception:  # noqa: BLE001  (a failing notice batch must not stop owed mail going out)
         log.exception("notice sweep failed; the notices stay owed for the next sweep")
         db.session.rollback()

@@ -103,8 +103,9 @@ def init_app(app: Flask) -> None:
         if production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         # Pages for a logged-in member show personal data (tickets, contacts, the email log): keep them out of
-        # every cache, the browser's back-forward and disk caches included.
-        if request.endpoint not in ("static", "asset") and current_user.is_authenticated:
+        # every cache, the browser's back-forward and disk caches included. The session says whether someone
+        # is logged in without asking the database, which may be the very thing that failed.
+        if request.endpoint not in ("static", "asset") and session.get("_user_id"):
             response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

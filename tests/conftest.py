@@ -81,7 +81,8 @@ def _truncate_all() -> None:
 
 @pytest.fixture(autouse=True)
 def _isolation(app, smtp_sink):
-    """Every test starts with empty tables, empty queues and an empty mailbox."""
+    """Every test starts with empty tables, an empty Redis database (the tests' own: database 0, where a
+    development server keeps its queues, is refused) and an empty mailbox."""
     yield
     with app.app_context():
         db.session.remove()

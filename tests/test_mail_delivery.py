@@ -9,7 +9,7 @@ from email.utils import getaddresses, parseaddr
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, enqueue_now, redis_connection
+from app.jobs import clear_queues, enqueue_now
 from app.mail import MAX_ATTEMPTS, OutboxMessage, deliver, sweep_outbox
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
@@ -73,9 +73,8 @@ def test_with_the_worker_stopped_ticket_opens_and_a_sweep_delivers_every_lost_em
     assert smtp_sink.messages == []
 
     with app.app_context():
-        # The jobs are lost (Redis flushed); the database still knows what is owed. (flushdb, not
-        # flushall: the same loss for our queues without touching other Redis databases.)
-        redis_connection().flushdb()
+        # The jobs are lost (Redis flushed); the database still knows what is owed.
+        clear_queues()
         assert sweep_outbox(stale_after=0) == 3
         db.session.remove()
     run_jobs(app)
@@ -95,7 +94,7 @@ def test_the_same_delivery_job_twice_sends_once(app, client, org, smtp_sink):
     ids = [m.id for m in _messages(app, org["tenant_id"])]
     with app.app_context():
         for message_id in ids:  # a second copy of every job, as a sweep racing the first worker would add
-            enqueue_now("app.mail.deliver", message_id, queue=QUEUE_MAIL)
+            enqueue_now(deliver, message_id)
     run_jobs(app)
     counts = Counter(str(m["Message-ID"]) for m in smtp_sink.messages)
     assert len(counts) == 3 and set(counts.values()) == {1}

@@ -3,7 +3,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.models import TENANT_KINDS
-from app.forms import StrongPassword, email_validator, strip
+from app.forms import SingleLine, StrongPassword, email_validator, strip
 from app.security import PASSWORD_HINT
 from app.timezones import TimezoneField
 
@@ -26,21 +26,21 @@ class LoginForm(FlaskForm):
 class SignupForm(FlaskForm):
     organisation = StringField(
         "Organisation name",
-        validators=[DataRequired(message="Enter your organisation's name."), Length(max=120)],
+        validators=[DataRequired(message="Enter your organisation's name."), Length(max=120), SingleLine()],
         filters=[strip], render_kw={"autocomplete": "organization"},
     )
     kind = SelectField("Kind of organisation", choices=list(TENANT_KINDS.items()), default="billing")
     timezone = TimezoneField("Timezone", default="America/New_York")
-    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120)],
-                       filters=[strip], render_kw={"autocomplete": "name"})
+    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120),
+                                                SingleLine()], filters=[strip], render_kw={"autocomplete": "name"})
     email = EmailField("Work email", validators=[DataRequired(message=ENTER_EMAIL), email_validator()],
                        filters=[strip], render_kw={"autocomplete": "email"})
     password = new_password_field()
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120)],
-                       filters=[strip], render_kw={"autocomplete": "name"})
+    name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120),
+                                                SingleLine()], filters=[strip], render_kw={"autocomplete": "name"})
     password = new_password_field()
 
 

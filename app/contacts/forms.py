@@ -4,12 +4,13 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectMultipleField, StringField, TelField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms import email_validator, strip
+from app.forms import SingleLine, email_validator, strip
 
 
 class ContactForm(FlaskForm):
     name = StringField(
-        "Name", validators=[DataRequired(message="Enter the contact's name."), Length(max=120)], filters=[strip]
+        "Name", validators=[DataRequired(message="Enter the contact's name."), Length(max=120), SingleLine()],
+        filters=[strip],
     )
     email = EmailField(
         "Email address",
@@ -17,7 +18,8 @@ class ContactForm(FlaskForm):
         filters=[strip],
     )
     phone = TelField("Phone", validators=[Optional(), Length(max=40)], filters=[strip])
-    account_name = StringField("Account or company", validators=[Optional(), Length(max=160)], filters=[strip])
+    account_name = StringField("Account or company", validators=[Optional(), Length(max=160), SingleLine()],
+                               filters=[strip])
     # Rendered as one label-wrapped checkbox per role (see contacts/_contact_form.html).
     roles = SelectMultipleField(
         "Recipient roles", coerce=int,

@@ -11,7 +11,8 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from sqlalchemy import select
 
 from app.auth.services import ONE_TIME_LINK_KINDS
-from app.mail import STATES, OutboxMessage
+from app.extensions import db
+from app.mail import STATES, DeliveryAttempt, OutboxMessage
 from app.tenancy import Role, get_or_404, require_role
 from app.views import paginate, render_page
 
@@ -51,7 +52,11 @@ def _withheld(message: OutboxMessage) -> bool:
 @require_role(Role.ADMIN)
 def show(message_id: int):
     message = get_or_404(OutboxMessage, message_id)
-    return render_template("email_log/show.html", message=message, withheld=_withheld(message))
+    attempts = db.session.execute(
+        select(DeliveryAttempt).where(DeliveryAttempt.message_id == message.id)
+        .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)
+    ).scalars().all()
+    return render_template("email_log/show.html", message=message, attempts=attempts, withheld=_withheld(message))
 
 
 @bp.get("/<int:message_id>/html")

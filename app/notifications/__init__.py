@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from app.accounts.models import User
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, enqueue_after_commit
+from app.jobs import on_commit
+from app.mail import enqueue_deliveries
 from app.notifications.batch import Batch, Occurrence
 from app.notifications.events import EVENTS, SLA_KINDS
 from app.notifications.recipients import recipients
@@ -50,5 +51,5 @@ def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None,
     ]
     message_ids = Batch(occurrences, utcnow()).run().message_ids
     for message_id in message_ids:
-        enqueue_after_commit("app.mail.deliver", message_id, queue=QUEUE_MAIL)
+        on_commit(enqueue_deliveries, message_id)
     return len(message_ids)

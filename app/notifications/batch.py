@@ -28,7 +28,7 @@ from app.notifications.recipients import Member, Recipient, load_lists, load_mem
 from app.settings.models import EmailTemplate, NotificationList, WorkflowSettings
 from app.surveys.models import Response
 from app.tenancy import unscoped
-from app.tickets.models import Activity, Ticket
+from app.tickets.models import Activity, Status, Ticket
 from app.timeutil import format_due
 from app.workflow.models import ActionPlanItem, Task
 
@@ -110,7 +110,7 @@ class Context:
 
     @property
     def open_ticket(self):
-        return self.ticket if self.ticket is not None and self.ticket.status != "closed" else None
+        return self.ticket if self.ticket is not None and self.ticket.status != Status.CLOSED else None
 
     @property
     def assignee(self) -> Member | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.extensions import db
-from app.notifications import EVENTS, SWEEP_LIMIT, sweep_due
+from app.notifications import EVENTS
 from app.timeutil import utcnow
 from app.workflow.models import ScheduledNotice
 
@@ -42,8 +42,3 @@ def cancel(key: str) -> None:
     if notice is not None and notice.sent_at is None and notice.cancelled_at is None:
         notice.cancelled_at = utcnow()
 
-
-def sweep(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
-    """The periodic job's entry point (:func:`app.jobs.sweep` imports it here): see
-    :func:`app.notifications.sweep_due`."""
-    return sweep_due(now, limit)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.jobs import redis_connection, sweep
+from app.jobs import clear_queues, sweep
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
 from app.workflow.models import ScheduledNotice
@@ -82,7 +82,7 @@ def test_flushed_redis_and_restarted_worker_lose_no_notice_and_send_none_twice(a
     _make_due(app, org["tenant_id"], first)
     with app.app_context():
         assert sweep()["notices"] == 4
-        redis_connection().flushdb()
+        clear_queues()
 
     # 2. Notices that fall due while the worker is down and Redis is empty.
     worker.start()
@@ -90,14 +90,14 @@ def test_flushed_redis_and_restarted_worker_lose_no_notice_and_send_none_twice(a
     second = open_ticket(app, org, "Dana Doe")
     _make_due(app, org["tenant_id"], second)
     with app.app_context():
-        redis_connection().flushdb()
+        clear_queues()
 
     worker.start()
     _wait_for(smtp_sink, "D-0001", 12)
     _wait_for(smtp_sink, "D-0002", 12)
     worker.kill()
     with app.app_context():
-        redis_connection().flushdb()
+        clear_queues()
     worker.start()
     time.sleep(3)  # several more sweeps after yet another flush and restart: none may send again
 
