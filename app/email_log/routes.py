@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request
-from sqlalchemy import select
-
+from app.email_log.queries import message_page
 from app.mail import STATES, OutboxMessage
 from app.tenancy import get_or_404, require_role
-from app.views import paginate, render_page
+from app.views import render_page
 
 bp = Blueprint("email_log", __name__, url_prefix="/t/<tenant_slug>/emails")
 
@@ -33,10 +32,7 @@ def index():
     state = request.args.get("state", "")
     if state not in STATES:
         state = ""
-    statement = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    if state:
-        statement = statement.where(OutboxMessage.status == state)
-    messages = paginate(statement, per_page=current_app.config["PAGE_SIZE"])
+    messages = message_page(state, request.args.get("after"), current_app.config["PAGE_SIZE"])
     return render_page("email_log/index.html", "email_log/_list.html", messages=messages, state=state, states=STATES)
 
 

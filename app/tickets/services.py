@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import emailtemplates
@@ -16,7 +16,7 @@ from app.settings.services import get_settings, sla_calendar
 from app.surveys.models import Response
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
-    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket, ticket_root_cause,
+    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Ticket,
 )
 from app.timeutil import localize, utcnow
 from app.urls import absolute_url
@@ -312,78 +312,6 @@ def load_ticket_page(ticket_id: int) -> Ticket | None:
             selectinload(Ticket.activities).joinedload(Activity.actor),
         )
     ).unique().scalar_one_or_none()
-
-
-BOARD_COLUMN_LIMIT = 50
-
-
-def root_cause_or_none(raw: str | None) -> RootCause | None:
-    """The current tenant's root cause named by a ``?cause=`` argument; anything else means no filter."""
-    try:
-        cause_id = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return db.session.execute(select(RootCause).where(RootCause.id == cause_id)).scalar_one_or_none()
-
-
-def _closed_for_cause(cause_id: int):
-    """Working tickets, and closed tickets only when ``cause_id`` is one of their root causes."""
-    tagged = select(ticket_root_cause.c.ticket_id).where(ticket_root_cause.c.root_cause_id == cause_id)
-    return or_(Ticket.status != "closed", Ticket.id.in_(tagged))
-
-
-def board_counts(assignee_id: int | None = None, cause_id: int | None = None) -> dict[str, int]:
-    """How many tickets are in each status (of one assignee when given; closed ones of one root cause when
-    given), in one grouped query."""
-    statement = select(Ticket.status, func.count(Ticket.id)).group_by(Ticket.status)
-    if assignee_id is not None:
-        statement = statement.where(Ticket.assignee_id == assignee_id)
-    if cause_id is not None:
-        statement = statement.where(_closed_for_cause(cause_id))
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update({status: count for status, count in db.session.execute(statement).all()})
-    return counts
-
-
-def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMIT,
-                  cause_id: int | None = None, sort: str = "oldest") -> dict[str, list[Ticket]]:
-    """At most ``limit`` cards per status, with contact, response and assignee, in one query.
-
-    Working columns list the oldest tickets first (they have waited longest); the closed
-    column lists the most recently closed. A ``row_number()`` window picks the rows per
-    column, so the number of queries does not grow with the number of tickets. Each card
-    also carries its action-plan progress as ``plan_done`` and ``plan_total`` (two correlated
-    counts in the same query). With ``sort="due"`` the working columns list the soonest SLA due
-    time first (first contact until it is met, then resolution).
-    """
-    closed_first = case((Ticket.status == "closed", Ticket.closed_at), else_=None)
-    order = [closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc()]
-    if sort == "due":
-        current_due = case((Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at),
-                           else_=Ticket.resolution_due_at)
-        order.insert(1, current_due.asc().nulls_last())
-    position = func.row_number().over(partition_by=Ticket.status, order_by=order).label("position")
-    ranked = select(Ticket.id.label("ticket_id"), position).where(Ticket.tenant_id == current_tenant_id())
-    if assignee_id is not None:
-        ranked = ranked.where(Ticket.assignee_id == assignee_id)
-    if cause_id is not None:
-        ranked = ranked.where(_closed_for_cause(cause_id))
-    ranked = ranked.subquery("ranked")
-    items = select(func.count(ActionPlanItem.id)).where(ActionPlanItem.ticket_id == Ticket.id)
-    plan_total = items.correlate(Ticket).scalar_subquery()
-    plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()
-    rows = db.session.execute(
-        select(Ticket, plan_done, plan_total)
-        .join(ranked, ranked.c.ticket_id == Ticket.id)
-        .where(ranked.c.position <= limit)
-        .order_by(Ticket.status, ranked.c.position)
-        .options(joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee))
-    ).unique().all()
-    columns: dict[str, list[Ticket]] = {status: [] for status in STATUSES}
-    for ticket, done, total in rows:
-        ticket.plan_done, ticket.plan_total = done or 0, total or 0
-        columns.setdefault(ticket.status, []).append(ticket)
-    return columns
 
 
 def assignable_members() -> list[User]:

@@ -1,0 +1,62 @@
+"""indexes for large organisations: board columns, keyset pages and trigram contact search
+
+Every list reads one page through an index that leads with tenant_id and holds the page's sort keys
+(ending with id, the keyset tiebreaker). On PostgreSQL, contact search by part of a name or email uses
+trigram indexes (pg_trgm, with btree_gin so that tenant_id leads them too); SQLite keeps its LIKE scan.
+
+Revision ID: 0007
+Revises: 0001
+Create Date: 2026-12-01 23:59:00
+
+"""
+from alembic import op
+
+revision = '0007'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+# (name, table, columns) replaced by this revision, and what replaces them.
+REPLACED = [
+    ('ix_ticket_tenant_status_opened', 'ticket', ['tenant_id', 'status', 'opened_at']),
+    ('ix_ticket_tenant_assignee_status', 'ticket', ['tenant_id', 'assignee_id', 'status']),
+    ('ix_ticket_root_cause_tenant_cause', 'ticket_root_cause', ['tenant_id', 'root_cause_id']),
+    ('ix_contact_tenant_name', 'contact', ['tenant_id', 'name']),
+    ('ix_task_tenant_owner_open', 'task', ['tenant_id', 'owner_id', 'done_at', 'due_at']),
+]
+ADDED = [
+    ('ix_ticket_board_opened', 'ticket', ['tenant_id', 'status', 'opened_at', 'id']),
+    ('ix_ticket_board_closed', 'ticket', ['tenant_id', 'status', 'closed_at', 'id']),
+    ('ix_ticket_board_mine_opened', 'ticket', ['tenant_id', 'assignee_id', 'status', 'opened_at', 'id']),
+    ('ix_ticket_board_mine_closed', 'ticket', ['tenant_id', 'assignee_id', 'status', 'closed_at', 'id']),
+    ('ix_ticket_root_cause_tenant_cause_ticket', 'ticket_root_cause', ['tenant_id', 'root_cause_id', 'ticket_id']),
+    ('ix_contact_tenant_name_id', 'contact', ['tenant_id', 'name', 'id']),
+    ('ix_task_tenant_owner_open_due', 'task', ['tenant_id', 'owner_id', 'done_at', 'due_at', 'id']),
+    ('ix_outbox_tenant_status_created', 'outbox_message', ['tenant_id', 'status', 'created_at', 'id']),
+]
+TRIGRAM = [
+    ('ix_contact_name_trgm', 'contact', 'name'),
+    ('ix_contact_email_trgm', 'contact', 'email'),
+]
+
+
+def upgrade():
+    for name, table, columns in ADDED:
+        op.create_index(name, table, columns)
+    for name, table, _ in REPLACED:
+        op.drop_index(name, table_name=table)
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+        op.execute('CREATE EXTENSION IF NOT EXISTS btree_gin')
+        for name, table, column in TRIGRAM:
+            op.execute(f'CREATE INDEX {name} ON {table} USING gin (tenant_id, {column} gin_trgm_ops)')
+
+
+def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        for name, table, _ in TRIGRAM:
+            op.drop_index(name, table_name=table)
+    for name, table, columns in REPLACED:
+        op.create_index(name, table, columns)
+    for name, table, _ in ADDED:
+        op.drop_index(name, table_name=table)
