@@ -9,7 +9,7 @@ from app.contacts.models import Contact
 from app.extensions import db
 from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
 from app.timeutil import utcnow
-from app.views import paginate, render_page
+from app.views import render_page
 
 bp = Blueprint("contacts", __name__, url_prefix="/t/<tenant_slug>/contacts")
 
@@ -20,8 +20,9 @@ DUPLICATE_EMAIL = "Another contact in this organisation already uses this email 
 @bp.get("/")
 def index():
     q = (request.args.get("q") or "").strip()[:200]
-    pagination = paginate(services.search_statement(q), per_page=PER_PAGE)
-    return render_page("contacts/index.html", "contacts/_results.html", q=q, pagination=pagination)
+    page = services.contact_page(q, request.args.get("after"), per_page=PER_PAGE)
+    return render_page("contacts/index.html", "contacts/_results.html", q=q, contacts=page,
+                       total=services.count_matching(q), cap=services.COUNT_CAP)
 
 
 @bp.route("/new", methods=["GET", "POST"])
