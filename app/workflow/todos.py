@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
@@ -26,12 +26,13 @@ from app.settings.services import get_settings
 from app.business_time import Calendar
 from app.tickets.models import Activity, Ticket
 from app.timeutil import localize, utcnow
-from app.views import paginate
+from app.views import KeysetPage, keyset_page
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 CADENCE_KINDS = ("call", "email")
 TASKS_PER_PAGE = 50
+COUNT_CAP = 500
 
 
 class WorkflowRuleError(ValueError):
@@ -256,9 +257,10 @@ GROUPS = {"overdue": "Overdue", "today": "Today", "upcoming": "Upcoming"}
 
 @dataclass
 class MyTasks:
-    """One page of a member's open tasks, grouped by when they are due, with their tickets."""
+    """One keyset page of a member's open tasks, grouped by when they are due, with their tickets. ``counts``
+    stop at ``COUNT_CAP + 1`` (shown as "500+")."""
 
-    pagination: object
+    page: KeysetPage
     groups: dict[str, list[Task]]
     counts: dict[str, int]
     tickets: dict[int, Ticket]
@@ -272,21 +274,24 @@ def _today_bounds(tz_name: str, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def my_tasks(user_id: int, tz_name: str) -> MyTasks:
-    """The member's open tasks on open tickets, soonest due first: Overdue (due before now), Today (due later
-    today in the organisation's timezone) and Upcoming. Three queries, whatever the number of tasks."""
+def my_tasks(user_id: int, tz_name: str, after: str | None = None) -> MyTasks:
+    """The member's open tasks on open tickets, soonest due first, a keyset page after the cursor ``after``:
+    Overdue (due before now), Today (due later today in the organisation's timezone) and Upcoming, with a
+    capped count of each. Three queries, whatever the number of tasks."""
     now = utcnow()
     _, end_of_today = _today_bounds(tz_name, now)
-    mine = (Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != "closed")
-    group = case((Task.due_at < now, "overdue"), (Task.due_at < end_of_today, "today"), else_="upcoming")
-    counts = dict.fromkeys(GROUPS, 0)
-    counts.update(dict(db.session.execute(
-        select(group, func.count(Task.id)).join(Ticket, Ticket.id == Task.ticket_id).where(*mine).group_by(group)
-    ).all()))
-    statement = (select(Task).join(Ticket, Ticket.id == Task.ticket_id).where(*mine)
-                 .order_by(Task.due_at, Task.id))
-    pagination = paginate(statement, per_page=TASKS_PER_PAGE)
-    tasks = list(pagination.items)
+
+    def mine(statement):
+        return (statement.join(Ticket, Ticket.id == Task.ticket_id)
+                .where(Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != "closed"))
+
+    windows = {"overdue": (Task.due_at < now,), "today": (Task.due_at >= now, Task.due_at < end_of_today),
+               "upcoming": (Task.due_at >= end_of_today,)}
+    capped = [select(func.count()).select_from(mine(select(Task.id)).where(*window).limit(COUNT_CAP + 1).subquery())
+              .scalar_subquery().label(key) for key, window in windows.items()]
+    counts = dict(zip(windows, db.session.execute(select(*capped)).one()))
+    page = keyset_page(mine(select(Task)), [Task.due_at, Task.id], after=after, limit=TASKS_PER_PAGE)
+    tasks = page.items
     tickets = {}
     if tasks:
         tickets = {t.id: t for t in db.session.execute(
@@ -296,4 +301,4 @@ def my_tasks(user_id: int, tz_name: str) -> MyTasks:
     for task in tasks:
         key = "overdue" if task.due_at < now else "today" if task.due_at < end_of_today else "upcoming"
         groups[key].append(task)
-    return MyTasks(pagination=pagination, groups=groups, counts=counts, tickets=tickets)
+    return MyTasks(page=page, groups=groups, counts=counts, tickets=tickets)
