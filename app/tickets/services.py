@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import emailtemplates
@@ -44,19 +44,20 @@ def _next_number(tenant_id: int) -> int:
 
 
 def _pick_assignee() -> User | None:
-    """Round-robin: the active agent assigned longest ago; admins when there are no agents."""
-    for role in ("agent", "admin"):
-        membership = db.session.execute(
-            select(Membership)
-            .where(Membership.role == role, Membership.is_active.is_(True))
-            .order_by(Membership.last_assigned_at.asc().nulls_first(), Membership.id)
-            .limit(1)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if membership is not None:
-            membership.last_assigned_at = utcnow()
-            return membership.user
-    return None
+    """Round-robin: the active agent assigned longest ago; admins when there are no agents. One query."""
+    membership = db.session.execute(
+        select(Membership)
+        .where(Membership.role.in_(("agent", "admin")), Membership.is_active.is_(True))
+        .order_by(case((Membership.role == "agent", 0), else_=1), Membership.last_assigned_at.asc().nulls_first(),
+                  Membership.id)
+        .limit(1)
+        .options(joinedload(Membership.user))
+        .with_for_update(of=Membership)
+    ).scalar_one_or_none()
+    if membership is None:
+        return None
+    membership.last_assigned_at = utcnow()
+    return membership.user
 
 
 def ticket_url(ticket: Ticket, tenant: Tenant) -> str:
@@ -75,8 +76,12 @@ def format_due(moment, tenant: Tenant) -> str:
 
 
 def open_ticket(response: Response, trigger: str = "score") -> Ticket:
-    """Open the detractor ticket for ``response``: assign it, give it its SLA due times, and queue the
-    alerts to the notification lists and the introduction email from the assignee."""
+    """Open the detractor ticket for ``response``: assign it, give it its SLA due times, its cadence tasks
+    and notices, and queue the alerts to the notification lists and the introduction email from the assignee.
+
+    A fixed number of statements (one more per alert recipient): rows of one table are added together so
+    the session writes them in one INSERT, and the new ticket's notices are added without per-key lookups.
+    """
     tenant = db.session.get(Tenant, current_tenant_id())
     settings = get_settings()
     clock = sla_calendar(settings, tenant)
@@ -93,7 +98,11 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     db.session.flush()
     _record(ticket, "opened", None, score=response.score, trigger=trigger,
             assignee=assignee.name if assignee else None)
-    sla_clock.schedule_notices(ticket)
+    if assignee is not None:
+        _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
+                automatic=True, agent=assignee.name)
+    workflow_tasks.create_cadence_tasks(ticket, settings, clock)
+    sla_clock.schedule_notices(ticket, opening=True)
     contact = response.contact
     values = {
         "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
@@ -104,23 +113,27 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
         "ticket.due": format_due(ticket.first_contact_due_at, tenant), "ticket.link": ticket_url(ticket, tenant),
         "agent.name": assignee.name if assignee else "nobody yet",
     }
-    alert = emailtemplates.render(
-        emailtemplates.PHI_SAFE_ALERT if settings.phi_safe_alerts else "manager_alert", values
-    )
+    alert_key = emailtemplates.PHI_SAFE_ALERT if settings.phi_safe_alerts else "manager_alert"
+    own = emailtemplates.current_many([key for key in (alert_key, "detractor_intro") if isinstance(key, str)])
+
+    def render(key, values):
+        if isinstance(key, str):
+            return emailtemplates.render(key, values, subject=own[key][0], body=own[key][1])
+        return emailtemplates.render(key, values)
+
+    alert = render(alert_key, values)
+    # No dedupe key: the ticket is created in this transaction, so no alert about it can exist yet, and
+    # recipients() lists each address once.
     for address, name in recipients("ticket_opened"):
         queue_email(kind="detractor_alert", to_address=address, to_name=name, subject=alert.subject,
-                    text_body=alert.text, html_body=alert.html, ticket_id=ticket.id,
-                    dedupe_key=f"ticket:{ticket.id}:opened:{address.lower()}")
+                    text_body=alert.text, html_body=alert.html, ticket_id=ticket.id)
     if assignee is not None:
         values.update({"agent.name": assignee.name, "agent.first_name": assignee.first_name,
                        "agent.email": assignee.email, "agent.phone": assignee.phone or ""})
-        intro = emailtemplates.render("detractor_intro", values)
+        intro = render("detractor_intro", values)
         queue_email(kind="detractor_intro", to_address=contact.email, to_name=contact.name, subject=intro.subject,
                     text_body=intro.text, html_body=intro.html, from_name=assignee.name,
                     reply_to=assignee.email, ticket_id=ticket.id)
-        _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
-                automatic=True, agent=assignee.name)
-    workflow_tasks.create_cadence_tasks(ticket, settings, clock)
     return ticket
 
 

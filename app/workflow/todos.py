@@ -28,6 +28,7 @@ from app.tickets.models import Activity, Ticket
 from app.timeutil import localize, utcnow
 from app.views import KeysetPage, keyset_page
 from app.workflow import notices
+from app.workflow.ticket_sla import add_new_notice
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 CADENCE_KINDS = ("call", "email")
@@ -105,7 +106,9 @@ def create_cadence_tasks(ticket: Ticket, settings: WorkflowSettings, clock: Cale
     db.session.add_all(tasks)
     db.session.flush()
     for task in tasks:
-        _schedule_reminder(task)
+        # New tasks: their reminder keys cannot exist yet.
+        add_new_notice(key=reminder_key(task.id), kind="task_reminder", due_at=task.remind_at,
+                       ticket_id=ticket.id, task_id=task.id)
     return tasks
 
 
