@@ -67,7 +67,7 @@ def board_column(status: str):
     column = ticket_board.column(status, chosen, after=request.args.get("after"))
     return render_page(
         "tickets/column.html", "tickets/_column_more.html",
-        who=who, cause=cause, sort=chosen.sort, status=status, column=column, **LABELS,
+        who=who, cause=cause, sort=chosen.sort, column_status=status, column=column, **LABELS,
     )
 
 

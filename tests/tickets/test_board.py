@@ -1,6 +1,9 @@
 """The ticket board: four columns with counts, Mine / All, htmx swaps, empty state and column caps."""
 from __future__ import annotations
 
+import re
+from html import unescape
+
 from app.accounts.models import User
 from app.extensions import db
 from app.tickets import services
@@ -107,3 +110,30 @@ def test_columns_show_at_most_fifty_cards_with_the_full_count(app, org, as_membe
     assert "D-0154<" in closed_column and "D-0100<" not in closed_column
     assert closed_column.index("D-0154<") < closed_column.index("D-0153<")
     assert len(closed) == 55
+
+
+def test_show_more_pages_a_column_by_keyset_as_page_and_htmx_fragment(app, org, as_member):
+    bulk_tickets(app, org["tenant_id"], 120, status="closed", start=1)
+    client = as_member("agent")
+    page = client.get(f"/t/{org['slug']}/").get_data(as_text=True)
+    closed = column_html(page, "closed")
+    more = re.search(r'<a href="([^"]+)" hx-get="[^"]+" hx-target="#cards-closed" hx-swap="beforeend">'
+                     r'Show more closed tickets</a>', closed)
+    assert more and card_count(page, "closed") == 50 and "D-0120<" in closed
+    more_url = unescape(more.group(1))
+
+    fragment = client.get(more_url, headers=HTMX)
+    assert fragment.status_code == 200
+    cards = fragment.get_data(as_text=True)
+    assert "<!doctype html>" not in cards and cards.count('<li class="card">') == 50
+    assert "D-0070<" in cards and "D-0071<" not in cards and 'id="more-closed" hx-swap-oob="true"' in cards
+
+    whole = client.get(more_url)
+    assert whole.status_code == 200 and "<h1>Closed tickets</h1>" in whole.get_data(as_text=True)
+    last = client.get(unescape(re.search(r'<a href="([^"]+)"', cards.split('id="more-closed"')[1]).group(1)),
+                      headers=HTMX).get_data(as_text=True)
+    assert last.count('<li class="card">') == 20 and "That is every closed ticket." in last
+
+
+def test_an_unknown_column_is_404(app, org, as_member):
+    assert as_member("agent").get(f"/t/{org['slug']}/columns/bogus").status_code == 404
