@@ -8,9 +8,9 @@ The number of statements is fixed: one for the counts and one per column.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -21,11 +21,29 @@ from app.timeutil import UTCDateTime
 from app.views import keyset_page
 from app.workflow.models import ActionPlanItem
 
-COLUMN_LIMIT = 50
+COLUMN_LIMIT = 20
 COUNT_CAP = 500
-SORTS = ("oldest", "due")
-# Tickets without a due time sort after every due one (a keyset needs sort keys without NULLs).
-_NO_DUE = literal(datetime(9999, 12, 31, tzinfo=timezone.utc), UTCDateTime())
+
+
+class _NoDue(ColumnElement):
+    """The far-future due time that tickets without one sort by (a keyset needs sort keys without NULLs).
+
+    Written into the SQL as a constant, not a parameter, so that the expression is the one the
+    ``ix_ticket_board_due`` index of migration 0007 holds.
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(_NoDue)
+def _no_due(element, compiler, **kw) -> str:
+    return "'9999-12-31 00:00:00.000000'"
+
+
+@compiles(_NoDue, "postgresql")
+def _no_due_postgresql(element, compiler, **kw) -> str:
+    return "CAST('9999-12-31 00:00:00+00' AS TIMESTAMP WITH TIME ZONE)"
 
 
 @dataclass
@@ -58,7 +76,7 @@ def current_due():
     """The SLA due time a working ticket is racing: first contact until it is met, then resolution."""
     return func.coalesce(
         case((Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at), else_=Ticket.resolution_due_at),
-        _NO_DUE,
+        _NoDue(),
     )
 
 

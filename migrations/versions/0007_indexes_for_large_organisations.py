@@ -34,6 +34,9 @@ ADDED = [
     ('ix_task_tenant_owner_open_due', 'task', ['tenant_id', 'owner_id', 'done_at', 'due_at', 'id']),
     ('ix_outbox_tenant_status_created', 'outbox_message', ['tenant_id', 'status', 'created_at', 'id']),
 ]
+# The board's "SLA due soonest" order: the due time a working ticket races (app.tickets.board.current_due).
+CURRENT_DUE = ("coalesce(CASE WHEN first_contact_at IS NULL THEN first_contact_due_at ELSE resolution_due_at END, "
+               "CAST('9999-12-31 00:00:00+00' AS TIMESTAMP WITH TIME ZONE))")
 TRIGRAM = [
     ('ix_contact_name_trgm', 'contact', 'name'),
     ('ix_contact_email_trgm', 'contact', 'email'),
@@ -50,10 +53,12 @@ def upgrade():
         op.execute('CREATE EXTENSION IF NOT EXISTS btree_gin')
         for name, table, column in TRIGRAM:
             op.execute(f'CREATE INDEX {name} ON {table} USING gin (tenant_id, {column} gin_trgm_ops)')
+        op.execute(f'CREATE INDEX ix_ticket_board_due ON ticket (tenant_id, status, ({CURRENT_DUE}), opened_at, id)')
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_ticket_board_due', table_name='ticket')
         for name, table, _ in TRIGRAM:
             op.drop_index(name, table_name=table)
     for name, table, columns in REPLACED:
