@@ -10,6 +10,7 @@ Create Date: 2026-12-01 23:59:00
 
 """
 from alembic import op
+import sqlalchemy as sa
 
 revision = '0007'
 down_revision = '0001'
@@ -31,7 +32,6 @@ ADDED = [
     ('ix_ticket_board_mine_closed', 'ticket', ['tenant_id', 'assignee_id', 'status', 'closed_at', 'id']),
     ('ix_ticket_root_cause_tenant_cause_ticket', 'ticket_root_cause', ['tenant_id', 'root_cause_id', 'ticket_id']),
     ('ix_contact_tenant_name_id', 'contact', ['tenant_id', 'name', 'id']),
-    ('ix_task_tenant_owner_open_due', 'task', ['tenant_id', 'owner_id', 'done_at', 'due_at', 'id']),
     ('ix_outbox_tenant_status_created', 'outbox_message', ['tenant_id', 'status', 'created_at', 'id']),
 ]
 # The board's "SLA due soonest" order: the due time a working ticket races (app.tickets.board.current_due).
@@ -46,6 +46,10 @@ TRIGRAM = [
 def upgrade():
     for name, table, columns in ADDED:
         op.create_index(name, table, columns)
+    # My tasks: a member's open tasks in due order (a partial index, since "done_at IS NULL" is not an
+    # equality the planner can order past).
+    op.create_index('ix_task_tenant_owner_open_due', 'task', ['tenant_id', 'owner_id', 'due_at', 'id'],
+                    postgresql_where=sa.text('done_at IS NULL'), sqlite_where=sa.text('done_at IS NULL'))
     for name, table, _ in REPLACED:
         op.drop_index(name, table_name=table)
     if op.get_bind().dialect.name == 'postgresql':
@@ -63,5 +67,6 @@ def downgrade():
             op.drop_index(name, table_name=table)
     for name, table, columns in REPLACED:
         op.create_index(name, table, columns)
+    op.drop_index('ix_task_tenant_owner_open_due', table_name='task')
     for name, table, _ in ADDED:
         op.drop_index(name, table_name=table)
