@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 
 from app.accounts.models import User
 from app.extensions import db
+from app.tenancy import tenant_context
 from app.tickets import services
+from app.tickets.models import Ticket
+from app.timeutil import utcnow
 from tests.tickets.conftest import (
     HTMX, any_root_cause, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
 )
@@ -138,3 +142,21 @@ def test_show_more_pages_a_column_by_keyset_as_page_and_htmx_fragment(app, org, 
 
 def test_an_unknown_column_is_404(app, org, as_member):
     assert as_member("agent").get(f"/t/{org['slug']}/columns/bogus").status_code == 404
+
+
+def test_show_more_keeps_the_sla_due_order_and_lists_tickets_without_a_due_time_last(app, org, as_member):
+    ids = bulk_tickets(app, org["tenant_id"], 25, status="new", start=1)
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        # D-0001 … D-0022 fall due in reverse order of opening; D-0023 … D-0025 have no due time.
+        for n, ticket_id in enumerate(ids[:22]):
+            db.session.get(Ticket, ticket_id).first_contact_due_at = utcnow() + timedelta(hours=100 - n)
+        db.session.commit()
+        db.session.remove()
+    client = as_member("agent")
+    page = client.get(f"/t/{org['slug']}/?sort=due").get_data(as_text=True)
+    first = re.findall(r"<strong>(D-\d+)</strong>", column_html(page, "new"))
+    assert first == [f"D-{n:04d}" for n in range(22, 2, -1)]
+    more_url = unescape(re.search(r'<a href="([^"]+)"[^>]*>Show more new tickets</a>', page).group(1))
+    assert "sort=due" in more_url
+    rest = re.findall(r"<strong>(D-\d+)</strong>", client.get(more_url, headers=HTMX).get_data(as_text=True))
+    assert rest == ["D-0002", "D-0001", "D-0023", "D-0024", "D-0025"]
