@@ -22,7 +22,7 @@ def index():
     q = (request.args.get("q") or "").strip()[:200]
     page = services.contact_page(q, request.args.get("after"), per_page=PER_PAGE)
     return render_page("contacts/index.html", "contacts/_results.html", q=q, contacts=page,
-                       total=services.count_matching(q), cap=services.COUNT_CAP)
+                       total=services.count_matching(q), cap=services.count_cap(q))
 
 
 @bp.route("/new", methods=["GET", "POST"])

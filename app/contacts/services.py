@@ -18,6 +18,9 @@ from app.views import KeysetPage, capped_count, keyset_page
 DEFAULT_NEW_CONTACT_ROLE = "NPS Recipient"
 HISTORY_LIMIT = 50
 COUNT_CAP = 500
+# A search's count stops sooner: a common fragment matches thousands, and past a hundred the number
+# only says "narrow it down".
+SEARCH_COUNT_CAP = 100
 
 
 class DuplicateEmail(ValueError):
@@ -66,9 +69,14 @@ def contact_page(q: str | None, after: str | None, per_page: int = 25) -> Keyset
     return keyset_page(statement, [Contact.name, Contact.id], after=after, limit=per_page)
 
 
+def count_cap(q: str | None) -> int:
+    """Where the count of contacts matching ``q`` stops (shown as "500+" or "100+")."""
+    return SEARCH_COUNT_CAP if (q or "").strip() else COUNT_CAP
+
+
 def count_matching(q: str | None) -> int:
-    """How many contacts match ``q``, counted up to ``COUNT_CAP + 1`` (shown as "500+")."""
-    return capped_count(_matching(select(Contact.id), q), COUNT_CAP)
+    """How many contacts match ``q``, counted up to ``count_cap(q) + 1``."""
+    return capped_count(_matching(select(Contact.id), q), count_cap(q))
 
 
 def get_contact_with_roles(contact_id: int) -> Contact | None:

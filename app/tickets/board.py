@@ -33,6 +33,8 @@ class _NoDue(ColumnElement):
     """
 
     type = UTCDateTime()
+    # No state: the class alone is the cache key, so statements using it keep SQLAlchemy's compiled cache.
+    _traverse_internals = []
     inherit_cache = True
 
 

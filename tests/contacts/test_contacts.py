@@ -97,14 +97,14 @@ def test_thirty_contacts_make_two_pages_of_25_and_5(client, app, org):
     assert _names_in(client.get(f"/t/{org['slug']}/contacts/?after=abc").get_data(as_text=True))[0] == "Person 00"
 
 
-def test_counts_past_500_say_500_plus(client, app, org):
+def test_counts_past_500_say_500_plus_and_searches_past_100_say_100_plus(client, app, org):
     with app.app_context(), tenant_context(org["tenant_id"]):
         db.session.add_all([Contact(name=f"Many {n:03d}", email=f"many{n}@client.example") for n in range(502)])
         db.session.commit()
         db.session.remove()
     login(client, app, org["viewer"])
     assert "500+ contacts" in client.get(f"/t/{org['slug']}/contacts/").get_data(as_text=True)
-    assert "500+ contacts matching “many”" in client.get(f"/t/{org['slug']}/contacts/?q=many").get_data(as_text=True)
+    assert "100+ contacts matching “many”" in client.get(f"/t/{org['slug']}/contacts/?q=many").get_data(as_text=True)
 
 
 def test_list_loads_roles_without_a_query_per_row(client, app, org):
