@@ -139,11 +139,17 @@ def sanitise(body: str) -> str:
 
 def current(key: str) -> tuple[str, str, bool]:
     """The tenant's subject and body for ``key``, and whether they are its own (not the default)."""
-    row = db.session.execute(select(EmailTemplate).where(EmailTemplate.key == key)).scalar_one_or_none()
-    if row is None:
-        spec = SPECS[key]
-        return spec.subject, spec.body, False
-    return row.subject, row.body, True
+    return current_many([key])[key]
+
+
+def current_many(keys: list[str]) -> dict[str, tuple[str, str, bool]]:
+    """:func:`current` for several keys in one query."""
+    rows = {row.key: row for row in db.session.execute(select(EmailTemplate).where(EmailTemplate.key.in_(keys))).scalars()}
+    found = {}
+    for key in keys:
+        row = rows.get(key)
+        found[key] = (row.subject, row.body, True) if row else (SPECS[key].subject, SPECS[key].body, False)
+    return found
 
 
 def _scores_block(links: list[tuple[int, str]]) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, g, request, session
-from flask_login import current_user, login_user
+from flask_login import login_user
 
 _hasher = PasswordHasher()
 # Verified against when the account does not exist, so timing does not reveal which emails are registered.

@@ -34,10 +34,15 @@ class RecipientRole(TenantScoped, db.Model):
 class Contact(TenantScoped, db.Model):
     __tablename__ = "contact"
     __table_args__ = (
-        Index("ix_contact_tenant_name", "tenant_id", "name"),
+        Index("ix_contact_tenant_name_id", "tenant_id", "name", "id"),
         # Emails are stored lower-cased; one contact per address in a tenant.
         Index("uq_contact_tenant_email", "tenant_id", "email", unique=True),
         Index("ix_contact_tenant_external", "tenant_id", "external_id"),
+        # Search by part of a name or email (PostgreSQL: pg_trgm with btree_gin; created by migration 0007).
+        Index("ix_contact_name_trgm", "tenant_id", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_contact_email_trgm", "tenant_id", "email", postgresql_using="gin",
+              postgresql_ops={"email": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from app.contacts.models import Contact
 from app.rules import RuleError
 from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
 from app.timeutil import utcnow
-from app.views import paginate, place_error, refused, render_page, saved
+from app.views import place_error, refused, render_page, saved
 
 bp = Blueprint("contacts", __name__, url_prefix="/t/<tenant_slug>/contacts")
 
@@ -19,8 +19,9 @@ PER_PAGE = 25
 @bp.get("/")
 def index():
     q = (request.args.get("q") or "").strip()[:200]
-    pagination = paginate(services.search_statement(q), per_page=PER_PAGE)
-    return render_page("contacts/index.html", "contacts/_results.html", q=q, pagination=pagination)
+    page = services.contact_page(q, request.args.get("after"), per_page=PER_PAGE)
+    return render_page("contacts/index.html", "contacts/_results.html", q=q, contacts=page,
+                       total=services.count_matching(q), cap=services.count_cap(q))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -11,10 +11,11 @@ from flask import Blueprint, abort, current_app, make_response, render_template,
 from sqlalchemy import select
 
 from app.auth.services import ONE_TIME_LINK_KINDS
+from app.email_log.queries import message_page
 from app.extensions import db
 from app.mail import STATES, DeliveryAttempt, OutboxMessage
 from app.tenancy import Role, get_or_404, require_role
-from app.views import paginate, render_page
+from app.views import render_page
 
 bp = Blueprint("email_log", __name__, url_prefix="/t/<tenant_slug>/emails")
 
@@ -35,10 +36,7 @@ def index():
     state = request.args.get("state", "")
     if state not in STATES:
         state = ""
-    statement = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    if state:
-        statement = statement.where(OutboxMessage.status == state)
-    messages = paginate(statement, per_page=current_app.config["PAGE_SIZE"])
+    messages = message_page(state, request.args.get("after"), current_app.config["PAGE_SIZE"])
     return render_page("email_log/index.html", "email_log/_list.html", messages=messages, state=state, states=STATES)
 
 

@@ -148,8 +148,10 @@ class Context:
 class Batch:
     """Occurrences in, outbox rows (and the changes their events make) out."""
 
-    def __init__(self, occurrences: list[Occurrence], now: datetime):
-        self.occurrences, self.now = occurrences, now
+    def __init__(self, occurrences: list[Occurrence], now: datetime, *, stream: bool = False):
+        """``stream``: the batch may be large (the sweep), so its outbox rows are streamed with COPY on
+        PostgreSQL; a service's batch of one goes in as one multi-row INSERT."""
+        self.occurrences, self.now, self.stream = occurrences, now, stream
         self.rows: list[dict] = []
         self.unsent: list[Occurrence] = []
         self.reminded_task_ids: list[int] = []
@@ -254,21 +256,19 @@ class Batch:
             .where(_among(ticket.c.id, ticket_ids)))} if ticket_ids else {}
 
         tenant_ids = {o.tenant_id for o in occurrences}
-        self.organisations: dict[int, Organisation] = {
-            row.id: Organisation(row.id, row.name, row.slug, row.timezone, row.kind)
-            for row in _all(select(Tenant.id, Tenant.name, Tenant.slug, Tenant.timezone, Tenant.kind)
-                            .where(Tenant.id.in_(tenant_ids)))}
-        configured = set()
-        for row in _all(select(WorkflowSettings.tenant_id, WorkflowSettings.phi_safe_alerts,
+        self.organisations: dict[int, Organisation] = {}
+        for row in _all(select(Tenant.id, Tenant.name, Tenant.slug, Tenant.timezone, Tenant.kind,
+                               WorkflowSettings.id.label("settings_id"), WorkflowSettings.phi_safe_alerts,
                                WorkflowSettings.breach_reassign_to_id)
-                        .where(WorkflowSettings.tenant_id.in_(tenant_ids))):
-            organisation = self.organisations[row.tenant_id]
-            organisation.phi_safe = bool(row.phi_safe_alerts)
-            organisation.breach_reassign_to_id = row.breach_reassign_to_id
-            configured.add(row.tenant_id)
-        for organisation in self.organisations.values():
-            if organisation.id not in configured:  # as settings.services.get_settings would create them
-                organisation.phi_safe = organisation.kind == "clinic"
+                        .outerjoin(WorkflowSettings, WorkflowSettings.tenant_id == Tenant.id)
+                        .where(Tenant.id.in_(tenant_ids))):
+            organisation = Organisation(row.id, row.name, row.slug, row.timezone, row.kind)
+            if row.settings_id is None:  # no settings row yet: the defaults settings.services.get_settings gives
+                organisation.phi_safe = row.kind == "clinic"
+            else:
+                organisation.phi_safe = bool(row.phi_safe_alerts)
+                organisation.breach_reassign_to_id = row.breach_reassign_to_id
+            self.organisations[row.id] = organisation
         for tenant_id, members in load_members(self.organisations).items():
             self.organisations[tenant_id].members = members
         if any(event.uses_lists for event in events):
@@ -283,7 +283,7 @@ class Batch:
 
     def _write(self) -> list[int]:
         """Insert the outbox rows and record what the batch changed; returns the new message ids."""
-        message_ids = outbox.insert_outbox(self.rows)
+        message_ids = outbox.insert_outbox(self.rows, stream=self.stream)
         if self.reassignments:
             table = Ticket.__table__
             db.session.execute(

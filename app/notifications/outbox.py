@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.mail import OutboxMessage
@@ -45,21 +45,26 @@ def row(*, tenant_id: int, kind: str, occurrence_key: str, address: str, name: s
     }
 
 
-def insert_outbox(rows: list[dict]) -> list[int]:
+def insert_outbox(rows: list[dict], *, stream: bool = False) -> list[int]:
     """Add outbox rows, skipping any ``(tenant_id, dedupe_key)`` already owed; returns the ids of the rows added.
 
-    On PostgreSQL the rows are streamed with COPY into a temporary table and moved with one
-    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: a multi-row INSERT with sixteen parameters a row
-    costs more to build and parse than to run. SQLite takes a multi-row INSERT.
+    A service's few rows (one event's recipients) go in as one multi-row ``INSERT ... ON CONFLICT DO NOTHING``.
+    A sweep's batch (``stream``) on PostgreSQL is streamed with COPY into a temporary table and moved with one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``: a multi-row INSERT with sixteen parameters a row costs
+    more to build and parse than to run, and thousands of rows would pass the driver's parameter limit. Either
+    way the number of statements does not grow with the number of rows.
     """
     if not rows:
         return []
     connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        table = OutboxMessage.__table__
-        statement = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
-                     .returning(table.c.id))
-        return list(db.session.execute(statement, rows).scalars())
+    table = OutboxMessage.__table__
+    postgres = connection.dialect.name == "postgresql"
+    if not (stream and postgres):
+        statement = ((postgresql.insert if postgres else sqlite.insert)(table)
+                     .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"]).returning(table.c.id))
+        if stream:  # SQLite: the driver sends the rows in as few statements as its parameter limit allows
+            return list(db.session.execute(statement, rows).scalars())
+        return list(db.session.execute(statement.values(rows)).scalars())
     columns = ", ".join(OUTBOX_COLUMNS)
     db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS notice_outbox ON COMMIT DELETE ROWS "
                             f"AS SELECT {columns} FROM outbox_message WITH NO DATA"))

@@ -86,7 +86,7 @@ def handle(claimed: list[Row], now: datetime) -> list[int]:
     """
     result = Batch([Occurrence(event=n.kind, tenant_id=n.tenant_id, key=n.key, ticket_id=n.ticket_id,
                                task_id=n.task_id, item_id=n.item_id, due_at=n.due_at, notice_id=n.id)
-                    for n in claimed], now).run()
+                    for n in claimed], now, stream=True).run()
     dropped = [occurrence.notice_id for occurrence in result.unsent]
     if dropped:
         db.session.execute(unscoped(

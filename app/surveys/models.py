@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from app.contacts.models import Contact
 from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.accounts.models import Tenant
 
 DEFAULT_QUESTION = "How likely is it that you would recommend {organisation} to a friend or colleague?"
 DEFAULT_FOLLOWUPS = {
@@ -98,6 +102,8 @@ class SurveyInvitation(TenantScoped, db.Model):
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Contact] = relationship()
     response: Mapped["Response | None"] = relationship(back_populates="invitation", uselist=False)
+    # Read-only: the survey page loads it with the invitation (it is reached by token, outside any tenant).
+    tenant: Mapped["Tenant"] = relationship("Tenant", viewonly=True)
 
 
 class Response(TenantScoped, db.Model):

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 from typing import Iterable, Mapping
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import audit, emailtemplates
 from app.accounts.models import Tenant, User
@@ -239,14 +240,19 @@ def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], 
 
 
 def find_invitation(token: str) -> SurveyInvitation | None:
-    """The invitation behind a survey link, looked up across tenants by the token's hash."""
+    """The invitation behind a survey link, looked up across tenants by the token's hash.
+
+    One statement loads it with its survey, contact, response and tenant (held by the invitation, so that
+    ``db.session.get(Tenant, …)`` finds the tenant in the session without another query).
+    """
     if not token or len(token) > 100:
         return None
     return db.session.execute(
         unscoped(
             select(SurveyInvitation)
             .where(SurveyInvitation.token_hash == hash_token(token))
-            .options(selectinload(SurveyInvitation.survey), selectinload(SurveyInvitation.contact))
+            .options(joinedload(SurveyInvitation.survey), joinedload(SurveyInvitation.contact),
+                     joinedload(SurveyInvitation.response), joinedload(SurveyInvitation.tenant))
         )
     ).scalar_one_or_none()
 
@@ -279,7 +285,10 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     db.session.execute(
         select(SurveyInvitation.id).where(SurveyInvitation.id == invitation.id).with_for_update()
     )
-    db.session.refresh(invitation, attribute_names=["response"])
+    # Read after the lock, so a response another request committed meanwhile is seen and amended.
+    set_committed_value(invitation, "response", db.session.execute(
+        select(Response).where(Response.invitation_id == invitation.id).execution_options(populate_existing=True)
+    ).scalar_one_or_none())
     if link_state(invitation) != "open":
         raise LinkExpired()
     survey = invitation.survey
@@ -294,15 +303,18 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
         db.session.add(response)
         db.session.flush()
         previous_score = None
+        created = True
     else:
+        created = False
         previous_score = response.score
         response.score, response.band = score, band
         if comment is not None:
             response.comment = comment.strip() or None
         db.session.flush()
-    if answers is not None:
+    # A new response has no stored answers to match, so without answers there is nothing to write.
+    if answers is not None and (answers or not created):
         _store_answers(response, survey, band, answers)
-    ticket = ticket_for_response(response)
+    ticket = None if created else ticket_for_response(response)
     if ticket is None:
         if score <= survey.ticket_trigger_max:
             open_ticket(response)

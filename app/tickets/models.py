@@ -53,7 +53,7 @@ ticket_root_cause = Table(
     Column("tenant_id", ForeignKey("tenant.id", ondelete="CASCADE"), nullable=False, default=_default_tenant_id),
     Column("ticket_id", ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True),
     Column("root_cause_id", ForeignKey("root_cause.id", ondelete="CASCADE"), primary_key=True),
-    Index("ix_ticket_root_cause_tenant_cause", "tenant_id", "root_cause_id"),
+    Index("ix_ticket_root_cause_tenant_cause_ticket", "tenant_id", "root_cause_id", "ticket_id"),
 )
 
 
@@ -61,8 +61,11 @@ class Ticket(TenantScoped, db.Model):
     __tablename__ = "ticket"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        Index("ix_ticket_tenant_status_opened", "tenant_id", "status", "opened_at"),
-        Index("ix_ticket_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
+        # The board's columns, read a keyset page at a time (app.tickets.board).
+        Index("ix_ticket_board_opened", "tenant_id", "status", "opened_at", "id"),
+        Index("ix_ticket_board_closed", "tenant_id", "status", "closed_at", "id"),
+        Index("ix_ticket_board_mine_opened", "tenant_id", "assignee_id", "status", "opened_at", "id"),
+        Index("ix_ticket_board_mine_closed", "tenant_id", "assignee_id", "status", "closed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,12 +8,13 @@ page for a plain post, only that form for htmx). What the page and its fragments
 """
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.rules import RuleError
 from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
+from app.tickets import board as ticket_board
 from app.tickets import services
 from app.tickets.models import CALL_OUTCOMES, OUTCOMES, STATUSES, Status, Ticket
 from app.tickets.page import (
@@ -32,19 +33,37 @@ bp.add_app_template_global(Status, "Status")
 
 # --- Board -----------------------------------------------------------------------------------------
 
+def _board_filter() -> tuple[str, object, ticket_board.BoardFilter]:
+    """The board's Mine / All, root cause and order from the query string (anything unknown: the default)."""
+    who = "mine" if request.args.get("who") == "mine" else "all"
+    cause = ticket_board.root_cause_or_none(request.args.get("cause"))
+    sort = "due" if request.args.get("sort") == "due" else "oldest"
+    return who, cause, ticket_board.BoardFilter(assignee_id=current_user.id if who == "mine" else None,
+                                         cause_id=cause.id if cause else None, sort=sort)
+
+
 @bp.get("/")
 def board():
-    who = "mine" if request.args.get("who") == "mine" else "all"
-    assignee_id = current_user.id if who == "mine" else None
-    cause = services.root_cause_or_none(request.args.get("cause"))
-    cause_id = cause.id if cause else None
-    counts = services.board_counts(assignee_id, cause_id)
-    sort = "due" if request.args.get("sort") == "due" else "oldest"
-    columns = services.board_tickets(assignee_id, cause_id=cause_id, sort=sort)
+    who, cause, chosen = _board_filter()
+    counts = ticket_board.column_counts(chosen)
     return render_page(
         "tickets/board.html", "tickets/_board.html",
-        who=who, counts=counts, columns=columns, total=sum(counts.values()), cause=cause, sort=sort,
-        can_work=current_membership.role in WORKING_ROLES, **LABELS,
+        who=who, counts=counts, columns=ticket_board.columns(chosen), total=sum(counts.values()), cause=cause,
+        sort=chosen.sort, count_label=ticket_board.count_label, can_work=current_membership.role in WORKING_ROLES, **LABELS,
+    )
+
+
+@bp.get("/columns/<status>")
+def board_column(status: str):
+    """More cards of one column, after the cursor in ``?after=``: for htmx the cards to append and the next
+    "more" link, else a page of that column."""
+    if status not in STATUSES:
+        abort(404)
+    who, cause, chosen = _board_filter()
+    column = ticket_board.column(status, chosen, after=request.args.get("after"))
+    return render_page(
+        "tickets/column.html", "tickets/_column_more.html",
+        who=who, cause=cause, sort=chosen.sort, column_status=status, column=column, **LABELS,
     )
 
 

@@ -1,7 +1,7 @@
 """Everything that changes a detractor ticket. Each verb writes its timeline entry."""
 from __future__ import annotations
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import notifications, timeutil
@@ -13,7 +13,7 @@ from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response
 from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
-    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket, ticket_root_cause,
+    CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket,
 )
 from app.timeutil import utcnow
 from app.workflow import ticket_sla as sla_clock
@@ -36,19 +36,20 @@ def _next_number(tenant_id: int) -> int:
 
 
 def _pick_assignee() -> User | None:
-    """Round-robin: the active agent assigned longest ago; admins when there are no agents."""
-    for role in (Role.AGENT, Role.ADMIN):
-        membership = db.session.execute(
-            select(Membership)
-            .where(Membership.role == role, Membership.is_active.is_(True))
-            .order_by(Membership.last_assigned_at.asc().nulls_first(), Membership.id)
-            .limit(1)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if membership is not None:
-            membership.last_assigned_at = utcnow()
-            return membership.user
-    return None
+    """Round-robin: the active agent assigned longest ago; admins when there are no agents. One query."""
+    membership = db.session.execute(
+        select(Membership)
+        .where(Membership.role.in_((Role.AGENT, Role.ADMIN)), Membership.is_active.is_(True))
+        .order_by(case((Membership.role == Role.AGENT, 0), else_=1), Membership.last_assigned_at.asc().nulls_first(),
+                  Membership.id)
+        .limit(1)
+        .options(joinedload(Membership.user))
+        .with_for_update(of=Membership)
+    ).scalar_one_or_none()
+    if membership is None:
+        return None
+    membership.last_assigned_at = utcnow()
+    return membership.user
 
 
 def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = None, **details) -> Activity:
@@ -63,8 +64,12 @@ def format_due(moment, tenant: Tenant) -> str:
 
 
 def open_ticket(response: Response, trigger: str = "score") -> Ticket:
-    """Open the detractor ticket for ``response``: assign it, give it its SLA due times, and queue the
-    alerts to the notification lists and the introduction email from the assignee."""
+    """Open the detractor ticket for ``response``: assign it, give it its SLA due times, its cadence tasks
+    and notices, and queue the alerts to the notification lists and the introduction email from the assignee.
+
+    A fixed number of statements whatever the number of recipients: rows of one table are added together so
+    the session writes them in one INSERT, and the new ticket's notices are added without per-key lookups.
+    """
     tenant = db.session.get(Tenant, current_tenant_id())
     settings = get_settings()
     clock = sla_calendar(settings, tenant)
@@ -79,12 +84,12 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     db.session.flush()
     _record(ticket, "opened", None, score=response.score, trigger=trigger,
             assignee=assignee.name if assignee else None)
-    sla_clock.schedule_notices(ticket)
-    notifications.notify("ticket_opened", "detractor_intro", ticket=ticket)
     if assignee is not None:
         _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
                 automatic=True, agent=assignee.name)
     workflow_tasks.create_cadence_tasks(ticket, settings, clock)
+    sla_clock.schedule_notices(ticket, opening=True)
+    notifications.notify("ticket_opened", "detractor_intro", ticket=ticket)
     return ticket
 
 
@@ -274,78 +279,6 @@ def load_ticket_page(ticket_id: int) -> Ticket | None:
             selectinload(Ticket.activities).joinedload(Activity.actor),
         )
     ).unique().scalar_one_or_none()
-
-
-BOARD_COLUMN_LIMIT = 50
-
-
-def root_cause_or_none(raw: str | None) -> RootCause | None:
-    """The current tenant's root cause named by a ``?cause=`` argument; anything else means no filter."""
-    try:
-        cause_id = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return db.session.execute(select(RootCause).where(RootCause.id == cause_id)).scalar_one_or_none()
-
-
-def _closed_for_cause(cause_id: int):
-    """Working tickets, and closed tickets only when ``cause_id`` is one of their root causes."""
-    tagged = select(ticket_root_cause.c.ticket_id).where(ticket_root_cause.c.root_cause_id == cause_id)
-    return or_(Ticket.status != Status.CLOSED, Ticket.id.in_(tagged))
-
-
-def board_counts(assignee_id: int | None = None, cause_id: int | None = None) -> dict[str, int]:
-    """How many tickets are in each status (of one assignee when given; closed ones of one root cause when
-    given), in one grouped query."""
-    statement = select(Ticket.status, func.count(Ticket.id)).group_by(Ticket.status)
-    if assignee_id is not None:
-        statement = statement.where(Ticket.assignee_id == assignee_id)
-    if cause_id is not None:
-        statement = statement.where(_closed_for_cause(cause_id))
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update({status: count for status, count in db.session.execute(statement).all()})
-    return counts
-
-
-def board_tickets(assignee_id: int | None = None, limit: int = BOARD_COLUMN_LIMIT,
-                  cause_id: int | None = None, sort: str = "oldest") -> dict[str, list[Ticket]]:
-    """At most ``limit`` cards per status, with contact, response and assignee, in one query.
-
-    Working columns list the oldest tickets first (they have waited longest); the closed
-    column lists the most recently closed. A ``row_number()`` window picks the rows per
-    column, so the number of queries does not grow with the number of tickets. Each card
-    also carries its action-plan progress as ``plan_done`` and ``plan_total`` (two correlated
-    counts in the same query). With ``sort="due"`` the working columns list the soonest SLA due
-    time first (first contact until it is met, then resolution).
-    """
-    closed_first = case((Ticket.status == Status.CLOSED, Ticket.closed_at), else_=None)
-    order = [closed_first.desc(), Ticket.opened_at.asc(), Ticket.id.asc()]
-    if sort == "due":
-        current_due = case((Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at),
-                           else_=Ticket.resolution_due_at)
-        order.insert(1, current_due.asc().nulls_last())
-    position = func.row_number().over(partition_by=Ticket.status, order_by=order).label("position")
-    ranked = select(Ticket.id.label("ticket_id"), position).where(Ticket.tenant_id == current_tenant_id())
-    if assignee_id is not None:
-        ranked = ranked.where(Ticket.assignee_id == assignee_id)
-    if cause_id is not None:
-        ranked = ranked.where(_closed_for_cause(cause_id))
-    ranked = ranked.subquery("ranked")
-    items = select(func.count(ActionPlanItem.id)).where(ActionPlanItem.ticket_id == Ticket.id)
-    plan_total = items.correlate(Ticket).scalar_subquery()
-    plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()
-    rows = db.session.execute(
-        select(Ticket, plan_done, plan_total)
-        .join(ranked, ranked.c.ticket_id == Ticket.id)
-        .where(ranked.c.position <= limit)
-        .order_by(Ticket.status, ranked.c.position)
-        .options(joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee))
-    ).unique().all()
-    columns: dict[str, list[Ticket]] = {status: [] for status in STATUSES}
-    for ticket, done, total in rows:
-        ticket.plan_done, ticket.plan_total = done or 0, total or 0
-        columns.setdefault(ticket.status, []).append(ticket)
-    return columns
 
 
 def assignable_members() -> list[User]:

@@ -15,7 +15,8 @@ from app.timeutil import UTCDateTime, utcnow
 class Task(TenantScoped, db.Model):
     __tablename__ = "task"
     __table_args__ = (
-        Index("ix_task_tenant_owner_open", "tenant_id", "owner_id", "done_at", "due_at"),
+        Index("ix_task_tenant_owner_open_due", "tenant_id", "owner_id", "due_at", "id",
+              postgresql_where=text("done_at IS NULL"), sqlite_where=text("done_at IS NULL")),
         Index("ix_task_tenant_ticket", "tenant_id", "ticket_id"),
         Index("ix_task_remind_due", "remind_at", "reminded_at"),
     )

@@ -36,6 +36,21 @@ def schedule(*, key: str, kind: str, due_at: datetime, ticket_id: int | None = N
     return notice
 
 
+def add_new(*, key: str, kind: str, due_at: datetime, ticket_id: int | None = None, task_id: int | None = None,
+            item_id: int | None = None) -> ScheduledNotice:
+    """Owe a notice whose key cannot exist yet (its ticket or task is being created in this transaction).
+
+    Nothing is looked up, so the session batches such rows into one INSERT; :func:`schedule` is for keys
+    that may already exist.
+    """
+    if kind not in EVENTS:
+        raise ValueError(f"unknown notice kind {kind!r}")
+    notice = ScheduledNotice(key=key, kind=kind, due_at=due_at, ticket_id=ticket_id, task_id=task_id,
+                             item_id=item_id)
+    db.session.add(notice)
+    return notice
+
+
 def cancel(key: str) -> None:
     """No longer owe the notice ``key`` (the task was done, the ticket was contacted or closed)."""
     notice = db.session.execute(select(ScheduledNotice).where(ScheduledNotice.key == key)).scalar_one_or_none()

@@ -66,7 +66,7 @@ def _refused(ticket_id: int, error: RuleError, form: FlaskForm, *frame, **extra)
 
 @bp.get("/tasks")
 def my_tasks():
-    page = workflow_tasks.my_tasks(current_user.id, current_tenant.timezone)
+    page = workflow_tasks.my_tasks(current_user.id, current_tenant.timezone, request.args.get("after"))
     return render_page("workflow/my_tasks.html", "workflow/_my_tasks.html", tasks=page,
                        groups=workflow_tasks.GROUPS, can_work=current_membership.role in WORKING_ROLES)
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
@@ -27,12 +27,13 @@ from app.settings.services import get_settings
 from app.business_time import Calendar, Duration
 from app.tickets.models import Activity, Status, Ticket
 from app.timeutil import localize, utcnow
-from app.views import paginate
+from app.views import KeysetPage, keyset_page
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 CADENCE_KINDS = ("call", "email")
 TASKS_PER_PAGE = 50
+COUNT_CAP = 500
 
 
 def ordinal(n: int) -> str:
@@ -97,7 +98,9 @@ def create_cadence_tasks(ticket: Ticket, settings: WorkflowSettings, clock: Cale
     db.session.add_all(tasks)
     db.session.flush()
     for task in tasks:
-        _schedule_reminder(task)
+        # New tasks: their reminder keys cannot exist yet.
+        notices.add_new(key=reminder_key(task.id), kind="task_reminder", due_at=task.remind_at,
+                        ticket_id=ticket.id, task_id=task.id)
     return tasks
 
 
@@ -249,9 +252,10 @@ GROUPS = {"overdue": "Overdue", "today": "Today", "upcoming": "Upcoming"}
 
 @dataclass
 class MyTasks:
-    """One page of a member's open tasks, grouped by when they are due, with their tickets."""
+    """One keyset page of a member's open tasks, grouped by when they are due, with their tickets. ``counts``
+    stop at ``COUNT_CAP + 1`` (shown as "500+")."""
 
-    pagination: object
+    page: KeysetPage
     groups: dict[str, list[Task]]
     counts: dict[str, int]
     tickets: dict[int, Ticket]
@@ -265,21 +269,28 @@ def _today_bounds(tz_name: str, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def my_tasks(user_id: int, tz_name: str) -> MyTasks:
-    """The member's open tasks on open tickets, soonest due first: Overdue (due before now), Today (due later
-    today in the organisation's timezone) and Upcoming. Three queries, whatever the number of tasks."""
+def my_tasks(user_id: int, tz_name: str, after: str | None = None) -> MyTasks:
+    """The member's open tasks on open tickets, soonest due first, a keyset page after the cursor ``after``:
+    Overdue (due before now), Today (due later today in the organisation's timezone) and Upcoming, with a
+    capped count of each. Three queries, whatever the number of tasks."""
     now = utcnow()
     _, end_of_today = _today_bounds(tz_name, now)
-    mine = (Task.owner_id == user_id, Task.done_at.is_(None), Ticket.status != Status.CLOSED)
-    group = case((Task.due_at < now, "overdue"), (Task.due_at < end_of_today, "today"), else_="upcoming")
-    counts = dict.fromkeys(GROUPS, 0)
-    counts.update(dict(db.session.execute(
-        select(group, func.count(Task.id)).join(Ticket, Ticket.id == Task.ticket_id).where(*mine).group_by(group)
-    ).all()))
-    statement = (select(Task).join(Ticket, Ticket.id == Task.ticket_id).where(*mine)
-                 .order_by(Task.due_at, Task.id))
-    pagination = paginate(statement, per_page=TASKS_PER_PAGE)
-    tasks = list(pagination.items)
+
+    # The ticket's status is a correlated lookup rather than a join: the planner cannot know that open
+    # tasks are nearly all on open tickets, and with a join it hashes every open ticket; this way it walks
+    # ix_task_tenant_owner_open_due in order and stops after the page (or the count's cap).
+    ticket_status = select(Ticket.status).where(Ticket.id == Task.ticket_id).correlate(Task).scalar_subquery()
+
+    def mine(statement):
+        return statement.where(Task.owner_id == user_id, Task.done_at.is_(None), ticket_status != Status.CLOSED)
+
+    windows = {"overdue": (Task.due_at < now,), "today": (Task.due_at >= now, Task.due_at < end_of_today),
+               "upcoming": (Task.due_at >= end_of_today,)}
+    capped = [select(func.count()).select_from(mine(select(Task.id)).where(*window).limit(COUNT_CAP + 1).subquery())
+              .scalar_subquery().label(key) for key, window in windows.items()]
+    counts = dict(zip(windows, db.session.execute(select(*capped)).one()))
+    page = keyset_page(mine(select(Task)), [Task.due_at, Task.id], after=after, limit=TASKS_PER_PAGE)
+    tasks = page.items
     tickets = {}
     if tasks:
         tickets = {t.id: t for t in db.session.execute(
@@ -289,4 +300,4 @@ def my_tasks(user_id: int, tz_name: str) -> MyTasks:
     for task in tasks:
         key = "overdue" if task.due_at < now else "today" if task.due_at < end_of_today else "upcoming"
         groups[key].append(task)
-    return MyTasks(pagination=pagination, groups=groups, counts=counts, tickets=tickets)
+    return MyTasks(page=page, groups=groups, counts=counts, tickets=tickets)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from sqlalchemy import event, select
 
@@ -30,6 +31,11 @@ def _role_ids(app, tenant_id):
         ids = dict(db.session.execute(select(RecipientRole.name, RecipientRole.id)).all())
         db.session.remove()
     return ids
+
+
+def _next_url(page: str) -> str:
+    """The target of the page's "Next →" link."""
+    return unescape(re.search(r'<a href="([^"]+)"[^>]*>Next →</a>', page).group(1))
 
 
 def _names_in(page: str) -> list[str]:
@@ -82,14 +88,24 @@ def test_thirty_contacts_make_two_pages_of_25_and_5(client, app, org):
     login(client, app, org["viewer"])
     first = client.get(f"/t/{org['slug']}/contacts/").get_data(as_text=True)
     assert _names_in(first) == [f"Person {n:02d}" for n in range(25)]
-    assert "Page 1 of 2 (30 in all)" in first
-    assert f'href="/t/{org["slug"]}/contacts/?page=2"' in first
-    second = client.get(f"/t/{org['slug']}/contacts/?page=2").get_data(as_text=True)
+    assert "30 contacts" in first
+    second = client.get(_next_url(first)).get_data(as_text=True)
     assert _names_in(second) == [f"Person {n:02d}" for n in range(25, 30)]
+    assert "Next →" not in second and "← First page" in second
     searched = client.get(f"/t/{org['slug']}/contacts/?q=person").get_data(as_text=True)
-    assert "?page=2&amp;q=person" in searched or "?q=person&amp;page=2" in searched
-    # A page number past the end or not a number falls back rather than failing.
-    assert client.get(f"/t/{org['slug']}/contacts/?page=abc").status_code == 200
+    assert "q=person" in _next_url(searched)
+    # A cursor that is not one falls back to the first page rather than failing.
+    assert _names_in(client.get(f"/t/{org['slug']}/contacts/?after=abc").get_data(as_text=True))[0] == "Person 00"
+
+
+def test_counts_past_500_say_500_plus_and_searches_past_100_say_100_plus(client, app, org):
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        db.session.add_all([Contact(name=f"Many {n:03d}", email=f"many{n}@client.example") for n in range(502)])
+        db.session.commit()
+        db.session.remove()
+    login(client, app, org["viewer"])
+    assert "500+ contacts" in client.get(f"/t/{org['slug']}/contacts/").get_data(as_text=True)
+    assert "100+ contacts matching “many”" in client.get(f"/t/{org['slug']}/contacts/?q=many").get_data(as_text=True)
 
 
 def test_list_loads_roles_without_a_query_per_row(client, app, org):

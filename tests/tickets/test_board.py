@@ -1,9 +1,16 @@
 """The ticket board: four columns with counts, Mine / All, htmx swaps, empty state and column caps."""
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from html import unescape
+
 from app.accounts.models import User
 from app.extensions import db
+from app.tenancy import tenant_context
 from app.tickets import services
+from app.tickets.models import Ticket
+from app.timeutil import utcnow
 from tests.support.tickets import (
     HTMX, any_root_cause, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
 )
@@ -92,18 +99,64 @@ def test_viewer_sees_the_board_but_no_send_button(app, org, as_member):
     assert "D-0001" in as_member("viewer").get(f"/t/{org['slug']}/").get_data(as_text=True)
 
 
-def test_columns_show_at_most_fifty_cards_with_the_full_count(app, org, as_member):
+def test_columns_show_at_most_twenty_cards_with_the_full_count(app, org, as_member):
     bulk_tickets(app, org["tenant_id"], 60, status="new", start=1)
     closed = bulk_tickets(app, org["tenant_id"], 55, status="closed", start=100)
 
     page = as_member("manager").get(f"/t/{org['slug']}/").get_data(as_text=True)
-    assert column_count(page, "new") == 60 and card_count(page, "new") == 50
-    assert column_count(page, "closed") == 55 and card_count(page, "closed") == 50
-    assert "Showing the oldest 50 of 60." in page
-    assert "Showing the most recently closed 50 of 55." in page
+    assert column_count(page, "new") == 60 and card_count(page, "new") == 20
+    assert column_count(page, "closed") == 55 and card_count(page, "closed") == 20
+    assert "Showing the oldest 20 of 60." in page
+    assert "Showing the most recently closed 20 of 55." in page
     new_column, closed_column = column_html(page, "new"), column_html(page, "closed")
     # Working columns keep the longest-waiting tickets; the closed column the most recently closed.
     assert "D-0001<" in new_column and "D-0060<" not in new_column
     assert "D-0154<" in closed_column and "D-0100<" not in closed_column
     assert closed_column.index("D-0154<") < closed_column.index("D-0153<")
     assert len(closed) == 55
+
+
+def test_show_more_pages_a_column_by_keyset_as_page_and_htmx_fragment(app, org, as_member):
+    bulk_tickets(app, org["tenant_id"], 45, status="closed", start=1)
+    client = as_member("agent")
+    page = client.get(f"/t/{org['slug']}/").get_data(as_text=True)
+    closed = column_html(page, "closed")
+    more = re.search(r'<a href="([^"]+)" hx-get="[^"]+" hx-target="#cards-closed" hx-swap="beforeend">'
+                     r'Show more closed tickets</a>', closed)
+    assert more and card_count(page, "closed") == 20 and "D-0045<" in closed and "D-0025<" not in closed
+    more_url = unescape(more.group(1))
+
+    fragment = client.get(more_url, headers=HTMX)
+    assert fragment.status_code == 200
+    cards = fragment.get_data(as_text=True)
+    assert "<!doctype html>" not in cards and cards.count('<li class="card">') == 20
+    assert "D-0025<" in cards and "D-0006<" in cards and "D-0026<" not in cards
+    assert 'id="more-closed" hx-swap-oob="true"' in cards
+
+    whole = client.get(more_url)
+    assert whole.status_code == 200 and "<h1>Closed tickets</h1>" in whole.get_data(as_text=True)
+    last = client.get(unescape(re.search(r'<a href="([^"]+)"', cards.split('id="more-closed"')[1]).group(1)),
+                      headers=HTMX).get_data(as_text=True)
+    assert last.count('<li class="card">') == 5 and "That is every closed ticket." in last
+
+
+def test_an_unknown_column_is_404(app, org, as_member):
+    assert as_member("agent").get(f"/t/{org['slug']}/columns/bogus").status_code == 404
+
+
+def test_show_more_keeps_the_sla_due_order_and_lists_tickets_without_a_due_time_last(app, org, as_member):
+    ids = bulk_tickets(app, org["tenant_id"], 25, status="new", start=1)
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        # D-0001 … D-0022 fall due in reverse order of opening; D-0023 … D-0025 have no due time.
+        for n, ticket_id in enumerate(ids[:22]):
+            db.session.get(Ticket, ticket_id).first_contact_due_at = utcnow() + timedelta(hours=100 - n)
+        db.session.commit()
+        db.session.remove()
+    client = as_member("agent")
+    page = client.get(f"/t/{org['slug']}/?sort=due").get_data(as_text=True)
+    first = re.findall(r"<strong>(D-\d+)</strong>", column_html(page, "new"))
+    assert first == [f"D-{n:04d}" for n in range(22, 2, -1)]
+    more_url = unescape(re.search(r'<a href="([^"]+)"[^>]*>Show more new tickets</a>', page).group(1))
+    assert "sort=due" in more_url
+    rest = re.findall(r"<strong>(D-\d+)</strong>", client.get(more_url, headers=HTMX).get_data(as_text=True))
+    assert rest == ["D-0002", "D-0001", "D-0023", "D-0024", "D-0025"]

@@ -283,7 +283,7 @@ def test_board_sorted_by_due_time_runs_a_fixed_number_of_queries(app, org, clien
         bulk_tickets(app, org["tenant_id"], 40, status=status, assignee_id=org["manager"], start=100 + i * 40)
     with count_queries(app) as many:
         assert client.get(board).status_code == 200
-    assert len(few) == len(many) <= 4, many
+    assert len(few) == len(many) <= 8, many  # user; tenant + membership; counts; one query per column
 
 
 def _email(app, org, ticket_id):
