@@ -95,11 +95,16 @@ def current_tenant_id() -> int | None:
 
 @contextmanager
 def tenant_context(tenant_id: int) -> Iterator[None]:
-    """Scope every query inside the block to ``tenant_id`` (worker jobs, CLI commands, token pages)."""
+    """Scope every query inside the block to ``tenant_id`` (worker jobs, CLI commands, token pages).
+
+    Inside an :func:`all_tenants` block it narrows back to the one tenant until the block ends.
+    """
     token = _current_tenant_id.set(tenant_id)
+    crossing = _all_tenants.set(False)
     try:
         yield
     finally:
+        _all_tenants.reset(crossing)
         _current_tenant_id.reset(token)
 
 
@@ -108,8 +113,8 @@ def all_tenants() -> Iterator[None]:
     """Let every statement inside the block cross tenants (the sweeps, the mail job, sign-up, fixtures).
 
     The ORM criteria and the Core guard stand aside and, on PostgreSQL, ``app.all_tenants`` is on, so
-    row-level security shows every tenant's rows. A :func:`tenant_context` inside the block still sets
-    the tenant that new rows take.
+    row-level security shows every tenant's rows. A :func:`tenant_context` inside the block scopes its
+    own block to its tenant again. Also a decorator: ``@all_tenants()``.
     """
     token = _all_tenants.set(True)
     try:

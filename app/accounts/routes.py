@@ -17,7 +17,8 @@ from app.accounts.models import Membership, TeamInvitation, User
 from app.accounts.services import TeamRuleError
 from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
-from app.tenancy import ROLE_LABELS, WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
+from app.tenancy import (ROLE_LABELS, WORKING_ROLES, all_tenants, current_membership, current_tenant, get_or_404,
+                         require_role)
 from app.tickets.models import Ticket
 from app.views import paginate, render_page
 
@@ -32,6 +33,7 @@ def organisations():
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
+@all_tenants()  # the invitation is found by its token, before anyone is in its tenant
 def accept_invitation(token: str):
     invitation = services.find_invitation(token)
     if invitation is None:

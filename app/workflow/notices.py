@@ -45,7 +45,7 @@ from app.jobs import QUEUE_MAIL, enqueue_now, get_queue
 from app.mail import OutboxMessage
 from app.settings.models import EmailTemplate, NotificationList, WorkflowSettings
 from app.surveys.models import BAND_LABELS, Response
-from app.tenancy import WORKING_ROLES, unscoped
+from app.tenancy import WORKING_ROLES, all_tenants, unscoped
 from app.tickets.models import Activity, Ticket
 from app.timeutil import localize, utcnow
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
@@ -99,6 +99,7 @@ def cancel(key: str) -> None:
         notice.cancelled_at = utcnow()
 
 
+@all_tenants()  # one batch spans every tenant; each row carries its tenant_id
 def sweep(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
     """Send the notices that are due and still owed, in every tenant, oldest first; returns how many were handled.
 
@@ -486,6 +487,7 @@ OUTBOX_COLUMNS = ("tenant_id", "kind", "to_address", "to_name", "from_name", "fr
                   "enqueued_at")
 
 
+@all_tenants()  # the rows may belong to any tenants; each names its own
 def insert_outbox(rows: list[dict]) -> list[int]:
     """Add outbox rows (dicts of :data:`OUTBOX_COLUMNS`), skipping any ``(tenant_id, dedupe_key)`` already
     owed; returns the ids of the rows added.
