@@ -1,0 +1,80 @@
+"""Migrations are history: an empty PostgreSQL database upgraded to head matches the models, and the
+newest revision steps down and up again. Each test works in a scratch database of its own."""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+from app.tenancy import tenant_owned_tables
+from tests.conftest import _database_url, _redis_url
+
+
+@pytest.fixture()
+def scratch_app(app):
+    """An app on a new, empty database named after the tests' one (so it too contains "test")."""
+    url = make_url(_database_url())
+    if not url.drivername.startswith("postgresql"):
+        pytest.skip("the migration checks run on PostgreSQL")
+    name = f"{url.database}_migrations"
+    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    scratch = create_app({"APP_ENV": "test", "REDIS_URL": _redis_url(),
+                          "SQLALCHEMY_DATABASE_URI": url.set(database=name).render_as_string(hide_password=False)})
+    try:
+        with scratch.app_context():
+            yield scratch
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _directory(app) -> str:
+    return str(app.extensions["migrate"].directory)
+
+
+def _drift() -> list:
+    """What autogenerate would write to make the database match the models (empty when they agree)."""
+    engine = create_engine(db.engine.url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return compare_metadata(context, db.metadata)
+    finally:
+        engine.dispose()
+
+
+def _guarded_tables() -> set[str]:
+    engine = create_engine(db.engine.url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(text(
+                "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+                "WHERE c.relrowsecurity AND p.policyname = 'tenant_isolation'")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_database_upgraded_to_head_matches_the_models(scratch_app):
+    upgrade(directory=_directory(scratch_app))
+    assert _drift() == []
+    assert _guarded_tables() == {t.name for t in tenant_owned_tables()}
+
+
+def test_the_newest_revision_steps_down_and_up_again(scratch_app):
+    directory = _directory(scratch_app)
+    upgrade(directory=directory)
+    downgrade(directory=directory, revision="-1")
+    upgrade(directory=directory)
+    assert _drift() == []
+    assert _guarded_tables() == {t.name for t in tenant_owned_tables()}
