@@ -41,7 +41,9 @@ def _scratch_database(app):
 @pytest.fixture()
 def scratch_app(_scratch_database):
     """An app on the scratch database, emptied: no tables, no revision."""
-    scratch = create_app({"APP_ENV": "test", "REDIS_URL": _redis_url(), "SQLALCHEMY_DATABASE_URI": _scratch_database})
+    # The limiter is one object for every app: the suite's own app keeps it switched off.
+    scratch = create_app({"APP_ENV": "test", "REDIS_URL": _redis_url(), "SQLALCHEMY_DATABASE_URI": _scratch_database,
+                          "RATELIMIT_ENABLED": False})
     owner = create_engine(_scratch_database)
     try:
         with owner.begin() as conn:
