@@ -72,6 +72,8 @@ class OutboxMessage(TenantScoped, db.Model):
     __tablename__ = "outbox_message"
     __table_args__ = (
         Index("ix_outbox_tenant_created", "tenant_id", "created_at"),
+        # The email log filtered by state reads this one in order (app.email_log.queries).
+        Index("ix_outbox_tenant_status_created", "tenant_id", "status", "created_at", "id"),
         # The sweep looks across tenants for rows still owed, so this one leads with status.
         Index("ix_outbox_status_due", "status", "next_attempt_at"),
         UniqueConstraint("tenant_id", "dedupe_key"),

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import event, func, insert, select, text, update  # noqa: E402
+from sqlalchemy import create_engine, event, func, insert, select, text, update  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts.models import Membership, Tenant, User  # noqa: E402
@@ -40,6 +41,7 @@ from app.jobs import redis_available  # noqa: E402
 from app.mail import OutboxMessage  # noqa: E402
 from app.settings.models import NOTIFICATION_EVENTS, NotificationList, WorkflowSettings  # noqa: E402
 from app.surveys.models import Response, Survey  # noqa: E402
+from app.tenancy import all_tenants  # noqa: E402
 from app.tickets.models import Ticket  # noqa: E402
 from app.timeutil import utcnow  # noqa: E402
 from app.notifications import SWEEP_LIMIT, sweep_due  # noqa: E402
@@ -63,6 +65,11 @@ def _database_url(scratch: str) -> str:
     if "bench" not in name and "test" not in name:
         sys.exit(f"refusing to empty database {name!r}: its name must contain 'bench' or 'test'")
     return url
+
+
+def _schema_owner():
+    """The database as the login user: the app's own connections act as a role that owns nothing."""
+    return create_engine(db.engine.url, poolclass=NullPool)
 
 
 def _insert(model, rows: list[dict]) -> None:
@@ -133,12 +140,13 @@ class Builder:
         for model, rows in ((Contact, contacts), (Response, responses), (Ticket, tickets), (ScheduledNotice, owed)):
             _insert(model, rows)
         self.tickets = total
-        if db.engine.dialect.name == "postgresql":
-            for table in ("tenant", "user_account", "survey", "contact", "response", "ticket"):
-                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT max(id) FROM {table}))"))
-            db.session.execute(text("ANALYZE"))
         db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            with _schema_owner().begin() as conn:  # sequences and statistics are the owner's to change
+                for table in ("tenant", "user_account", "survey", "contact", "response", "ticket"):
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                      f"(SELECT max(id) FROM {table}))"))
+                conn.execute(text("ANALYZE"))
 
     def make_due(self) -> int:
         """Bring one owed notice of 1% of the tickets (chosen at random) to a past due time."""
@@ -207,10 +215,10 @@ def run(url: str) -> int:
                       "BASE_URL": "https://turnaround.example"})
     rng = random.Random(42)
     results = []
-    with app.app_context():
+    with app.app_context(), all_tenants():  # the bench writes and reads every organisation's rows
         print(f"database: {db.engine.dialect.name} ({db.engine.url.render_as_string(hide_password=True)})")
         if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
+            with _schema_owner().begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         else:
@@ -218,6 +226,7 @@ def run(url: str) -> int:
             with db.engine.begin() as conn:
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade(directory=str(app.extensions["migrate"].directory))
+        db.engine.dispose()  # a connection opened before the migrations made the app's role would bypass it
         builder = Builder(rng)
         builder.organisations()
         copy = " and one COPY" if db.engine.dialect.name == "postgresql" else ""

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -22,6 +24,18 @@ def get_engine():
     except (TypeError, AttributeError):
         # this works with Flask-SQLAlchemy>=3
         return current_app.extensions['migrate'].db.engine
+
+
+def get_login_engine():
+    """The database as the login user, who owns the schema.
+
+    The app's engine acts as the row-level-security role, which may not create or alter tables; this
+    one has no such hook, and no pool, so nothing it leaves behind is reused by the app.
+    """
+    engine = get_engine()
+    if engine.dialect.name != 'postgresql':
+        return engine
+    return create_engine(engine.url, poolclass=NullPool)
 
 
 def get_engine_url():
@@ -105,7 +119,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
-    connectable = get_engine()
+    connectable = get_login_engine()
 
     with connectable.connect() as connection:
         context.configure(

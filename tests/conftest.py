@@ -8,7 +8,8 @@ import pytest
 import redis
 import time_machine
 from flask_migrate import upgrade
-from sqlalchemy import text
+from flask import current_app
+from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
@@ -54,11 +55,26 @@ def app(smtp_sink):
     with application.app_context():
         _reset_schema()
         upgrade(directory=str(application.extensions["migrate"].directory))
+        db.engine.dispose()  # connections opened before the migrations made the app role would bypass it
     return application
 
 
-def _reset_schema() -> None:
+def login_engine():
+    """The tests' database as the login user, who owns the schema: for dropping and truncating tables.
+
+    The app's own engine acts as the row-level-security role (see app.tenancy), which may do neither.
+    """
     engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return engine
+    owner = current_app.extensions.get("test_login_engine")
+    if owner is None:
+        owner = current_app.extensions["test_login_engine"] = create_engine(engine.url, pool_size=1)
+    return owner
+
+
+def _reset_schema() -> None:
+    engine = login_engine()
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -71,8 +87,8 @@ def _reset_schema() -> None:
 
 def _truncate_all() -> None:
     tables = [t.name for t in db.metadata.sorted_tables]
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
+    with login_engine().begin() as conn:
+        if conn.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for name in reversed(tables):

@@ -4,12 +4,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, text, update
 
 from app.accounts.models import TeamInvitation
 from app.extensions import db
 from app.mail import OutboxMessage
-from app.tenancy import TenantContextMissing, tenant_context
+from app.tenancy import (TenantContextMissing, UnscopedStatement, all_tenants, scoped_by_hand, tenant_context,
+                         unscoped)
 from app.tickets.models import Ticket
 from tests.support.data import add_member, answer, login, make_contact, make_org, managers_list_id, slug_of
 from tests.support.workflow import item_id, task_id
@@ -193,3 +194,164 @@ def test_team_invitation_is_scoped(app):
     b_id, _ = make_org(app, "Bayside Clinic", email="boss@bayside.example")
     with app.app_context(), tenant_context(b_id):
         assert db.session.execute(select(TeamInvitation).where(TeamInvitation.id == invitation_id)).first() is None
+
+
+def _two_orgs_with_contacts(app) -> tuple[int, int]:
+    a_id, _ = make_org(app, "Acme Billing")
+    b_id, _ = make_org(app, "Bayside Clinic", email="boss@bayside.example")
+    make_contact(app, a_id, "Only In A")
+    make_contact(app, b_id, "Only In B")
+    return a_id, b_id
+
+
+def test_a_core_select_on_a_tenant_owned_table_inside_another_tenant_shows_nothing_of_the_first(app):
+    from app.accounts.models import Tenant
+    from app.contacts.models import Contact
+
+    a_id, b_id = _two_orgs_with_contacts(app)
+    with app.app_context(), tenant_context(b_id):
+        with pytest.raises(UnscopedStatement):
+            db.session.execute(select(Contact.__table__.c.name)).all()
+        db.session.rollback()
+        with pytest.raises(UnscopedStatement):
+            db.session.execute(select(Tenant.name).where(Tenant.id.in_(select(Contact.__table__.c.tenant_id)))).all()
+        db.session.rollback()
+        table = Contact.__table__
+        for statement in (update(table).values(name="Hijacked"), delete(table),
+                          insert(table).values(tenant_id=a_id, name="Planted", email="planted@example.com")):
+            with pytest.raises(UnscopedStatement):
+                db.session.execute(statement)
+            db.session.rollback()
+    with app.app_context(), tenant_context(a_id):
+        assert db.session.execute(select(Contact.name)).scalars().all() == ["Only In A"]
+
+
+def test_a_core_select_on_a_tenant_owned_table_outside_any_tenant_raises(app):
+    from app.contacts.models import Contact
+
+    _two_orgs_with_contacts(app)
+    with app.app_context():
+        with pytest.raises(TenantContextMissing):
+            db.session.execute(select(Contact.__table__.c.name)).all()
+        db.session.rollback()
+
+
+def test_core_statements_that_say_how_they_are_scoped_run(app):
+    from app.accounts.models import Tenant
+    from app.contacts.models import Contact
+
+    a_id, b_id = _two_orgs_with_contacts(app)
+    table = Contact.__table__
+    with app.app_context():
+        assert len(db.session.execute(select(Tenant.__table__.c.slug)).all()) == 2  # not tenant-owned
+        assert sorted(db.session.execute(unscoped(select(table.c.name))).scalars()) == ["Only In A", "Only In B"]
+        with all_tenants():
+            assert len(db.session.execute(select(table.c.name)).all()) == 2
+            with tenant_context(b_id):  # narrows back to one tenant
+                assert db.session.execute(select(Contact.name)).scalars().all() == ["Only In B"]
+        with tenant_context(b_id):
+            mine = scoped_by_hand(select(table.c.name).where(table.c.tenant_id == b_id))
+            assert db.session.execute(mine).scalars().all() == ["Only In B"]
+        db.session.rollback()
+
+
+def test_raw_sql_needs_a_marker(app):
+    a_id, _ = _two_orgs_with_contacts(app)
+    with app.app_context(), tenant_context(a_id):
+        with pytest.raises(UnscopedStatement):
+            db.session.execute(text("SELECT name FROM contact"))
+        db.session.rollback()
+        assert db.session.execute(unscoped(text("SELECT count(*) FROM contact"))).scalar_one() == 2
+        db.session.rollback()
+
+
+def _postgresql(app) -> bool:
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture()
+def pg(app):
+    if not _postgresql(app):
+        pytest.skip("row-level security is PostgreSQL's")
+    return app
+
+
+def _count(table: str, tenant_id: int) -> int:
+    return db.session.execute(
+        scoped_by_hand(text(f'SELECT count(*) FROM "{table}" WHERE tenant_id = :t')), {"t": tenant_id}
+    ).scalar_one()
+
+
+def test_the_app_acts_as_the_row_level_security_role(pg):
+    from app.tenancy import APP_DB_ROLE
+
+    with pg.app_context():
+        who = db.session.execute(scoped_by_hand(text(
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"))).one()
+        db.session.rollback()
+    assert tuple(who) == (APP_DB_ROLE, False, False)
+
+
+def test_row_level_security_hides_every_tenant_owned_table_of_another_tenant(pg):
+    """Raw SQL that forgets its tenant filter, with tenant B set, sees no row of tenant A in any
+    tenant-owned table; every such table of the metadata has the policy."""
+    from app.tenancy import tenant_owned_tables
+
+    a_id, _ = make_org(pg, "Acme Billing")
+    for factory in ID_FACTORIES.values():
+        factory(pg, a_id)
+    b_id, _ = make_org(pg, "Bayside Clinic", email="boss@bayside.example")
+    names = sorted(t.name for t in tenant_owned_tables())
+    with pg.app_context():
+        guarded = set(db.session.execute(unscoped(text(
+            "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+            "AND p.policyname = 'tenant_isolation' WHERE c.relrowsecurity AND c.relname = ANY(:names)")),
+            {"names": names}).scalars())
+        assert set(names) - guarded == set(), "tenant-owned tables without row-level security"
+        with tenant_context(a_id):
+            seen_by_a = {name: _count(name, a_id) for name in names}
+        with tenant_context(b_id):
+            assert {name: _count(name, a_id) for name in names} == dict.fromkeys(names, 0)
+        with all_tenants():
+            assert {name: _count(name, a_id) for name in names} == seen_by_a
+        db.session.rollback()
+    assert sum(1 for n in seen_by_a.values() if n) >= 15, seen_by_a
+
+
+def test_row_level_security_refuses_writing_into_another_tenant(pg):
+    import sqlalchemy.exc
+
+    a_id, b_id = _two_orgs_with_contacts(pg)
+    with pg.app_context(), tenant_context(b_id):
+        with pytest.raises(sqlalchemy.exc.ProgrammingError, match="row-level security"):
+            db.session.execute(scoped_by_hand(text(
+                "INSERT INTO contact (tenant_id, name, email, created_at) VALUES (:a, 'Planted', 'p@x.example', now())"
+            )), {"a": a_id})
+        db.session.rollback()
+        assert db.session.execute(scoped_by_hand(text("UPDATE contact SET name = 'Hijacked' WHERE tenant_id = :a")),
+                                  {"a": a_id}).rowcount == 0
+        db.session.rollback()
+
+
+def test_row_level_security_follows_the_tenant_through_savepoints_and_transactions(pg):
+    a_id, b_id = _two_orgs_with_contacts(pg)
+    with pg.app_context():
+        with tenant_context(a_id):
+            assert _count("contact", a_id) == 1
+            savepoint = db.session.begin_nested()
+            with tenant_context(b_id):
+                assert _count("contact", a_id) == 0
+            assert _count("contact", a_id) == 1
+            savepoint.rollback()
+        with tenant_context(b_id):
+            assert _count("contact", a_id) == 0
+            savepoint = db.session.begin_nested()
+            assert _count("contact", b_id) == 1
+            savepoint.rollback()  # the setting made inside the savepoint is gone; B is set again
+            assert _count("contact", a_id) == 0
+        db.session.commit()
+        with tenant_context(a_id):  # a new transaction starts with nothing set
+            assert _count("contact", a_id) == 1
+        assert _count("contact", a_id) == 0  # no tenant and no all_tenants: nothing
+        db.session.rollback()

@@ -19,7 +19,7 @@ from app.auth.forms import AcceptInvitationForm
 from app.extensions import db
 from app.rules import RuleError
 from app.tenancy import (
-    ROLE_LABELS, WORKING_ROLES, Role, current_membership, current_tenant, get_or_404, require_role,
+    ROLE_LABELS, WORKING_ROLES, Role, all_tenants, current_membership, current_tenant, get_or_404, require_role,
 )
 from app.tickets.models import Ticket
 from app.views import paginate, place_error, refused, render_page, saved
@@ -35,6 +35,7 @@ def organisations():
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
+@all_tenants()  # the invitation is found by its token, before anyone is in its tenant
 def accept_invitation(token: str):
     invitation = services.find_invitation(token)
     if invitation is None:

@@ -38,7 +38,7 @@ class Contact(TenantScoped, db.Model):
         # Emails are stored lower-cased; one contact per address in a tenant.
         Index("uq_contact_tenant_email", "tenant_id", "email", unique=True),
         Index("ix_contact_tenant_external", "tenant_id", "external_id"),
-        # Search by part of a name or email (PostgreSQL: pg_trgm with btree_gin; created by migration 0007).
+        # Search by part of a name or email (PostgreSQL: pg_trgm with btree_gin; created by migration 0006).
         Index("ix_contact_name_trgm", "tenant_id", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}),
         Index("ix_contact_email_trgm", "tenant_id", "email", postgresql_using="gin",

@@ -55,7 +55,7 @@ def default_role_ids(roles: Iterable[RecipientRole]) -> list[int]:
 def _matching(statement: Select, q: str | None) -> Select:
     """Contacts whose name or email contains ``q`` (any case, wildcards taken literally).
 
-    ``ILIKE '%q%'`` on PostgreSQL, where the trigram indexes of migration 0007 answer it; SQLite scans.
+    ``ILIKE '%q%'`` on PostgreSQL, where the trigram indexes of migration 0006 answer it; SQLite scans.
     """
     q = (q or "").strip()
     if not q:

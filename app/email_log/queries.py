@@ -1,14 +1,11 @@
 """The email log's list: newest first, a keyset page at a time, optionally of one state."""
 from __future__ import annotations
 
-from sqlalchemy import Index, select
+from sqlalchemy import select
 
 from app.mail import OutboxMessage
 from app.views import KeysetPage, keyset_page
 
-# The log filtered by state reads this index in order (the unfiltered log uses ix_outbox_tenant_created).
-Index("ix_outbox_tenant_status_created", OutboxMessage.tenant_id, OutboxMessage.status, OutboxMessage.created_at,
-      OutboxMessage.id)
 
 
 def message_page(state: str | None, after: str | None, per_page: int) -> KeysetPage:

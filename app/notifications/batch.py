@@ -286,12 +286,14 @@ class Batch:
         message_ids = outbox.insert_outbox(self.rows, stream=self.stream)
         if self.reassignments:
             table = Ticket.__table__
+            # Rows of several organisations in a sweep: each row names its own (ids and tenant_id come from
+            # the rows the batch loaded).
             db.session.execute(
-                update(table).where(table.c.id == bindparam("ticket"))
-                .values(assignee_id=bindparam("assignee"), updated_at=self.now),
+                unscoped(update(table).where(table.c.id == bindparam("ticket"))
+                         .values(assignee_id=bindparam("assignee"), updated_at=self.now)),
                 self.reassignments,
             )
-            db.session.execute(insert(Activity.__table__), self.activities)
+            db.session.execute(unscoped(insert(Activity.__table__)), self.activities)
         if self.reminded_task_ids:
             db.session.execute(unscoped(
                 update(Task).where(Task.id.in_(self.reminded_task_ids)).values(reminded_at=self.now)

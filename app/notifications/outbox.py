@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.mail import OutboxMessage
+from app.tenancy import all_tenants
 
 OUTBOX_COLUMNS = ("tenant_id", "kind", "to_address", "to_name", "from_name", "from_address", "reply_to",
                   "subject", "text_body", "html_body", "status", "attempts", "ticket_id", "dedupe_key", "created_at",
@@ -45,6 +46,7 @@ def row(*, tenant_id: int, kind: str, occurrence_key: str, address: str, name: s
     }
 
 
+@all_tenants()
 def insert_outbox(rows: list[dict], *, stream: bool = False) -> list[int]:
     """Add outbox rows, skipping any ``(tenant_id, dedupe_key)`` already owed; returns the ids of the rows added.
 

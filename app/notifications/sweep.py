@@ -24,7 +24,7 @@ from sqlalchemy import Row, select, update
 from app import mail
 from app.extensions import db
 from app.notifications.batch import Batch, Occurrence
-from app.tenancy import unscoped
+from app.tenancy import all_tenants, unscoped
 from app.timeutil import utcnow
 from app.workflow.models import ScheduledNotice
 
@@ -32,6 +32,7 @@ from app.workflow.models import ScheduledNotice
 SWEEP_LIMIT = 2000
 
 
+@all_tenants()
 def sweep_due(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
     """Send the notices that are due and still owed, in every organisation, oldest first; returns how many
     were handled.

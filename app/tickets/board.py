@@ -29,7 +29,7 @@ class _NoDue(ColumnElement):
     """The far-future due time that tickets without one sort by (a keyset needs sort keys without NULLs).
 
     Written into the SQL as a constant, not a parameter, so that the expression is the one the
-    ``ix_ticket_board_due`` index of migration 0007 holds.
+    ``ix_ticket_board_due`` index of migration 0006 holds.
     """
 
     type = UTCDateTime()

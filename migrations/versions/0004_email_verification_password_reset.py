@@ -5,14 +5,14 @@ Users who joined by accepting an emailed team invitation already proved their ad
 the organisations' first admins confirm theirs with an emailed link.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ no role until an admin picks a default; survey invitations show the organisation
 chooses a sender name.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-01 23:50:00
 """
 from alembic import op

@@ -6,15 +6,16 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.extensions import db
+from app.tenancy import scoped_by_hand
 from tests.support.env import database_url, redis_url
 
 NAME, EMAIL = "Pat Patient", "pat.patient@client.example"
 
 
 def _insert_user():
-    db.session.execute(
-        text("INSERT INTO user_account (email, name, password_hash, session_version, created_at) "
-             "VALUES (:email, :name, 'x', 1, CURRENT_TIMESTAMP)"),
+    db.session.execute(  # a table no tenant owns
+        scoped_by_hand(text("INSERT INTO user_account (email, name, password_hash, session_version, created_at) "
+                            "VALUES (:email, :name, 'x', 1, CURRENT_TIMESTAMP)")),
         {"email": EMAIL, "name": NAME},
     )
 

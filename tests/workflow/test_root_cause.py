@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.settings.models import RootCause
-from app.tenancy import tenant_context
+from app.tenancy import tenant_context, unscoped
 from app.tickets.models import Ticket, ticket_root_cause
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, ScheduledNotice
@@ -61,7 +61,7 @@ def test_closing_stores_the_chosen_root_causes_and_shows_them_on_the_ticket(app,
     assert response.status_code == 303
     assert _stored_causes(app, org, ticket_id) == ["Billing errors", "Communication"]
     with app.app_context(), tenant_context(org["tenant_id"]):
-        rows = db.session.execute(select(ticket_root_cause)).all()
+        rows = db.session.execute(unscoped(select(ticket_root_cause))).all()
         assert {row.tenant_id for row in rows} == {org["tenant_id"]} and len(rows) == 2
     state = ticket_state(app, org["tenant_id"], ticket_id)
     assert state["outcome"] == "resolved"

@@ -4,15 +4,15 @@ Every list reads one page through an index that leads with tenant_id and holds t
 (ending with id, the keyset tiebreaker). On PostgreSQL, contact search by part of a name or email uses
 trigram indexes (pg_trgm, with btree_gin so that tenant_id leads them too); SQLite keeps its LIKE scan.
 
-Revision ID: 0007
-Revises: 0001
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 23:59:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0007'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
