@@ -36,9 +36,11 @@ run: seed
 chromium:
 	@tests/e2e/ensure-chromium
 
+# Two test processes (pytest-xdist), each with its own database and Redis database; TEST_PROCESSES=0 runs the suite in one.
 # pytest's exit status 5 means it collected no tests: a failure, said in words.
+TEST_PROCESSES ?= 2
 test: setup chromium
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_PROCESSES) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (PYTEST_ARGS='$(PYTEST_ARGS)')" >&2; fi; \
 	exit $$status
 

@@ -16,13 +16,14 @@ from app.extensions import db
 from app.jobs import redis_connection
 from tests.smtp_sink import SmtpSink
 from tests.support.data import add_member, login, make_org, slug_of
-from tests.support.env import database_url, redis_url
+from tests.support.env import database_url, ensure_database, redis_url
 from tests.support.workflow import MONDAY_9AM
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Check where the tests would write before any of them runs, so a refusal is said once and nothing starts."""
     database_url()
+    ensure_database()
     try:
         redis.Redis.from_url(redis_url(), socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
