@@ -5,52 +5,22 @@ phone, where no page may be wider than the screen."""
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from tests.e2e.screens import DESKTOP, PHONE, WidthCheck, go_to, new_tab
 from tests.smtp_sink import body_html
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
 FOUNDER = {"name": "Priya Patel", "email": "priya@northstar.example", "password": "northstar-secret-42"}
 CONTACTS = [("Dana Whitfield", "dana@lakeside.example"), ("Omar Haddad", "omar@harbor.example")]
 
 
-class WidthCheck:
-    """Records every page state wider than the viewport, to report them all at the end of a flow."""
-
-    def __init__(self, page: Page):
-        self.page = page
-        self.width = page.viewport_size["width"]
-        self.too_wide: list[str] = []
-        self.checked = 0
-
-    def __call__(self) -> None:
-        self.page.wait_for_load_state()
-        width = self.page.evaluate("document.documentElement.scrollWidth")
-        self.checked += 1
-        if width > self.width:
-            self.too_wide.append(f"{self.page.url} is {width} px wide")
-
-    def assert_all_fit(self) -> None:
-        assert self.checked and not self.too_wide, self.too_wide
-
-
-def go_to(page: Page, name: str) -> None:
-    """Follow a link of the site's menu, opening the menu first where a small screen folds it."""
-    link = page.get_by_role("banner").get_by_role("link", name=name, exact=True)
-    if not link.is_visible():
-        page.get_by_text("Menu", exact=True).click()
-    link.click()
-
-
 @pytest.fixture(params=[DESKTOP, PHONE], ids=["desktop", "phone"])
 def visitor(request, browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport=request.param)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    tab = new_tab(browser, live_server, request.param)
+    yield tab
+    tab.context.close()
 
 
 def test_first_hour_from_sign_up_to_an_open_ticket(visitor, browser, smtp_sink, worker_process):
