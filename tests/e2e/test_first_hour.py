@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.screens import DESKTOP, PHONE, WidthCheck, go_to, new_tab
 from tests.smtp_sink import body_html
+from tests.support.data import PASSWORD, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 
@@ -109,3 +110,25 @@ def test_first_hour_from_sign_up_to_an_open_ticket(visitor, browser, smtp_sink, 
 
     fits.assert_all_fit()
     respondent_fits.assert_all_fit()
+
+
+def test_the_email_log_reads_on_a_phone(browser, live_server, app):
+    """Each email is a card of "heading value" lines on a phone, not six columns a letter wide; the state filter's
+    label keeps its word whole."""
+    tenant_id, _ = make_org(app, "Acme Billing", email="ada.longname@acme-billing.example", verified=False)
+    page = new_tab(browser, live_server, PHONE)
+    page.goto("/login")
+    page.get_by_label("Email").fill("ada.longname@acme-billing.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"/t/{slug_of(app, tenant_id)}/surveys/send")
+    page.get_by_role("button", name="Resend verification email").click()
+    go_to(page, "Email log")
+
+    address = page.get_by_role("main").get_by_text("ada.longname@acme-billing.example")
+    expect(address).to_be_visible()
+    line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('main')).lineHeight)")
+    assert address.bounding_box()["height"] < 2 * line, "the address is broken over several lines"
+    assert page.locator("label", has_text=re.compile("^State$")).bounding_box()["height"] < 2 * line
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.context.close()
