@@ -87,6 +87,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "PAGE_SIZE": 25,
+        # The email log shows the text of verification and password-reset emails only where it is the mailbox:
+        # in development (the local sink keeps no messages). Deliberately no environment variable.
+        "EMAIL_LOG_SHOWS_ONE_TIME_LINKS": app_env == "development",
     }
     if overrides:
         config.update(overrides)

@@ -20,7 +20,7 @@ from app.timeutil import utcnow
 from app.urls import absolute_url
 
 LIFETIMES = {VERIFY_EMAIL: timedelta(days=7), RESET_PASSWORD: timedelta(hours=1)}
-# Emails whose link lets the holder act as the recipient: the email log shows their text only in development.
+# Emails whose link lets the holder act as the recipient: the email log keeps their text back (app.email_log.routes).
 ONE_TIME_LINK_KINDS = frozenset({"email_verification", "password_reset"})
 
 

@@ -41,9 +41,14 @@ def index():
 
 
 def _withheld(message: OutboxMessage) -> bool:
-    """A verification or reset link lets whoever holds it act as the recipient: outside development no other
-    admin may read it here (else anyone could confirm an address they signed up with but do not own)."""
-    return message.kind in ONE_TIME_LINK_KINDS and current_app.config["APP_ENV"] != "development"
+    """Whether the log keeps this message's text (and HTML) back: the one rule for who reads one-time links.
+
+    A verification or reset link lets whoever holds it act as the recipient, so the log never shows it to
+    anyone, the recipient included: the founder who signed up with an address they do not own must not be able
+    to confirm it here, and a borrowed session must not become a new password. Only where the log is the
+    mailbox (``EMAIL_LOG_SHOWS_ONE_TIME_LINKS``: development, and the browser tests) is every message shown.
+    """
+    return message.kind in ONE_TIME_LINK_KINDS and not current_app.config["EMAIL_LOG_SHOWS_ONE_TIME_LINKS"]
 
 
 @bp.get("/<int:message_id>")

@@ -27,6 +27,8 @@ def live_server(app, smtp_sink):
         "APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": database_url(), "REDIS_URL": redis_url(),
         "RATELIMIT_ENABLED": False, "SMTP_HOST": smtp_sink.host, "SMTP_PORT": smtp_sink.port,
         "BASE_URL": base_url,
+        # As in development, the email log is the mailbox: a test can follow a confirmation link from it.
+        "EMAIL_LOG_SHOWS_ONE_TIME_LINKS": True,
     })
     server = make_server("127.0.0.1", port, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,0 +1,43 @@
+"""Helpers for browser tests that walk through the product on a given screen size."""
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+PHONE = {"width": 375, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+class WidthCheck:
+    """Records every page state wider than the viewport, to report them all at the end of a flow."""
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.width = page.viewport_size["width"]
+        self.too_wide: list[str] = []
+        self.checked = 0
+
+    def __call__(self) -> None:
+        self.page.wait_for_load_state()
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        self.checked += 1
+        if width > self.width:
+            self.too_wide.append(f"{self.page.url} is {width} px wide")
+
+    def assert_all_fit(self) -> None:
+        assert self.checked and not self.too_wide, self.too_wide
+
+
+def go_to(page: Page, name: str, role: str = "link") -> None:
+    """Use a link (or button) of the site's menu, opening the menu first where a small screen folds it."""
+    item = page.get_by_role("banner").get_by_role(role, name=name, exact=True)
+    if not item.is_visible():
+        page.get_by_text("Menu", exact=True).click()
+    item.click()
+
+
+def new_tab(browser, base_url: str, viewport: dict) -> Page:
+    """A tab in a fresh browser context (its own cookies) of the given screen size; close it with
+    ``tab.context.close()``."""
+    context = browser.new_context(base_url=base_url, viewport=viewport)
+    context.set_default_timeout(10_000)
+    return context.new_page()
