@@ -55,9 +55,10 @@ def _attempts_by_message(app, tenant_id: int) -> dict[int, list[tuple[str, str]]
 
 def test_a_server_greylisting_everything_for_30_seconds_gets_each_message_once_and_none_fails(
         app, smtp_sink, client, org):
-    """Retries come every few seconds (``MAIL_RETRY_SECONDS=1``: 1, 2, 4, 8, 16 s), so the fifth attempt of
-    each message falls after the greylisting's end and no message nears its last attempt."""
-    worker = WorkerProcess(worker_env(smtp_sink, MAIL_RETRY_SECONDS="1"))
+    """Retries come every few seconds (``MAIL_RETRY_SECONDS=2``: 2, 4, 8, 16 s), so the fifth attempt of each
+    message comes at least 30 s after its first, when the greylisting (which started before the first message
+    was queued) is over: four transient replies each, far from the last attempt that would fail a message."""
+    worker = WorkerProcess(worker_env(smtp_sink, MAIL_RETRY_SECONDS="2"))
     tenant_id = org["tenant_id"]
     try:
         worker.start()
@@ -73,7 +74,8 @@ def test_a_server_greylisting_everything_for_30_seconds_gets_each_message_once_a
     assert sorted(attempts) == sorted(ids)
     for message_id, tries in attempts.items():
         *refused, (last_outcome, _) = tries
-        assert refused and all(outcome == "transient" and GREYLISTED in reply for outcome, reply in refused), tries
+        assert 1 <= len(refused) <= 4, tries  # four unless the machine is very slow: never near the last attempt
+        assert all(outcome == "transient" and GREYLISTED in reply for outcome, reply in refused), tries
         assert last_outcome == "sent", tries
 
     login(client, app, org["admin"])
