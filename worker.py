@@ -24,7 +24,10 @@ from app.jobs import QUEUES, get_queue, key_name, redis_connection, sweep
 
 log = logging.getLogger("turnaround.worker")
 
-RECONNECT_MAX_SECONDS = 30
+# The longest wait between tries to reach Redis while it is away, for the job loop and RQ's own loop inside
+# it. Each try is one cheap connection attempt, and every second waited after Redis is back is a second the
+# mail the sweep has just handed over sits in the queue (RQ's own default climbs to 60 s).
+RECONNECT_MAX_SECONDS = 2
 
 
 def sweep_forever(app: Flask, interval: int, stop: threading.Event) -> None:
@@ -60,9 +63,11 @@ def _report_redis(app: Flask, was_up: bool) -> bool:
 
 class Worker(SimpleWorker):
     """RQ's SimpleWorker (jobs run in this process: no fork, so the database pool is never shared across
-    processes) that sets aside a job it cannot load instead of quitting, and tells us when asked to stop."""
+    processes) that sets aside a job it cannot load instead of quitting, tries a lost Redis again at least every
+    ``RECONNECT_MAX_SECONDS`` and tells us when asked to stop."""
 
     stop_event: threading.Event
+    max_connection_wait_time = RECONNECT_MAX_SECONDS
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         while True:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 from tests.support.env import database_url, redis_url
 
@@ -174,3 +175,19 @@ class PrivateRedis:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+    @contextmanager
+    def used_by(self, app):
+        """Point ``app`` (the test process's own) at this server for the block, so that what the test queues
+        meets the same outage as the worker; the tests' shared Redis is used again afterwards."""
+        saved_url, saved_conn = app.config["REDIS_URL"], app.extensions.pop("turnaround_redis", None)
+        app.config["REDIS_URL"] = self.url
+        try:
+            yield self
+        finally:
+            private_conn = app.extensions.pop("turnaround_redis", None)
+            if private_conn is not None:
+                private_conn.close()
+            app.config["REDIS_URL"] = saved_url
+            if saved_conn is not None:
+                app.extensions["turnaround_redis"] = saved_conn

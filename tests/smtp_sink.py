@@ -19,12 +19,25 @@ from aiosmtpd.controller import Controller
 @dataclass
 class Fault:
     """Answer ``reply`` at ``stage`` ("MAIL", "RCPT" or "DATA") for the next ``times`` transactions whose
-    recipient contains ``address`` (any when empty)."""
+    recipient contains ``address`` (any when empty); with ``until`` (a ``time.time()``), instead every
+    such transaction until that moment, however many."""
 
     stage: str
     reply: str
     times: int = 1
     address: str = ""
+    until: float | None = None
+
+    def applies(self, stage: str, address: str) -> bool:
+        """Whether this transaction gets the fault; counts it against ``times``."""
+        if self.stage != stage or self.address.lower() not in address.lower():
+            return False
+        if self.until is not None:
+            return time.time() < self.until
+        if self.times <= 0:
+            return False
+        self.times -= 1
+        return True
 
 
 class _Handler:
@@ -34,8 +47,7 @@ class _Handler:
     def _fault(self, stage: str, address: str) -> str | None:
         with self.sink.lock:
             for fault in self.sink.faults:
-                if fault.stage == stage and fault.times > 0 and fault.address.lower() in address.lower():
-                    fault.times -= 1
+                if fault.applies(stage, address):
                     return fault.reply
         return None
 
@@ -101,6 +113,14 @@ class SmtpSink:
     def fail(self, stage: str, reply: str, times: int = 1, address: str = "") -> Fault:
         """Answer ``reply`` at ``stage`` for the next ``times`` matching transactions."""
         fault = Fault(stage.upper(), reply, times, address)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def fail_until(self, stage: str, reply: str, deadline: float, address: str = "") -> Fault:
+        """Answer ``reply`` at ``stage`` to every matching transaction until ``deadline`` (``time.time()``,
+        wall clock), then accept again: a greylisting server, say."""
+        fault = Fault(stage.upper(), reply, address=address, until=deadline)
         with self.lock:
             self.faults.append(fault)
         return fault
