@@ -129,11 +129,11 @@ def lock_ticket(ticket: Ticket) -> Ticket:
     other and the second sees what the first did (a ticket closed meanwhile, an assignee already set).
     ``SELECT … FOR UPDATE`` on PostgreSQL; SQLite, which lets one writer in at a time, ignores it.
     """
-    db.session.execute(
+    # Fetching the row is what refreshes ``ticket``: an unread result would leave its stale state.
+    return db.session.execute(
         select(Ticket).where(Ticket.id == ticket.id).with_for_update()
         .execution_options(populate_existing=True)
-    )
-    return ticket
+    ).scalar_one()
 
 
 def ensure_open(ticket: Ticket) -> None:
