@@ -11,6 +11,7 @@ from flask import abort, url_for
 from flask_wtf import FlaskForm
 
 from app.settings.services import active_action_plan_templates, get_settings
+from app.submissions import once
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
 from app.tickets import services
 from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, ReassignForm, StatusForm
@@ -18,7 +19,6 @@ from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUS
 from app.timeutil import localize, utcnow
 from app.workflow import action_plan
 from app.workflow import todos as workflow_tasks
-from app.submissions import once
 from app.views import refused, render_page, saved
 from app.workflow.forms import ApplyPlanForm, ItemForm, TaskForm
 

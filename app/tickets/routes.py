@@ -4,7 +4,8 @@ Every action is a POST: route → service (which raises :class:`~app.rules.RuleE
 all through :mod:`app.tickets.page`: a change that worked gets ``ticket_saved`` (303 back to the ticket page
 with a flash, or the re-rendered ticket region for htmx); a refused one ``ticket_refused`` (422: the whole
 page for a plain post, only that form for htmx). What the page and its fragments show comes from
-``ticket_page_context``.
+``ticket_page_context``. Each action runs once per submission key (``once_per_ticket_form``, see
+:mod:`app.submissions`): a double click does the work once and both posts get the same answer.
 """
 from __future__ import annotations
 
