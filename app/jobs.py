@@ -227,8 +227,9 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then outbox messages still owed.
+    in this same pass; then outbox messages still owed; then form submission keys older than a day.
     """
+    from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
 
@@ -238,4 +239,4 @@ def sweep() -> dict:
         log.exception("notice sweep failed; the notices stay owed for the next sweep")
         db.session.rollback()
         notices = 0
-    return {"notices": notices, "outbox": sweep_outbox()}
+    return {"notices": notices, "outbox": sweep_outbox(), "submissions": submissions.prune()}

@@ -6,13 +6,14 @@ from app.mail import OutboxMessage
 from app.settings.models import (
     ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
 )
+from app.submissions import FormSubmission
 from app.surveys.models import Response, ResponseAnswer, Survey, SurveyInvitation, SurveyQuestion
 from app.tickets.models import Activity, Ticket, ticket_root_cause
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 __all__ = [
     "AccountToken", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
-    "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
+    "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
     "User", "WorkflowSettings", "contact_role", "ticket_root_cause",
 ]

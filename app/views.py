@@ -27,6 +27,7 @@ from sqlalchemy import func as sql_func
 
 from app.extensions import db
 from app.rules import RuleError
+from app.submissions import record_answer
 
 
 def wants_fragment() -> bool:
@@ -49,7 +50,9 @@ def saved(message: str | None, redirect_to: str, region: Callable[[], ResponseRe
           category: str = "success") -> ResponseReturnValue:
     """A post that worked: commit, flash ``message`` (when given), then answer htmx with ``region()`` (the
     re-rendered region, built after the commit) and a plain post, or any post to a page without a
-    ``region``, with a 303 to ``redirect_to``."""
+    ``region``, with a 303 to ``redirect_to``. The answer is kept with the post's submission key, if any
+    (see :mod:`app.submissions`), so a repeat of the post answers the same."""
+    record_answer(redirect_to, message, category)
     db.session.commit()
     if message:
         flash(message, category)

@@ -1,11 +1,13 @@
-"""Forms for the actions on a ticket page. Every field has a visible label and a plain-language error."""
+"""Forms for the actions on a ticket page. Every field has a visible label and a plain-language error.
+
+Each carries a one-time submission key (:class:`~app.submissions.OnceForm`), so a double post does its work once."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.forms import strip
+from app.submissions import OnceForm
 from app.settings.services import active_root_causes
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Status
 
@@ -39,7 +41,7 @@ class ChoiceField(SelectField):
         super().pre_validate(form)
 
 
-class CallForm(FlaskForm):
+class CallForm(OnceForm):
     called = StringField("Who did you call?", validators=[Optional(), Length(max=120)], filters=[strip])
     outcome = ChoiceField(
         "How did the call go?", choices=choices([("", "Choose…"), *CALL_OUTCOMES.items()]), default="",
@@ -49,7 +51,7 @@ class CallForm(FlaskForm):
     notes = TextAreaField("Call notes", validators=[Optional(), Length(max=5000)], filters=[strip])
 
 
-class EmailForm(FlaskForm):
+class EmailForm(OnceForm):
     direction = ChoiceField(
         "Direction", choices=choices(EMAIL_DIRECTIONS), default="outbound",
         validators=[DataRequired(message="Choose whether the email was sent or received.")],
@@ -61,13 +63,13 @@ class EmailForm(FlaskForm):
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)], filters=[strip])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(OnceForm):
     body = TextAreaField(
         "Note", validators=[DataRequired(message="Write the note before adding it."), Length(max=5000)], filters=[strip]
     )
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(OnceForm):
     """``assignee_id`` choices are the tenant's active working members, set by the view."""
 
     assignee_id = ChoiceField(
@@ -85,7 +87,7 @@ class ReassignForm(FlaskForm):
         self.assignee_id.choices = choices(pairs)
 
 
-class StatusForm(FlaskForm):
+class StatusForm(OnceForm):
     status = ChoiceField(
         "Move to", choices=choices(WORKING_STATUSES),
         validators=[DataRequired(message="Choose New, Contacted, Action plan or Waiting on customer.")],
@@ -93,7 +95,7 @@ class StatusForm(FlaskForm):
     )
 
 
-class CloseForm(FlaskForm):
+class CloseForm(OnceForm):
     """The root-cause choices are the organisation's active codes, loaded when the form is made."""
 
     outcome = ChoiceField(

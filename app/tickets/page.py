@@ -11,6 +11,7 @@ from flask import abort, url_for
 from flask_wtf import FlaskForm
 
 from app.settings.services import active_action_plan_templates, get_settings
+from app.submissions import once
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
 from app.tickets import services
 from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, ReassignForm, StatusForm
@@ -113,11 +114,20 @@ def ticket_page_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = Non
     return context
 
 
+def ticket_region(ticket_id: int, **_view_args):
+    """The ticket region as it is now, for htmx."""
+    return render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id)))
+
+
+# Every post of a ticket form (actions, tasks, action plan) does its work once per submission key; a repeat
+# answers htmx with the ticket as it is now (see app.submissions).
+once_per_ticket_form = once(region=ticket_region)
+
+
 def ticket_saved(ticket_id: int, message: str, category: str = "success"):
     """After a change to a ticket (its actions, tasks or action plan): commit and answer with the re-rendered
     ticket region for htmx, else a 303 to the ticket page."""
-    return saved(message, url_for("tickets.show", ticket_id=ticket_id),
-                 lambda: render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id))), category)
+    return saved(message, url_for("tickets.show", ticket_id=ticket_id), lambda: ticket_region(ticket_id), category)
 
 
 def ticket_refused(ticket_id: int, name: str, form: FlaskForm, fragment: str, target: str,

@@ -4,7 +4,8 @@ Every action is a POST: route → service (which raises :class:`~app.rules.RuleE
 all through :mod:`app.tickets.page`: a change that worked gets ``ticket_saved`` (303 back to the ticket page
 with a flash, or the re-rendered ticket region for htmx); a refused one ``ticket_refused`` (422: the whole
 page for a plain post, only that form for htmx). What the page and its fragments show comes from
-``ticket_page_context``.
+``ticket_page_context``. Each action runs once per submission key (``once_per_ticket_form``, see
+:mod:`app.submissions`): a double click does the work once and both posts get the same answer.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from app.tickets import board as ticket_board
 from app.tickets import services
 from app.tickets.models import CALL_OUTCOMES, OUTCOMES, STATUSES, Status, Ticket
 from app.tickets.page import (
-    LABELS, PAGE, REGION, action_form, load_ticket, ticket_page_context, ticket_refused, ticket_saved,
+    LABELS, PAGE, REGION, action_form, load_ticket, once_per_ticket_form, ticket_page_context, ticket_refused,
+    ticket_saved,
 )
 from app.views import place_error, render_page
 from app.workflow.ticket_sla import sla_state
@@ -84,6 +86,7 @@ def _refused(ticket_id: int, action: str, form: FlaskForm, error: RuleError | No
 
 @bp.post("/tickets/<int:ticket_id>/calls")
 @require_role(*WORKING_ROLES)
+@once_per_ticket_form
 def log_call(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = action_form("call")
@@ -99,6 +102,7 @@ def log_call(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/emails")
 @require_role(*WORKING_ROLES)
+@once_per_ticket_form
 def log_email(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = action_form("email")
@@ -114,6 +118,7 @@ def log_email(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/notes")
 @require_role(*WORKING_ROLES)
+@once_per_ticket_form
 def add_note(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = action_form("note")
@@ -125,6 +130,7 @@ def add_note(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/assignee")
 @require_role(*WORKING_ROLES)
+@once_per_ticket_form
 def reassign(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     members = {user.id: user for user in services.assignable_members()}
@@ -133,36 +139,39 @@ def reassign(ticket_id: int):
     if not form.validate_on_submit():
         return _refused(ticket_id, "reassign", form)
     assignee = members[form.assignee_id.data]
-    if ticket.assignee_id == assignee.id:
-        return ticket_saved(ticket_id, f"{ticket.reference} is already assigned to them.", "info")
     try:
-        services.reassign(ticket, current_user, assignee)
+        changed = services.reassign(ticket, current_user, assignee)
     except RuleError as error:
         return _refused(ticket_id, "reassign", form, error)
+    if not changed:
+        return ticket_saved(ticket_id, f"{ticket.reference} is already assigned to them.", "info")
     return ticket_saved(ticket_id, f"{ticket.reference} reassigned.")
 
 
 @bp.post("/tickets/<int:ticket_id>/status")
 @require_role(*WORKING_ROLES)
+@once_per_ticket_form
 def move_status(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = action_form("status")
     if not form.validate_on_submit():
         return _refused(ticket_id, "status", form)
     status = form.status.data
-    if ticket.status == status:
-        return ticket_saved(ticket_id, f"{ticket.reference} is already in {STATUSES[status]}.", "info")
-    reopening = ticket.status == Status.CLOSED
     try:
-        services.move_status(ticket, current_user, status)
+        services.lock_ticket(ticket)
+        reopening = ticket.status == Status.CLOSED
+        changed = services.move_status(ticket, current_user, status)
     except RuleError as error:
         return _refused(ticket_id, "status", form, error)
+    if not changed:
+        return ticket_saved(ticket_id, f"{ticket.reference} is already in {STATUSES[status]}.", "info")
     verb = "reopened and moved" if reopening else "moved"
     return ticket_saved(ticket_id, f"{ticket.reference} {verb} to {STATUSES[status]}.")
 
 
 @bp.post("/tickets/<int:ticket_id>/close")
 @require_role(*WORKING_ROLES)
+@once_per_ticket_form
 def close(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = action_form("close")

@@ -122,13 +122,30 @@ def _mark_contacted(ticket: Ticket, kind: str) -> None:
         ticket.status = Status.CONTACTED
 
 
-def _ensure_open(ticket: Ticket) -> None:
+def lock_ticket(ticket: Ticket) -> Ticket:
+    """Lock the ticket's row until the transaction ends and read its current state into ``ticket``.
+
+    Every verb that changes a ticket calls this first, so two changes to one ticket run one after the
+    other and the second sees what the first did (a ticket closed meanwhile, an assignee already set).
+    ``SELECT … FOR UPDATE`` on PostgreSQL; SQLite, which lets one writer in at a time, ignores it.
+    """
+    # Fetching the row is what refreshes ``ticket``: an unread result would leave its stale state.
+    return db.session.execute(
+        select(Ticket).where(Ticket.id == ticket.id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def ensure_open(ticket: Ticket) -> None:
+    """Lock the ticket (:func:`lock_ticket`) and refuse when it is closed: the start of every verb that
+    changes an open ticket."""
+    lock_ticket(ticket)
     if ticket.status == Status.CLOSED:
         raise RuleError("This ticket is closed. Reopen it to make changes.")
 
 
 def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: str | None) -> Activity:
-    _ensure_open(ticket)
+    ensure_open(ticket)
     if outcome not in CALL_OUTCOMES:
         raise RuleError("Choose how the call went.")
     activity = _record(ticket, "call", actor, notes or None, called=called, outcome=outcome)
@@ -138,7 +155,7 @@ def log_call(ticket: Ticket, actor: User, *, called: str, outcome: str, notes: s
 
 
 def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summary: str | None) -> Activity:
-    _ensure_open(ticket)
+    ensure_open(ticket)
     if direction not in EMAIL_DIRECTIONS:
         raise RuleError("Choose whether the email was sent or received.")
     activity = _record(ticket, "email", actor, summary or None, direction=direction, subject=subject)
@@ -149,13 +166,17 @@ def log_email(ticket: Ticket, actor: User, *, direction: str, subject: str, summ
 
 
 def add_note(ticket: Ticket, actor: User, body: str) -> Activity:
+    """A note on the timeline; closed tickets take notes too."""
+    lock_ticket(ticket)
     return _record(ticket, "note", actor, body)
 
 
-def reassign(ticket: Ticket, actor: User, assignee: User) -> None:
-    _ensure_open(ticket)
+def reassign(ticket: Ticket, actor: User, assignee: User) -> bool:
+    """Give the ticket to ``assignee``, with their predecessor's open tasks. Returns whether anything
+    changed: a reassignment to the current assignee changes nothing."""
+    ensure_open(ticket)
     if ticket.assignee_id == assignee.id:
-        return
+        return False
     previous = ticket.assignee.name if ticket.assignee else None
     # The open tasks of the person who had it (its cadence calls and emails, their own to-dos) move along.
     db.session.execute(
@@ -169,20 +190,22 @@ def reassign(ticket: Ticket, actor: User, assignee: User) -> None:
     activity = _record(ticket, "reassigned", actor, previous=previous, assignee=assignee.name)
     notifications.notify("ticket_reassigned", ticket=ticket, activity=activity, actor=actor,
                          previous_assignee=previous)
+    return True
 
 
-def move_status(ticket: Ticket, actor: User, status: str) -> None:
+def move_status(ticket: Ticket, actor: User, status: str) -> bool:
     """Move an open ticket between the working columns; closing goes through :func:`close_ticket`.
 
     "Waiting on customer" pauses the resolution clock, once the customer has been contacted (the
     first-contact clock never pauses); moving on resumes it with the paused working time given back.
-    Reopening a closed ticket owes its SLA notices again.
+    Reopening a closed ticket owes its SLA notices again. Returns whether anything changed.
     """
+    lock_ticket(ticket)
     if status not in STATUSES or status == Status.CLOSED:
         raise RuleError("Choose New, Contacted, Action plan or Waiting on customer. To close, use Close ticket.",
                         "status")
     if ticket.status == status:
-        return
+        return False
     if status == Status.WAITING and ticket.first_contact_at is None:
         raise RuleError("Log a call or an email with the customer first: only the resolution clock can "
                         "wait on the customer.", "status")
@@ -202,6 +225,7 @@ def move_status(ticket: Ticket, actor: User, status: str) -> None:
     if reopening:
         sla_clock.schedule_notices(ticket)
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
+    return True
 
 
 def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_cause_ids=(),
@@ -214,7 +238,9 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
       gives a reason, which the timeline records.
     Nothing more is owed for the ticket's open tasks and items: their reminders and notices are cancelled.
     """
-    _ensure_open(ticket)
+    lock_ticket(ticket)
+    if ticket.status == Status.CLOSED:
+        raise RuleError("This ticket is already closed.")
     if outcome not in OUTCOMES:
         raise RuleError("Choose an outcome.")
     if not (note or "").strip():

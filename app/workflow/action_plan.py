@@ -23,7 +23,7 @@ from app.timeutil import utcnow
 from app.workflow import notices
 from app.workflow.models import ActionPlanItem
 from app.rules import RuleError
-from app.workflow.todos import ensure_open, overdue_key
+from app.workflow.todos import overdue_key
 
 # Applying a plan (or adding the first item) moves a ticket that is still in one of these columns on.
 MOVES_TO_ACTION_PLAN = (Status.NEW, Status.CONTACTED)
@@ -93,7 +93,7 @@ def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) ->
     """Add the template's items to the ticket's plan, owned by the ticket's assignee unless the template names
     a team. Items already on the plan (same title) are not added twice. A New or Contacted ticket moves to
     Action plan, which the timeline records."""
-    ensure_open(ticket)
+    ticket_services.ensure_open(ticket)
     if template.retired_at is not None:
         raise RuleError("That plan has been retired. Choose another.", "template_id")
     existing = db.session.execute(
@@ -121,7 +121,7 @@ def apply_template(ticket: Ticket, actor: User, template: ActionPlanTemplate) ->
 def add_item(ticket: Ticket, actor: User, *, title: str, owner_id: int | None, owner_team: str | None,
              due_date: date | None, note: str | None) -> ActionPlanItem:
     """An item added by hand at the end of the plan."""
-    ensure_open(ticket)
+    ticket_services.ensure_open(ticket)
     _check_owner(owner_id, owner_team)
     position = db.session.execute(
         select(func.max(ActionPlanItem.position)).where(ActionPlanItem.ticket_id == ticket.id)
@@ -138,7 +138,7 @@ def add_item(ticket: Ticket, actor: User, *, title: str, owner_id: int | None, o
 def update_item(item: ActionPlanItem, ticket: Ticket, *, title: str, owner_id: int | None, owner_team: str | None,
                 due_date: date | None, note: str | None) -> None:
     """Change an item's title, owner, due date or note; a new due date moves its overdue notice."""
-    ensure_open(ticket)
+    ticket_services.ensure_open(ticket)
     _check_owner(owner_id, owner_team)
     item.title, item.owner_id, item.owner_team = title.strip(), owner_id or None, owner_team or None
     item.due_date, item.note = due_date, note or None
@@ -147,7 +147,7 @@ def update_item(item: ActionPlanItem, ticket: Ticket, *, title: str, owner_id: i
 
 def set_item_done(item: ActionPlanItem, ticket: Ticket, actor: User, done: bool) -> bool:
     """Tick an item done (its overdue notice is cancelled) or open it again. Returns whether anything changed."""
-    ensure_open(ticket)
+    ticket_services.ensure_open(ticket)
     if done == (item.done_at is not None):
         return False
     item.done_at, item.done_by_id = (utcnow(), actor.id) if done else (None, None)

@@ -11,6 +11,7 @@ from wtforms import BooleanField, DateField, DateTimeLocalField, StringField, Te
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.forms import strip
+from app.submissions import OnceForm
 from app.tickets.forms import ChoiceField, choices
 
 
@@ -18,7 +19,7 @@ def _int_or_none(value):
     return None if value in (None, "") else int(value)
 
 
-class TaskForm(FlaskForm):
+class TaskForm(OnceForm):
     """``now_local`` (the organisation's wall-clock time, naive) is set by the view to check the reminder."""
 
     title = StringField("Task", validators=[DataRequired(message="Say what needs doing."), Length(max=200)],
@@ -51,7 +52,7 @@ class DoneForm(FlaskForm):
     done = BooleanField("Done")
 
 
-class ItemForm(FlaskForm):
+class ItemForm(OnceForm):
     """An action-plan item. ``owner_id`` choices are the organisation's working members, set by :meth:`set_members`."""
 
     title = StringField("Item", validators=[DataRequired(message="Name the item."), Length(max=200)], filters=[strip])
@@ -78,7 +79,7 @@ class ItemForm(FlaskForm):
             raise ValidationError("Choose who owns this item, or type the team that does.")
 
 
-class ApplyPlanForm(FlaskForm):
+class ApplyPlanForm(OnceForm):
     """``template_id`` choices are the organisation's active action-plan templates."""
 
     template_id = ChoiceField(

@@ -19,7 +19,7 @@ from app.settings.services import active_action_plan_templates
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
 from app.tickets import services as ticket_services
 from app.tickets.models import Ticket
-from app.tickets.page import ticket_refused, ticket_saved
+from app.tickets.page import once_per_ticket_form, ticket_refused, ticket_saved
 from app.timeutil import localize, utcnow
 from app.views import place_error, render_page, saved
 from app.workflow import action_plan
@@ -75,6 +75,7 @@ def my_tasks():
 
 @bp.post("/tickets/<int:ticket_id>/tasks")
 @can_work
+@once_per_ticket_form
 def add_task(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = TaskForm(prefix="task", now_local=_now_local())
@@ -122,6 +123,7 @@ def set_task_done(task_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/action-plan")
 @can_work
+@once_per_ticket_form
 def apply_plan(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = ApplyPlanForm(prefix="plan")
@@ -139,6 +141,7 @@ def apply_plan(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/action-plan/items")
 @can_work
+@once_per_ticket_form
 def add_item(ticket_id: int):
     ticket = get_or_404(Ticket, ticket_id)
     form = ItemForm(prefix="item")

@@ -25,6 +25,7 @@ from app.rules import RuleError
 from app.settings.models import WorkflowSettings
 from app.settings.services import get_settings
 from app.business_time import Calendar, Duration
+from app.tickets import services as ticket_services
 from app.tickets.models import Activity, Status, Ticket
 from app.timeutil import localize, utcnow
 from app.views import KeysetPage, keyset_page
@@ -192,14 +193,9 @@ def local_to_utc(moment: datetime, tz_name: str) -> datetime:
     return moment.replace(tzinfo=ZoneInfo(tz_name)).astimezone(ZoneInfo("UTC"))
 
 
-def ensure_open(ticket: Ticket) -> None:
-    if ticket.status == Status.CLOSED:
-        raise RuleError("This ticket is closed. Reopen it to make changes.")
-
-
 def add_task(ticket: Ticket, actor: User, *, title: str, due_at: datetime, remind_at: datetime | None) -> Task:
     """An agent's own task on a ticket, owned by them; a reminder time owes a reminder notice."""
-    ensure_open(ticket)
+    ticket_services.ensure_open(ticket)
     if not (title or "").strip():
         raise RuleError("Say what needs doing.", "title")
     if remind_at is not None and remind_at > due_at:
@@ -215,7 +211,7 @@ def add_task(ticket: Ticket, actor: User, *, title: str, due_at: datetime, remin
 def set_task_done(task: Task, ticket: Ticket, done: bool) -> bool:
     """Tick a task done (its reminder is cancelled) or open it again (its reminder is owed again, unless it
     was already sent). Returns whether anything changed."""
-    ensure_open(ticket)
+    ticket_services.ensure_open(ticket)
     if done == (task.done_at is not None):
         return False
     if done:
