@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, abort, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.exceptions import BadRequest
 
 from app.config import ROOT, load_config
 from app.extensions import csrf, db, htmx, limiter, login_manager, migrate
@@ -60,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app import filters
 
     filters.init_app(app)
+    _refuse_nul_characters(app)
     _register_error_pages(app)
     _register_assets(app)
 
@@ -78,6 +80,28 @@ def _register_assets(app: Flask) -> None:
             abort(404)
         folder, filename = ASSETS[name]
         return send_from_directory(node_modules / folder, filename, max_age=3600)
+
+
+class NulCharacter(BadRequest):
+    """A request whose URL, query string or form carries a NUL character, which no text column can store."""
+
+    description = ("Text cannot contain the NUL character (\\0), which usually comes from a copy and paste "
+                   "out of another program. Remove it and try again.")
+
+
+def _refuse_nul_characters(app: Flask) -> None:
+    """Answer 400 to any request with a NUL in a path value, a query or form name or value, before a view
+    runs: PostgreSQL text cannot hold one, so every field of every form is covered here once."""
+
+    def carries_nul(values) -> bool:
+        return any("\x00" in key or any("\x00" in value for value in values.getlist(key)) for key in values)
+
+    @app.before_request
+    def _refuse():
+        path_values = (v for v in (request.view_args or {}).values() if isinstance(v, str))
+        if (any("\x00" in value for value in path_values) or carries_nul(request.args)
+                or (request.method != "GET" and carries_nul(request.form))):
+            raise NulCharacter()
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -110,6 +134,10 @@ def _register_error_pages(app: Flask) -> None:
         if limit is None:
             return render(429)
         return render(429, f"Please wait up to {describe_window(limit)} and try again.")
+
+    @app.errorhandler(NulCharacter)
+    def _nul(exc):
+        return render(400, exc.description)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapp
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import TextClause
 from werkzeug.local import LocalProxy
+from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 
@@ -302,11 +303,24 @@ def disable_row_level_security(table: str) -> None:
 M = TypeVar("M")
 
 
-def get_or_404(model: type[M], object_id: Any) -> M:
-    """Fetch a tenant-owned row by id; missing and foreign rows are the same 404."""
+# Ids are PostgreSQL ``integer`` columns: a number outside this range names no row (and would not bind).
+ID_MAX = 2**31 - 1
+
+
+def parse_id(raw: Any) -> int | None:
+    """``raw`` (a URL part, a query or form value) as a row id, or None when it cannot be one: not a whole
+    number, or outside 1..:data:`ID_MAX`. Every id that comes from a request goes through here."""
     try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
+        value = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if 1 <= value <= ID_MAX else None
+
+
+def get_or_404(model: type[M], object_id: Any) -> M:
+    """Fetch a tenant-owned row by id; missing and foreign rows, and ids no row can have, are the same 404."""
+    object_id = parse_id(object_id)
+    if object_id is None:
         abort(404)
     obj = db.session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
     if obj is None or getattr(obj, "tenant_id", None) != _current_tenant_id.get():
@@ -336,9 +350,20 @@ def require_role(*roles: str) -> Callable:
     return decorator
 
 
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a number outside 0..:data:`ID_MAX` matches no route, so it is a 404
+    before any view (or query) sees it."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int = 0, max: int = ID_MAX, signed: bool = False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def init_app(app: Flask) -> None:
-    """Resolve ``/t/<tenant_slug>/…`` to the tenant and the member's membership once per request."""
+    """Resolve ``/t/<tenant_slug>/…`` to the tenant and the member's membership once per request, and
+    route ``<int:…>`` path parts through :class:`IdConverter` (call before any blueprint is registered)."""
     from app.accounts.models import Membership, Tenant
+
+    app.url_map.converters["int"] = IdConverter
 
     with app.app_context():
         install_row_level_security(db.engine)

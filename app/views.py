@@ -15,14 +15,14 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from flask import flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import FlaskForm
-from sqlalchemy import ColumnElement, Select, literal, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, literal, select, tuple_
 from sqlalchemy import func as sql_func
 
 from app.extensions import db
@@ -87,9 +87,17 @@ def place_error(form: FlaskForm, error: RuleError, default_field: str | None = N
     return " ".join(left) or None
 
 
+# The highest ``?page=`` read as asked: any further page's OFFSET would not fit PostgreSQL's bigint.
+PAGE_MAX = 2**31 - 1
+
+
 def paginate(statement: Select, per_page: int = 25) -> Pagination:
-    """Paginate a tenant-scoped SELECT by the ``page`` query argument (bad values fall back to page 1)."""
-    return db.paginate(statement, per_page=per_page, error_out=False, max_per_page=100)
+    """Paginate a tenant-scoped SELECT by the ``page`` query argument (bad values, and pages past
+    :data:`PAGE_MAX`, fall back to page 1)."""
+    page = request.args.get("page", 1, type=int)
+    if not 1 <= page <= PAGE_MAX:
+        page = 1
+    return db.paginate(statement, page=page, per_page=per_page, error_out=False, max_per_page=100)
 
 
 @dataclass
@@ -114,12 +122,34 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != length:
             return None
-        values = [datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in raw]
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
+        values = [_utc(datetime.fromisoformat(v["t"])) if isinstance(v, dict) else v for v in raw]
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
     if not all(v is None or isinstance(v, (str, int, float, datetime)) for v in values):
         return None
     return values
+
+
+def _fits(value: Any, column: ColumnElement) -> bool:
+    """Whether a cursor value can be compared with ``column`` (a cursor is the client's to edit): of the
+    column's Python type and, for a number, within the column's range, or the database refuses the statement."""
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return True
+    if isinstance(value, bool) or not isinstance(value, expected):
+        return False
+    if isinstance(column.type, Integer):
+        bits = 63 if isinstance(column.type, BigInteger) else 31
+        return -(2**bits) <= value < 2**bits
+    return True
+
+
+def _utc(moment: datetime) -> datetime:
+    """A cursor's time in UTC; :func:`encode_cursor` writes only aware times, so a naive one is malformed."""
+    if moment.tzinfo is None:
+        raise ValueError("a cursor time without its offset")
+    return moment.astimezone(timezone.utc)
 
 
 def keyset_page(statement: Select, order_columns: Sequence[ColumnElement], *, after: str | None = None,
@@ -135,7 +165,7 @@ def keyset_page(statement: Select, order_columns: Sequence[ColumnElement], *, af
     keys = [column.label(f"keyset_{i}") for i, column in enumerate(order_columns)]
     paged = statement.add_columns(*keys).order_by(None)
     values = decode_cursor(after, len(order_columns))
-    if values is not None and None not in values:
+    if values is not None and None not in values and all(map(_fits, values, order_columns)):
         position = tuple_(*[literal(value, column.type) for value, column in zip(values, order_columns)])
         paged = paged.where(tuple_(*order_columns) < position if descending else tuple_(*order_columns) > position)
     paged = paged.order_by(*[column.desc() if descending else column.asc() for column in order_columns])

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectMultipleField, StringField, TelField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms import SingleLine, email_validator, strip
+from app.forms import SingleLine, email_validator, row_id, strip
 
 
 class ContactForm(FlaskForm):
@@ -22,7 +22,7 @@ class ContactForm(FlaskForm):
                                filters=[strip])
     # Rendered as one label-wrapped checkbox per role (see contacts/_contact_form.html).
     roles = SelectMultipleField(
-        "Recipient roles", coerce=int,
+        "Recipient roles", coerce=row_id,
         invalid_value_message="Choose from the roles listed.", invalid_choice_message="Choose from the roles listed.",
     )
     external_id = StringField(

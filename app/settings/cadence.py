@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, ValidationError
+from wtforms import BooleanField, ValidationError
 from wtforms.validators import InputRequired, NumberRange
 
 from app import audit
+from app.forms import NumberField
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
 from app.views import refused, render_page, saved
@@ -19,7 +20,7 @@ PAGE, FRAGMENT = "settings/cadence.html", "settings/cadence_form.html"
 FIELDS = ["call_attempts", "email_attempts", "attempt_gap_hours", "stop_after_cadence"]
 
 
-class WholeNumberField(IntegerField):
+class WholeNumberField(NumberField):
     """An integer field whose "not a number" message says what to type."""
 
     def __init__(self, label, *, message: str, low: int, high: int, **kwargs):

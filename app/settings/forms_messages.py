@@ -11,7 +11,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app import emailtemplates
 from app.accounts.models import User
-from app.forms import strip
+from app.forms import row_id, strip
 from app.settings.models import NOTIFICATION_EVENTS
 from app.tenancy import ROLE_LABELS, ROLES
 from app.tickets.forms import choices
@@ -46,7 +46,7 @@ class NotificationListForm(FlaskForm):
                        filters=[strip])
     events = CheckboxesField("Events this list hears about", choices=choices(NOTIFICATION_EVENTS))
     roles = CheckboxesField("Everyone with these roles", choices=choices((r, ROLE_LABELS[r]) for r in ROLES))
-    member_ids = CheckboxesField("These members", coerce=int, choices=[])
+    member_ids = CheckboxesField("These members", coerce=row_id, choices=[])
     addresses = TextAreaField("Outside email addresses", validators=[Length(max=5000)], filters=[strip],
                               description="One per line, or separated by commas.")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import time
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField, TimeField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.forms import strip
+from app.forms import NumberField, WithinCalendar, row_id, strip
 from app.business_time import Duration
 from app.settings.models import FIRST_CONTACT_STOPPED_BY, SLA_UNITS, WEEKDAYS, WorkflowSettings
 
@@ -28,7 +28,7 @@ class RoleForm(FlaskForm):
 
 class DefaultRoleForm(FlaskForm):
     default_contact_role_id = SelectField(
-        "Default role for new contacts", coerce=int, default=NOBODY, validate_choice=False,
+        "Default role for new contacts", coerce=row_id, default=NOBODY, validate_choice=False,
         invalid_value_message="Choose one of the roles in use, or none.",
         description="Ticked when someone adds a contact. With none, new contacts start with no role.",
     )
@@ -60,8 +60,8 @@ TARGETS = {
 def _add_target_fields(cls: type) -> type:
     """An amount and a unit (minutes, hours, business days) for each SLA target."""
     for name, (label, hint) in TARGETS.items():
-        setattr(cls, name, IntegerField(label, validators=[InputRequired(message="Enter a whole number.")],
-                                        description=hint, render_kw={"min": 1}))
+        setattr(cls, name, NumberField(label, validators=[InputRequired(message="Enter a whole number.")],
+                                       description=hint, render_kw={"min": 1}))
         setattr(cls, f"{name}_unit", SelectField(f"{label} unit", choices=list(SLA_UNITS.items()),
                                                  default="business_days"))
     return cls
@@ -81,7 +81,7 @@ class _SlaFields(FlaskForm):
                  ("calendar", "Calendar hours (around the clock, every day)")],
         default="business",
     )
-    breach_reassign_to_id = SelectField("On breach, reassign the ticket to", coerce=int, default=NOBODY,
+    breach_reassign_to_id = SelectField("On breach, reassign the ticket to", coerce=row_id, default=NOBODY,
                                         validate_choice=False)
 
 
@@ -167,7 +167,7 @@ class SlaForm(_SlaFields):
 
 
 class HolidayForm(FlaskForm):
-    day = DateField("Date", validators=[InputRequired(message="Enter the date of the holiday.")],
+    day = DateField("Date", validators=[InputRequired(message="Enter the date of the holiday."), WithinCalendar()],
                     description="A day in your organisation's timezone.")
     name = StringField(
         "Holiday name",

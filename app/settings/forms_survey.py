@@ -24,6 +24,8 @@ class WholeNumberField(IntegerField):
         raw = (valuelist[0] or "").strip()
         if raw == "":
             self.data = None
+            if valuelist[0]:  # spaces alone pass InputRequired, which sees only the raw value
+                raise ValueError(f"Enter the {self.description}.")
             return
         try:
             self.data = int(raw)

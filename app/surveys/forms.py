@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, ValidationError
 from wtforms.validators import InputRequired
 
+from app.forms import row_id
+
 # The send page has two forms posting to the same URL; a hidden ``recipients`` input says which.
 BY_CONTACTS = "contacts"
 BY_ROLE = "role"
@@ -14,7 +16,7 @@ CHOOSE_ROLE = "Choose one of the recipient roles listed."
 class SendToContactsForm(FlaskForm):
     # Any id may be posted (the list may have been filtered); the route keeps only the tenant's own contacts.
     contact_ids = SelectMultipleField(
-        "Contacts", coerce=int, validate_choice=False, invalid_value_message="Choose contacts from the list.",
+        "Contacts", coerce=row_id, validate_choice=False, invalid_value_message="Choose contacts from the list.",
     )
 
     def validate_contact_ids(self, field):
@@ -28,7 +30,7 @@ class SendToContactsForm(FlaskForm):
 
 class SendToRoleForm(FlaskForm):
     role_id = SelectField(
-        "Recipient role", coerce=int, validators=[InputRequired(message=CHOOSE_ROLE)],
+        "Recipient role", coerce=row_id, validators=[InputRequired(message=CHOOSE_ROLE)],
         invalid_value_message=CHOOSE_ROLE, invalid_choice_message=CHOOSE_ROLE,
     )
 

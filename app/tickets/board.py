@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.settings.models import RootCause
-from app.tenancy import current_tenant_id
+from app.tenancy import current_tenant_id, parse_id
 from app.tickets.models import STATUSES, Ticket, ticket_root_cause
 from app.timeutil import UTCDateTime
 from app.views import keyset_page
@@ -67,9 +67,8 @@ class Column:
 
 def root_cause_or_none(raw: str | None) -> RootCause | None:
     """The current tenant's root cause named by a ``?cause=`` argument; anything else means no filter."""
-    try:
-        cause_id = int(raw)
-    except (TypeError, ValueError):
+    cause_id = parse_id(raw)
+    if cause_id is None:
         return None
     return db.session.execute(select(RootCause).where(RootCause.id == cause_id)).scalar_one_or_none()
 

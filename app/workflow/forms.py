@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DateTimeLocalField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from app.forms import strip
+from app.forms import WithinCalendar, strip
 from app.submissions import OnceForm
 from app.tickets.forms import ChoiceField, choices
 
@@ -26,9 +26,10 @@ class TaskForm(OnceForm):
                         filters=[strip])
     due_at = DateTimeLocalField(
         "Due", format="%Y-%m-%dT%H:%M",
-        validators=[InputRequired(message="Choose when it is due.")],
+        validators=[InputRequired(message="Choose when it is due."), WithinCalendar()],
     )
-    remind_at = DateTimeLocalField("Remind me at (optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    remind_at = DateTimeLocalField("Remind me at (optional)", format="%Y-%m-%dT%H:%M",
+                                   validators=[Optional(), WithinCalendar()])
 
     def __init__(self, *args, now_local: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,7 +61,7 @@ class ItemForm(OnceForm):
     owner_id = ChoiceField("Owner", coerce=_int_or_none, invalid_choice_message="Choose an active member of the team.")
     owner_team = StringField("Or a team", validators=[Optional(), Length(max=120)], filters=[strip],
                              description="For example “Billing team”. Leave the owner empty when a team owns it.")
-    due_date = DateField("Due date (optional)", validators=[Optional()])
+    due_date = DateField("Due date (optional)", validators=[Optional(), WithinCalendar()])
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)], filters=[strip])
 
     def __init__(self, *args, **kwargs):

@@ -48,7 +48,12 @@ def _item_edit_form(item: ActionPlanItem) -> tuple[str, str, str]:
 
 
 def _invalid(ticket_id: int, form: FlaskForm, name: str, frame: str, fragment: str, **extra):
-    """The form again with its messages next to the fields (422): only its frame for htmx."""
+    """The form again with its messages next to the fields (422): only its frame for htmx. A closed ticket
+    shows no panel forms, so there the answer is the closed ticket's refusal, whatever the form said."""
+    try:
+        ticket_services.ensure_open(get_or_404(Ticket, ticket_id))
+    except RuleError as error:
+        return _refused(ticket_id, error, form)
     return ticket_refused(ticket_id, name, form, fragment, frame, **extra)
 
 
