@@ -224,10 +224,11 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then outbox messages still owed.
+    in this same pass; then survey sends whose job was lost; then outbox messages still owed.
     """
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.surveys.sending import sweep_sends
 
     try:
         notices = sweep_due()
@@ -235,4 +236,4 @@ def sweep() -> dict:
         log.exception("notice sweep failed; the notices stay owed for the next sweep")
         db.session.rollback()
         notices = 0
-    return {"notices": notices, "outbox": sweep_outbox()}
+    return {"notices": notices, "sends": sweep_sends(), "outbox": sweep_outbox()}

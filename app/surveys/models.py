@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.contacts.models import Contact
+from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
@@ -116,6 +116,8 @@ class SurveySend(TenantScoped, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    role: Mapped[RecipientRole | None] = relationship()
 
     @property
     def active(self) -> bool:
