@@ -127,8 +127,9 @@ def clear_queues() -> None:
                 registry.remove(job_id, delete_job=True)
 
 
-def enqueue_now(func: Callable, *args) -> None:
-    """Hand ``func(*args)`` to its queue now (or run it here when jobs run inline).
+def enqueue_now(func: Callable, *args, job_id: str | None = None) -> None:
+    """Hand ``func(*args)`` to its queue now (or run it here when jobs run inline). ``job_id`` names the RQ
+    job, for work whose job the sweep must be able to find in Redis.
 
     Never raises for a Redis outage: the database still says the work is owed, and the sweep finds it.
     """
@@ -138,7 +139,7 @@ def enqueue_now(func: Callable, *args) -> None:
             func(*args)
         return
     try:
-        get_queue(spec.queue).enqueue_call(func, args=args, **spec.options())
+        get_queue(spec.queue).enqueue_call(func, args=args, job_id=job_id, **spec.options())
     except redis.RedisError:
         log.warning("Redis unavailable: %s%r left for the sweep", func.__name__, args)
 
@@ -236,4 +237,10 @@ def sweep() -> dict:
         log.exception("notice sweep failed; the notices stay owed for the next sweep")
         db.session.rollback()
         notices = 0
-    return {"notices": notices, "sends": sweep_sends(), "outbox": sweep_outbox()}
+    try:
+        sends = sweep_sends()
+    except Exception:  # noqa: BLE001  (nor must a failing look at survey sends)
+        log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
+        db.session.rollback()
+        sends = 0
+    return {"notices": notices, "sends": sends, "outbox": sweep_outbox()}

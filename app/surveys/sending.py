@@ -31,7 +31,7 @@ from app.accounts.models import Tenant, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.emailtemplates import Prepared, prepare
 from app.extensions import db
-from app.jobs import JobSpec, get_queue, job, on_commit, redis_connection, spec_of
+from app.jobs import JobSpec, enqueue_now, job, on_commit, redis_connection
 from app.mail import enqueue_deliveries
 from app.notifications.outbox import insert_outbox, row
 from app.security import new_token
@@ -101,16 +101,8 @@ def _job_id(send_id: int) -> str:
 
 
 def _enqueue_sends(send_ids: list[int]) -> None:
-    spec = spec_of(run_send)
     for send_id in send_ids:
-        if current_app.config["JOBS_INLINE"]:
-            with current_app.app_context():
-                run_send(send_id)
-            continue
-        try:
-            get_queue(spec.queue).enqueue_call(run_send, args=(send_id,), job_id=_job_id(send_id), **spec.options())
-        except redis.RedisError:
-            log.warning("Redis unavailable: survey send %s left for the sweep", send_id)
+        enqueue_now(run_send, send_id, job_id=_job_id(send_id))
 
 
 @job(SEND_JOB)
