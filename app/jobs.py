@@ -130,8 +130,9 @@ def clear_queues() -> None:
             conn.delete(registry.key)
 
 
-def enqueue_now(func: Callable, *args) -> None:
-    """Hand ``func(*args)`` to its queue now (or run it here when jobs run inline).
+def enqueue_now(func: Callable, *args, job_id: str | None = None) -> None:
+    """Hand ``func(*args)`` to its queue now (or run it here when jobs run inline). ``job_id`` names the RQ
+    job, for work whose job the sweep must be able to find in Redis.
 
     Never raises for a Redis outage: the database still says the work is owed, and the sweep finds it.
     """
@@ -141,7 +142,7 @@ def enqueue_now(func: Callable, *args) -> None:
             func(*args)
         return
     try:
-        get_queue(spec.queue).enqueue_call(func, args=args, **spec.options())
+        get_queue(spec.queue).enqueue_call(func, args=args, job_id=job_id, **spec.options())
     except redis.RedisError:
         log.warning("Redis unavailable: %s%r left for the sweep", func.__name__, args)
 
@@ -227,11 +228,13 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then outbox messages still owed; then form submission keys older than a day.
+    in this same pass; then survey sends whose job was lost; then outbox messages still owed; then form
+    submission keys older than a day.
     """
     from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.surveys.sending import sweep_sends
 
     try:
         notices = sweep_due()
@@ -239,4 +242,10 @@ def sweep() -> dict:
         log.exception("notice sweep failed; the notices stay owed for the next sweep")
         db.session.rollback()
         notices = 0
-    return {"notices": notices, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    try:
+        sends = sweep_sends()
+    except Exception:  # noqa: BLE001  (nor must a failing look at survey sends)
+        log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
+        db.session.rollback()
+        sends = 0
+    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}

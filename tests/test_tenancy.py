@@ -30,6 +30,7 @@ ID_FACTORIES = {
     "plan_template_id": lambda app, t: _setup_row(app, t, "plan_template"),
     "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
     "question_id": lambda app, t: _survey_question(app, t),
+    "send_id": lambda app, t: _survey_send(app, t),
 }
 
 
@@ -58,6 +59,18 @@ def _survey_question(app, tenant_id):
         db.session.add(question)
         db.session.commit()
         return question.id
+
+
+def _survey_send(app, tenant_id):
+    from app.surveys.models import SurveySend
+    from app.surveys.services import default_survey
+
+    with app.app_context(), tenant_context(tenant_id):
+        send = SurveySend(survey_id=default_survey().id, contact_ids=[], status="done", total=0, queued=0,
+                          skipped_throttled=0, throttle_days=30, last_contact_id=0)
+        db.session.add(send)
+        db.session.commit()
+        return send.id
 
 
 def _ticket(app, tenant_id):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.contacts.models import Contact
+from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
@@ -82,6 +82,56 @@ class SurveyQuestion(TenantScoped, db.Model):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+SEND_STATES = {"queued": "Queued", "running": "Sending", "done": "Done", "failed": "Failed"}
+
+
+class SurveySend(TenantScoped, db.Model):
+    """One send of a survey to a recipient role or to a list of contacts, worked through by a job in batches.
+
+    ``last_contact_id`` is the job's place: contacts are taken in id order, and each batch's invitations,
+    outbox rows and this row's progress commit together, so a job that dies resumes after the last batch
+    that committed. ``lease_until`` is how long the running job holds the send.
+    """
+
+    __tablename__ = "survey_send"
+    __table_args__ = (
+        Index("ix_survey_send_tenant_created", "tenant_id", "created_at"),
+        # The sweep looks across tenants for sends whose job was lost, so this one leads with status.
+        Index("ix_survey_send_status", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    role_id: Mapped[int | None] = mapped_column(ForeignKey("recipient_role.id", ondelete="SET NULL"))
+    contact_ids: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_throttled: Mapped[int] = mapped_column(Integer, default=0)
+    throttle_days: Mapped[int] = mapped_column(Integer, default=0)
+    last_contact_id: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    role: Mapped[RecipientRole | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    @property
+    def state_label(self) -> str:
+        return SEND_STATES.get(self.status, self.status)
+
+    @property
+    def processed(self) -> int:
+        return self.queued + self.skipped_throttled
+
+
 class SurveyInvitation(TenantScoped, db.Model):
     """One survey sent to one contact; the token in its links is stored only as a SHA-256 hash."""
 
@@ -89,6 +139,8 @@ class SurveyInvitation(TenantScoped, db.Model):
     __table_args__ = (
         Index("ix_survey_invitation_tenant_contact", "tenant_id", "contact_id", "created_at"),
         Index("ix_survey_invitation_tenant_created", "tenant_id", "created_at"),
+        # A send invites a contact once, however often its job runs (see app.surveys.sending).
+        UniqueConstraint("send_id", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,6 +148,7 @@ class SurveyInvitation(TenantScoped, db.Model):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("survey_send.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

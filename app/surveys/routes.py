@@ -6,9 +6,10 @@ from flask import Blueprint, request, url_for
 from flask_login import current_user
 
 from app.rules import RuleError
-from app.surveys import services
+from app.surveys import sending, services
 from app.surveys.forms import BY_ROLE, MAX_CHOSEN, SendToContactsForm, SendToRoleForm
-from app.tenancy import WORKING_ROLES, current_tenant, require_role
+from app.surveys.models import SurveySend
+from app.tenancy import WORKING_ROLES, current_tenant, get_or_404, require_role
 from app.views import place_error, refused, render_page, saved
 
 bp = Blueprint("surveys", __name__, url_prefix="/t/<tenant_slug>/surveys")
@@ -16,6 +17,8 @@ bp = Blueprint("surveys", __name__, url_prefix="/t/<tenant_slug>/surveys")
 PAGE = "surveys/send.html"
 FRAGMENT = "surveys/_send.html"
 CONTACT_LIST_FRAGMENT = "surveys/_send_contacts.html"
+STATUS_PAGE = "surveys/send_status.html"
+PROGRESS_FRAGMENT = "surveys/_send_progress.html"
 CONTACT_LIST_LIMIT = MAX_CHOSEN
 
 
@@ -31,6 +34,8 @@ def _context(contacts_form: SendToContactsForm, role_form: SendToRoleForm, q: st
         "question": survey.question_for(current_tenant.name),
         "preview": services.invitation_preview(current_tenant, survey, current_user._get_current_object()),
         "send_blocked": services.send_blocked_reason(current_tenant),
+        "sends": sending.recent_sends(),
+        "send_summary": sending.send_summary,
     }
 
 
@@ -67,17 +72,17 @@ def send():
                 recipients = []
     if not recipients:
         return refused(PAGE, FRAGMENT, lambda: _context(contacts_form, role_form))
-    if by_role:
+    plan = services.plan_send(recipients)
+    if by_role and (request.form.get("confirm_count", type=int) != len(plan.recipients) or not plan.recipients):
         # A send to a role asks first, saying how many it will email; the confirmation carries that number,
         # so if the role's contacts change in between, the person is asked again with the new one.
-        plan = services.plan_send(recipients)
-        if request.form.get("confirm_count", type=int) != len(plan.recipients) or not plan.recipients:
-            return render_page(PAGE, FRAGMENT, confirm=plan, **_context(contacts_form, role_form))
+        return render_page(PAGE, FRAGMENT, confirm=plan, **_context(contacts_form, role_form))
 
     try:
-        result = services.send_survey(
+        send = services.send_survey(
             tenant=current_tenant._get_current_object(), survey=services.default_survey(),
-            contacts=recipients, sent_by=current_user._get_current_object(),
+            sent_by=current_user._get_current_object(), total=len(recipients),
+            **({"role": role_form.role} if by_role else {"contacts": recipients}),
         )
     except RuleError as error:
         place_error(form, error, "role_id" if by_role else "contact_ids")
@@ -85,6 +90,14 @@ def send():
     back = url_for("surveys.send")
     if request.form.get("from_contact") and len(recipients) == 1:
         back = url_for("contacts.show", contact_id=recipients[0].id)
-    return saved(result.message, back,
+    return saved(plan.starting, back,
                  lambda: render_page(PAGE, FRAGMENT, **_context(*_fresh_forms(services.roles_with_counts()))),
-                 "success" if result.sent and not result.throttled else "info")
+                 "info")
+
+
+@bp.get("/sends/<int:send_id>")
+@require_role(*WORKING_ROLES)
+def send_status(send_id: int):
+    """A send's progress: a page, or for htmx the fragment that polls itself until the send is done."""
+    send = get_or_404(SurveySend, send_id)
+    return render_page(STATUS_PAGE, PROGRESS_FRAGMENT, send=send, send_summary=sending.send_summary)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Iterable, Mapping
@@ -16,12 +16,12 @@ from app.accounts.models import Tenant, User
 from app.auth.services import unverified_founder
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.extensions import db
-from app.mail import queue_email
 from app.rules import RuleError
-from app.security import hash_token, new_token
+from app.security import hash_token
 from app.settings.services import get_settings
+from app.surveys import sending
 from app.surveys.models import (
-    BAND_LABELS, QUESTION_KINDS, Response, ResponseAnswer, Survey, SurveyInvitation, SurveyQuestion,
+    BAND_LABELS, QUESTION_KINDS, Response, ResponseAnswer, Survey, SurveyInvitation, SurveyQuestion, SurveySend,
 )
 from app.tenancy import unscoped
 from app.timeutil import utcnow
@@ -105,19 +105,22 @@ def roles_with_counts() -> list[tuple[RecipientRole, int]]:
     return [(role, counts.get(role.id, 0)) for role in roles]
 
 
-def _invitation_values(tenant: Tenant, survey: Survey, contact) -> dict[str, str]:
-    return {
-        "organisation": tenant.name, "contact.first_name": contact.first_name, "contact.name": contact.name,
-        "contact.account": getattr(contact, "account_name", None) or "",
-        "survey.question": survey.question_for(tenant.name),
-    }
+def survey_values(tenant: Tenant, survey: Survey) -> dict[str, str]:
+    """The invitation's merge values that are the same for every recipient."""
+    return {"organisation": tenant.name, "survey.question": survey.question_for(tenant.name)}
+
+
+def contact_values(contact) -> dict[str, str]:
+    """The invitation's merge values of one recipient."""
+    return {"contact.first_name": contact.first_name, "contact.name": contact.name,
+            "contact.account": getattr(contact, "account_name", None) or ""}
 
 
 def invitation_preview(tenant: Tenant, survey: Survey, sent_by: User | None = None) -> dict:
     """Sender, subject and plain-text body of the invitation email as a recipient would get it from
     ``sent_by``, with sample links."""
     sample = SimpleNamespace(first_name="[First name]", name="[Name]", account_name="[Account]")
-    values = _invitation_values(tenant, survey, sample) | {"survey.link": "[personal link]"}
+    values = survey_values(tenant, survey) | contact_values(sample) | {"survey.link": "[personal link]"}
     links = [(score, f"[personal link for score {score}]") for score in SCORES]
     rendered = emailtemplates.render("survey_invitation", values, score_links=links)
     from_name, reply_to = invitation_sender(tenant, sent_by)
@@ -144,30 +147,6 @@ def _names(contacts: list[Contact], shown: int = 5) -> str:
     """"Ann, Bob and 3 more": the first ``shown`` names and how many others."""
     more = len(contacts) - shown
     return ", ".join(c.name for c in contacts[:shown]) + (f" and {more} more" if more > 0 else "")
-
-
-@dataclass
-class SendResult:
-    sent: int = 0
-    throttled: list[Contact] = field(default_factory=list)
-    throttle_days: int = 0
-
-    @property
-    def message(self) -> str:
-        """What happened, in words: how many were sent, how many skipped and why. It is flashed, and so rides in
-        the session cookie, which anyone holding it can read: it names no contact."""
-        parts = []
-        if self.sent or not self.throttled:
-            parts.append(f"Survey sent to {self.sent} contact{'' if self.sent == 1 else 's'}.")
-        else:
-            parts.append("No survey was sent.")
-        if self.throttled:
-            n = len(self.throttled)
-            parts.append(
-                f"{n} contact{' was' if n == 1 else 's were'} skipped because they were surveyed in the last "
-                f"{self.throttle_days} days."
-            )
-        return " ".join(parts)
 
 
 def recently_surveyed(contact_ids: list[int], days: int) -> set[int]:
@@ -202,6 +181,17 @@ class SendPlan:
                      f"{_names(self.throttled)})")
         return text + "."
 
+    @property
+    def starting(self) -> str:
+        """What a send that has just started will do, without names (it is flashed, and so rides in the
+        session cookie): "Sending the survey to N contacts; M skipped: surveyed in the last D days."."""
+        n, skipped = len(self.recipients), len(self.throttled)
+        text = f"Sending the survey to {n:,} contact{'' if n == 1 else 's'}"
+        if skipped:
+            text += (f"; {skipped:,} contact{' is' if skipped == 1 else 's are'} skipped because "
+                     f"{'it was' if skipped == 1 else 'they were'} surveyed in the last {self.throttle_days} days")
+        return text + "."
+
 
 def plan_send(contacts: Iterable[Contact]) -> SendPlan:
     """Split ``contacts`` into those a send would email and those it skips for the throttle window."""
@@ -212,31 +202,17 @@ def plan_send(contacts: Iterable[Contact]) -> SendPlan:
                     throttled=[c for c in contacts if c.id in skip], throttle_days=days)
 
 
-def send_survey(*, tenant: Tenant, survey: Survey, contacts: Iterable[Contact], sent_by: User) -> SendResult:
-    """Create one invitation per contact and queue its email, skipping contacts surveyed within the
-    organisation's throttle window (see :func:`plan_send`). Raises :class:`~app.rules.RuleError` until the
-    organisation may send."""
+def send_survey(*, tenant: Tenant, survey: Survey, sent_by: User, contacts: Iterable[Contact] | None = None,
+                role: RecipientRole | None = None, total: int | None = None) -> SurveySend:
+    """Start sending ``survey`` to ``contacts``, or to everyone holding ``role`` (``total`` of them expected): the
+    send is recorded now and its job, handed to the worker after commit, invites each contact once and queues
+    their email, skipping contacts surveyed within the organisation's throttle window (see
+    :mod:`app.surveys.sending`). Raises :class:`~app.rules.RuleError` until the organisation may send."""
     require_verified_sender(tenant)
-    plan = plan_send(contacts)
-    result = SendResult(throttled=plan.throttled, throttle_days=plan.throttle_days)
-    from_name, reply_to = invitation_sender(tenant, sent_by)
-    now = utcnow()
-    for contact in plan.recipients:
-        token, token_hash = new_token()
-        db.session.add(SurveyInvitation(
-            survey_id=survey.id, contact_id=contact.id, token_hash=token_hash, sent_by_id=sent_by.id,
-            expires_at=now + INVITATION_LIFETIME,
-        ))
-        values = _invitation_values(tenant, survey, contact) | {"survey.link": survey_link(token)}
-        rendered = emailtemplates.render(
-            "survey_invitation", values, score_links=[(score, survey_link(token, score)) for score in SCORES]
-        )
-        queue_email(
-            kind="survey_invitation", to_address=contact.email, to_name=contact.name, subject=rendered.subject,
-            text_body=rendered.text, html_body=rendered.html, from_name=from_name, reply_to=reply_to,
-        )
-        result.sent += 1
-    return result
+    if role is not None:
+        return sending.start_send(survey=survey, sent_by=sent_by, role=role, total=total or 0)
+    contact_ids = sorted({contact.id for contact in contacts or ()})
+    return sending.start_send(survey=survey, sent_by=sent_by, contact_ids=contact_ids, total=len(contact_ids))
 
 
 def find_invitation(token: str) -> SurveyInvitation | None:

@@ -13,6 +13,7 @@ from app.contacts.models import Contact
 from app.extensions import db
 from app.mail import OutboxMessage, queue_email
 from app.surveys import services as surveys
+from app.surveys.sending import run_send
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
 from tests.support.data import answer, login, make_contact, run_jobs
@@ -53,10 +54,10 @@ def _send_survey(app, tenant_id, contact_id) -> int:
     with app.app_context(), tenant_context(tenant_id):
         tenant = db.session.get(Tenant, tenant_id)
         sender = db.session.execute(select(User).where(User.name == "Ada Admin")).scalar_one()
-        surveys.send_survey(tenant=tenant, survey=surveys.default_survey(),
-                            contacts=[db.session.get(Contact, contact_id)], sent_by=sender)
+        send = surveys.send_survey(tenant=tenant, survey=surveys.default_survey(),
+                                   contacts=[db.session.get(Contact, contact_id)], sent_by=sender)
         db.session.commit()
-        db.session.remove()
+        run_send(send.id)
     return _message_id(app, tenant_id, "survey_invitation")
 
 

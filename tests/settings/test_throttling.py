@@ -8,7 +8,7 @@ from app.settings.models import AuditEntry, WorkflowSettings
 from app.surveys.models import SurveyInvitation
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
-from tests.support.data import login, make_contact, make_invitation
+from tests.support.data import login, make_contact, make_invitation, run_jobs
 
 
 def _invitations(app, tenant_id):
@@ -16,9 +16,12 @@ def _invitations(app, tenant_id):
         return db.session.execute(select(func.count()).select_from(SurveyInvitation)).scalar_one()
 
 
-def _send(client, org, *contact_ids):
-    return client.post(f"/t/{org['slug']}/surveys/send",
-                       data={"recipients": "contacts", "contact_ids": [str(i) for i in contact_ids]})
+def _send(client, app, org, *contact_ids):
+    """Send to the contacts and let the worker run the send."""
+    response = client.post(f"/t/{org['slug']}/surveys/send",
+                           data={"recipients": "contacts", "contact_ids": [str(i) for i in contact_ids]})
+    run_jobs(app)
+    return response
 
 
 def test_contact_surveyed_within_30_days_is_skipped_with_the_reason(app, client, org):
@@ -26,7 +29,7 @@ def test_contact_surveyed_within_30_days_is_skipped_with_the_reason(app, client,
     recent = make_contact(app, org["tenant_id"], "Recent Rita")
     make_invitation(app, org["tenant_id"], recent)
     login(client, app, org["agent"])
-    response = _send(client, org, fresh, recent)
+    response = _send(client, app, org, fresh, recent)
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Survey sent to 1 contact." in page
@@ -41,7 +44,7 @@ def test_a_contact_surveyed_before_the_window_is_surveyed_again(app, client, org
         db.session.execute(select(SurveyInvitation)).scalar_one().created_at = utcnow() - timedelta(days=31)
         db.session.commit()
     login(client, app, org["agent"])
-    _send(client, org, contact)
+    _send(client, app, org, contact)
     assert _invitations(app, org["tenant_id"]) == 2
 
 
@@ -49,7 +52,7 @@ def test_when_everyone_is_throttled_nothing_is_sent_and_the_page_says_so(app, cl
     contact = make_contact(app, org["tenant_id"], "Recent Rita")
     make_invitation(app, org["tenant_id"], contact)
     login(client, app, org["agent"])
-    page = client.get(_send(client, org, contact).headers["Location"]).get_data(as_text=True)
+    page = client.get(_send(client, app, org, contact).headers["Location"]).get_data(as_text=True)
     assert "No survey was sent." in page and "surveyed in the last 30 days" in page
     assert _invitations(app, org["tenant_id"]) == 1
 
@@ -62,7 +65,7 @@ def test_a_shorter_window_changes_who_is_skipped(app, client, org):
         db.session.commit()
     login(client, app, org["admin"])
     assert client.post(f"/t/{org['slug']}/settings/throttling", data={"survey_throttle_days": "7"}).status_code == 303
-    _send(client, org, contact)
+    _send(client, app, org, contact)
     assert _invitations(app, org["tenant_id"]) == 2
 
 
@@ -71,7 +74,7 @@ def test_no_limit_surveys_everyone(app, client, org):
     make_invitation(app, org["tenant_id"], contact)
     login(client, app, org["admin"])
     client.post(f"/t/{org['slug']}/settings/throttling", data={"survey_throttle_days": "0"})
-    _send(client, org, contact)
+    _send(client, app, org, contact)
     assert _invitations(app, org["tenant_id"]) == 2
 
 
@@ -88,6 +91,7 @@ def test_throttling_by_recipient_role_reports_skips_too(app, client, org):
     asked = client.post(f"/t/{org['slug']}/surveys/send", data=send).get_data(as_text=True)
     assert "This will email 1 contact (1 skipped: surveyed in the last 30 days — Role Two)." in asked
     response = client.post(f"/t/{org['slug']}/surveys/send", data={**send, "confirm_count": "1"})
+    run_jobs(app)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Survey sent to 1 contact." in page and "Role Two" in page
 

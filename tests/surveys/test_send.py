@@ -68,11 +68,12 @@ def test_send_to_selected_contacts_delivers_survey_emails_with_score_links(clien
     login(client, app, org["agent"])
     response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": [casey, dana]})
     assert response.status_code == 303 and response.headers["Location"].endswith("/surveys/send")
+    assert "Sending the survey to 2 contacts." in client.get(response.headers["Location"]).get_data(as_text=True)
+    run_jobs(app)
     assert "Survey sent to 2 contacts." in client.get(response.headers["Location"]).get_data(as_text=True)
     assert _invited(app, org["tenant_id"]) == [(casey, org["agent"]), (dana, org["agent"])]
     assert _counts(app, org["tenant_id"]) == (2, 2)
 
-    run_jobs(app)
     messages = smtp_sink.wait_for(2)
     assert sorted(str(m["To"]) for m in messages) == ["Casey Client <casey.client@client.example>",
                                                        "Dana Doe <dana.doe@client.example>"]
@@ -103,8 +104,8 @@ def test_send_by_role_reaches_only_contacts_with_that_role(client, app, org, smt
     assert _counts(app, org["tenant_id"]) == (0, 0)
     response = client.post(_url(org), data={**signers, "confirm_count": "2"})
     assert response.status_code == 303
-    assert [c for c, _ in _invited(app, org["tenant_id"])] == sorted([signer, both])
     run_jobs(app)
+    assert [c for c, _ in _invited(app, org["tenant_id"])] == sorted([signer, both])
     assert sorted(str(m["To"]) for m in smtp_sink.wait_for(2)) == [
         "Bea Both <bea.both@client.example>", "Sam Signer <sam.signer@client.example>"]
 
@@ -142,10 +143,12 @@ def test_htmx_send_returns_the_fragment_with_the_message(client, app, org):
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert "<html" not in fragment and "<h1>" not in fragment
-    assert '<div id="flashes" hx-swap-oob="true">' in fragment and "Survey sent to 1 contact." in fragment
+    assert '<div id="flashes" hx-swap-oob="true">' in fragment and "Sending the survey to 1 contact." in fragment
+    assert "Queued 0 of 1" in fragment and 'hx-trigger="every 1s"' in fragment  # its progress, polling
     assert f'value="{casey}" checked' not in fragment  # the form starts afresh
     error = client.post(_url(org), data={"recipients": "contacts"}, headers={"HX-Request": "true"})
     assert error.status_code == 422 and "Choose at least one contact" in error.get_data(as_text=True)
+    run_jobs(app)
     assert _counts(app, org["tenant_id"]) == (1, 1)
 
 
@@ -166,8 +169,9 @@ def test_send_from_the_contact_page_returns_there(client, app, org):
     assert f'action="{_url(org)}"' in page and f'name="contact_ids" value="{casey}"' in page
     response = client.post(_url(org), data={"recipients": "contacts", "contact_ids": casey, "from_contact": "1"})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/contacts/{casey}")
+    run_jobs(app)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Survey sent to 1 contact." in page and "Awaiting answer" in page
+    assert "Sending the survey to 1 contact." in page and "Awaiting answer" in page
 
 
 def test_viewer_cannot_send(client, app, org):
@@ -196,9 +200,9 @@ def test_sending_in_one_organisation_touches_nothing_in_another(client, app, org
     response = client.post(_url(org), data={"recipients": "role", "confirm_count": "1",
                                             "role_id": _role_id(app, org["tenant_id"], "NPS Recipient")})
     assert response.status_code == 303
+    run_jobs(app)
     assert _counts(app, org["tenant_id"]) == (1, 1)
     assert _counts(app, other_org["tenant_id"]) == (0, 0)
-    run_jobs(app)
     assert [str(m["To"]) for m in smtp_sink.wait_for(1)] == ["Casey Client <casey.client@client.example>"]
     assert client.get(f"/t/{other_org['slug']}/surveys/send").status_code == 404
 
@@ -234,9 +238,15 @@ def test_a_send_to_a_role_first_says_how_many_it_will_email_and_who_it_skips_the
                            headers={"HX-Request": "true"})
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
-    assert "Survey sent to 2 contacts." in fragment and "Rita Recent" in fragment
+    assert ("Sending the survey to 2 contacts; 1 contact is skipped because it was surveyed in the last 30 days."
+            in fragment and "Rita Recent" in fragment)
     assert 'id="send-confirm"' not in fragment
     run_jobs(app)
+    [send_id] = re.findall(r'id="survey-send-(\d+)"', fragment)
+    progress = client.get(f"/t/{org['slug']}/surveys/sends/{send_id}", headers={"HX-Request": "true"})
+    summary = progress.get_data(as_text=True)
+    assert "Survey sent to 2 contacts. 1 contact was skipped because they were surveyed in the last 30 days." in summary
+    assert "hx-trigger" not in summary and "<progress" not in summary  # done: the polling stops
     assert sorted(str(m["To"]) for m in smtp_sink.wait_for(2)) == [
         "Bea Both <bea.both@client.example>", "Sam Signer <sam.signer@client.example>"]
 
