@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
@@ -97,10 +98,12 @@ def main() -> None:
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
                       "QUEUE_PREFIX": PREFIX, "JOBS_INLINE": False, "SMTP_PORT": port})
     with app.app_context():
-        with db.engine.begin() as conn:
+        # The app's engine acts as the app role, which owns nothing: the login user rebuilds the schema.
+        with create_engine(db.engine.url, poolclass=NullPool).begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         upgrade(directory=str(app.extensions["migrate"].directory))
+        db.engine.dispose()  # connections opened before the migrations made the app role would bypass it
         clear_queues()
         tenant, _ = accounts.create_organisation(name="Bench Billing", kind="billing", timezone="UTC",
                                                  admin_name="Ada Admin", email="ada@bench.example",
@@ -113,7 +116,8 @@ def main() -> None:
                  "text_body": "Hello,\n\nHow likely are you to recommend us to a colleague?\n" * 5,
                  "html_body": "<p>How likely are you to recommend us to a colleague?</p>" * 5,
                  "created_at": now, "enqueued_at": now} for n in range(COUNT)]
-        ids = list(db.session.execute(insert(OutboxMessage.__table__).returning(OutboxMessage.id), rows).scalars())
+        ids = list(db.session.execute(unscoped(insert(OutboxMessage.__table__).returning(OutboxMessage.id)),
+                                      rows).scalars())
         db.session.commit()
         enqueue_deliveries(ids)
         jobs = get_queue(QUEUE_MAIL).count

@@ -29,7 +29,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.accounts.models import Membership, Tenant, User  # noqa: E402
+from app.accounts.models import Membership, User  # noqa: E402
 from app.accounts.services import create_organisation  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.security import hash_password  # noqa: E402

@@ -79,7 +79,7 @@ def send():
         return render_page(PAGE, FRAGMENT, confirm=plan, **_context(contacts_form, role_form))
 
     try:
-        send = services.send_survey(
+        services.send_survey(
             tenant=current_tenant._get_current_object(), survey=services.default_survey(),
             sent_by=current_user._get_current_object(), total=len(recipients),
             **({"role": role_form.role} if by_role else {"contacts": recipients}),
