@@ -61,6 +61,10 @@ def _report_redis(app: Flask, was_up: bool) -> bool:
     return True
 
 
+# Below the 5 s socket timeout of app.jobs.redis_connection.
+DEQUEUE_WAIT_SECONDS = 3
+
+
 class Worker(SimpleWorker):
     """RQ's SimpleWorker (jobs run in this process: no fork, so the database pool is never shared across
     processes) that sets aside a job it cannot load instead of quitting, tries a lost Redis again at least every
@@ -70,6 +74,10 @@ class Worker(SimpleWorker):
     max_connection_wait_time = RECONNECT_MAX_SECONDS
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        # Wait for a job a little less than the connection's read timeout (app.jobs.redis_connection), so
+        # an idle wait ends as "no job yet" rather than as a lost connection. None is a burst's no-wait.
+        if timeout is not None:
+            timeout = min(timeout, DEQUEUE_WAIT_SECONDS)
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
