@@ -26,14 +26,15 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts.models import Membership, User  # noqa: E402
 from app.accounts.services import create_organisation  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.security import hash_password  # noqa: E402
-from app.tenancy import tenant_context  # noqa: E402
+from app.tenancy import tenant_context, unscoped  # noqa: E402
 
 PASSWORD = "bench-password"
 ORGANISATIONS = 200
@@ -51,6 +52,11 @@ LAST = ("ARRAY['Okafor','Smith','Nguyen','Garcia','Kowalski','Haddad','Larsen','
         "'Fischer','Rossi','Dubois','Novak','Murphy','Schmidt','Costa','Jensen','Ali','Park']")
 
 
+
+def _q(sql: str):
+    """Raw SQL of the loader: it writes every organisation's rows, so it says it crosses tenants."""
+    return unscoped(text(sql))
+
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -61,11 +67,11 @@ def _database_url() -> str:
 
 
 def _sql(statement: str, **params) -> None:
-    db.session.execute(text(statement), params)
+    db.session.execute(_q(statement), params)
 
 
 def _max_id(table: str) -> int:
-    return db.session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+    return db.session.execute(_q(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
 
 
 def organisations() -> dict[str, int]:
@@ -94,11 +100,11 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
     """Contacts, responses, tickets, timeline, root causes, tasks, plan items and outbox rows for one tenant,
     a few ``INSERT … SELECT`` statements per table, with ids following the table's current maximum."""
     base = {table: _max_id(table) for table in ("contact", "response", "ticket", "activity", "outbox_message")}
-    agents = db.session.execute(text(
+    agents = db.session.execute(_q(
         "SELECT array_agg(user_id ORDER BY user_id) FROM membership WHERE tenant_id = :t AND role = 'agent'"
     ), {"t": tenant_id}).scalar_one()
-    survey_id = db.session.execute(text("SELECT id FROM survey WHERE tenant_id = :t"), {"t": tenant_id}).scalar_one()
-    causes = db.session.execute(text(
+    survey_id = db.session.execute(_q("SELECT id FROM survey WHERE tenant_id = :t"), {"t": tenant_id}).scalar_one()
+    causes = db.session.execute(_q(
         "SELECT array_agg(id ORDER BY id) FROM root_cause WHERE tenant_id = :t"), {"t": tenant_id}).scalar_one()
     p = {"t": tenant_id, "n": tickets, "c": contacts, "agents": agents, "survey": survey_id, "causes": causes,
          **{f"b_{k}": v for k, v in base.items()}}
@@ -173,14 +179,17 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
     _sql("UPDATE tenant SET next_ticket_number = :n + 1 WHERE id = :t", **p)
 
 
-def reset_sequences() -> None:
-    """Explicit ids were written: move every id sequence past its table's maximum."""
-    tables = db.session.execute(text(
-        "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' AND table_schema = 'public' "
-        "AND column_default LIKE 'nextval%'"
-    )).scalars().all()
-    for table in tables:
-        _sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))")
+def reset_sequences(owner) -> None:
+    """Explicit ids were written: move every id sequence past its table's maximum (as the schema owner: the
+    app role may use the sequences but not set them)."""
+    with owner.begin() as conn:
+        tables = conn.execute(text(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' AND table_schema = 'public' "
+            "AND column_default LIKE 'nextval%'"
+        )).scalars().all()
+        for table in tables:
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT coalesce(max(id), 1) FROM {table}))"))
 
 
 def main() -> None:
@@ -188,10 +197,13 @@ def main() -> None:
     app = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     started = time.perf_counter()
     with app.app_context():
-        with db.engine.begin() as conn:
+        # The app's engine acts as the app role, which owns nothing: the login user rebuilds the schema.
+        owner = create_engine(db.engine.url, poolclass=NullPool)
+        with owner.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         upgrade(directory=str(app.extensions["migrate"].directory))
+        db.engine.dispose()  # connections opened before the migrations made the app role would bypass it
         ids = organisations()
         print(f"{ORGANISATIONS} organisations in {time.perf_counter() - started:.0f} s", flush=True)
         for tenant_id in sorted(ids.values()):
@@ -201,11 +213,11 @@ def main() -> None:
             if name in SIZES:
                 db.session.commit()
                 print(f"{name}: {tickets:,} tickets at {time.perf_counter() - started:.0f} s", flush=True)
-        reset_sequences()
         db.session.commit()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        reset_sequences(owner)
+        with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
-        counts = {table: db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        counts = {table: db.session.execute(_q(f"SELECT count(*) FROM {table}")).scalar_one()
                   for table in ("tenant", "contact", "ticket", "activity", "task", "outbox_message")}
     print("rows: " + ", ".join(f"{table} {count:,}" for table, count in counts.items()))
     print(f"seeded in {time.perf_counter() - started:.0f} s")
