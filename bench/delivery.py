@@ -89,12 +89,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> None:
+def bench_app(port: int):
+    """The app on the benchmark's database, rebuilt empty at the newest revision, with empty queues; mail goes
+    to ``port``."""
     database_url = _database_url()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
     if not redis_available(redis_url):
         sys.exit(f"Redis is not reachable at {redis_url}")
-    port = _free_port()
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
                       "QUEUE_PREFIX": PREFIX, "JOBS_INLINE": False, "SMTP_PORT": port})
     with app.app_context():
@@ -105,6 +106,13 @@ def main() -> None:
         upgrade(directory=str(app.extensions["migrate"].directory))
         db.engine.dispose()  # connections opened before the migrations made the app role would bypass it
         clear_queues()
+    return app
+
+
+def main() -> None:
+    port = _free_port()
+    app = bench_app(port)
+    with app.app_context():
         tenant, _ = accounts.create_organisation(name="Bench Billing", kind="billing", timezone="UTC",
                                                  admin_name="Ada Admin", email="ada@bench.example",
                                                  password="correct-horse-battery")
@@ -128,7 +136,7 @@ def main() -> None:
     sink = multiprocessing.Process(target=_sink, args=(port, ready, out_path, COUNT), daemon=True)
     sink.start()
     ready.wait(10)
-    env = dict(os.environ, APP_ENV="development", DATABASE_URL=database_url, REDIS_URL=redis_url,
+    env = dict(os.environ, APP_ENV="development", DATABASE_URL=_database_url(), REDIS_URL=app.config["REDIS_URL"],
                QUEUE_PREFIX=PREFIX, SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), SWEEP_INTERVAL_SECONDS="1",
                OUTBOX_STALE_SECONDS="2")
     env.pop("JOBS_INLINE", None)

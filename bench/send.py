@@ -33,24 +33,21 @@ COUNT = int(ARGS[0]) if ARGS and ARGS[0].isdigit() else 10_000
 DELIVER = "deliver" in ARGS
 sys.argv[1:] = [str(COUNT)]  # bench/delivery.py reads its count from the command line when imported
 
-from flask_migrate import upgrade  # noqa: E402
 from rq import SimpleWorker  # noqa: E402
-from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import event, func, insert, select  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
 from app.accounts.models import User  # noqa: E402
 from app.contacts.models import Contact, RecipientRole, contact_role  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.jobs import QUEUE_DEFAULT, clear_queues, get_queue, redis_available, redis_connection  # noqa: E402
+from app.jobs import QUEUE_DEFAULT, clear_queues, get_queue, redis_connection  # noqa: E402
 from app.mail import OutboxMessage  # noqa: E402
 from app.surveys import services as surveys  # noqa: E402
 from app.surveys.models import SurveySend  # noqa: E402
 from app.surveys.sending import BATCH_SIZE  # noqa: E402
 from app.tenancy import scoped_by_hand, tenant_context, unscoped  # noqa: E402
 from app.timeutil import utcnow  # noqa: E402
-from delivery import _database_url, _free_port, _sink  # noqa: E402
+from delivery import _database_url, _free_port, _sink, bench_app  # noqa: E402
 
 PREFIX = "turnaround-bench"
 TARGET_SECONDS = 10.0
@@ -100,20 +97,9 @@ def _deliver(database_url: str, redis_url: str, port: int) -> float:
 
 
 def main() -> None:
-    database_url = _database_url()
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
-    if not redis_available(redis_url):
-        sys.exit(f"Redis is not reachable at {redis_url}")
     port = _free_port()
-    app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
-                      "QUEUE_PREFIX": PREFIX, "JOBS_INLINE": False, "SMTP_PORT": port})
+    app = bench_app(port)
     with app.app_context():
-        # The app's engine acts as the app role, which owns nothing: the login user rebuilds the schema.
-        with create_engine(db.engine.url, poolclass=NullPool).begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        upgrade(directory=str(app.extensions["migrate"].directory))
-        clear_queues()
         tenant_id, admin_id, role_id = _seed(app)
 
     with app.test_request_context(), tenant_context(tenant_id):
@@ -144,7 +130,7 @@ def main() -> None:
           f"{len(statements)} SQL statements for {batches} batches of up to {BATCH_SIZE} (plus one COPY each)")
     ok = status == "done" and queued == COUNT == outbox and seconds < TARGET_SECONDS
     if DELIVER:
-        print(f"emails/s: {_deliver(database_url, redis_url, port):.0f}")
+        print(f"emails/s: {_deliver(_database_url(), app.config['REDIS_URL'], port):.0f}")
     with app.app_context():
         clear_queues()
     print(f"target: fully queued in under {TARGET_SECONDS:.0f} s: {'met' if ok else 'NOT met'}")
