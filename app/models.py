@@ -2,16 +2,19 @@
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
 from app.auth.models import AccountToken
 from app.contacts.models import Contact, RecipientRole, contact_role
+from app.customers.models import AccountFunction, AccountStatusChange, AccountTeamMember, CustomerAccount
 from app.mail import OutboxMessage
 from app.settings.models import (
     ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
 )
 from app.submissions import FormSubmission
 from app.surveys.models import Response, ResponseAnswer, Survey, SurveyInvitation, SurveyQuestion
-from app.tickets.models import Activity, Ticket, ticket_root_cause
+from app.teams.models import Team, team_member
+from app.tickets.models import Activity, SavedView, Ticket, ticket_root_cause
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 __all__ = [
+    "AccountFunction", "AccountStatusChange", "AccountTeamMember", "CustomerAccount", "SavedView", "Team", "team_member",
     "AccountToken", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",

@@ -1,16 +1,19 @@
 """People, organisations and who belongs where."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
 
-TENANT_KINDS = {"billing": "Billing company", "clinic": "Clinic", "other": "Other"}
+TENANT_KINDS = {"billing": "Billing company", "clinic": "Clinic", "programme": "Patient-support programme",
+                "other": "Other"}
+# Every member's default capacity: open tickets before routing passes them by (the practice-metrics "50 or less").
+DEFAULT_CAPACITY = 50
 
 
 class User(db.Model):
@@ -20,6 +23,9 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(40))
+    # The member's profile, edited by themselves: merge fields ({agent.title}, {agent.phone}) and sent email use it.
+    job_title: Mapped[str | None] = mapped_column(String(120))
+    email_signature: Mapped[str | None] = mapped_column(Text)
     password_hash: Mapped[str] = mapped_column(String(255))
     # Bumped by logout-everywhere, password change and deactivation: old sessions stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -73,6 +79,9 @@ class Membership(TenantScoped, db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Round-robin assignment picks the working member assigned longest ago.
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Routing skips a member at capacity (open tickets) or away until their return date.
+    capacity: Mapped[int] = mapped_column(Integer, default=DEFAULT_CAPACITY, server_default=str(DEFAULT_CAPACITY))
+    away_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")

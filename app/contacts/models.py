@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.tenancy import TenantScoped, _default_tenant_id
 from app.timeutil import UTCDateTime, utcnow
@@ -38,6 +39,7 @@ class Contact(TenantScoped, db.Model):
         # Emails are stored lower-cased; one contact per address in a tenant.
         Index("uq_contact_tenant_email", "tenant_id", "email", unique=True),
         Index("ix_contact_tenant_external", "tenant_id", "external_id"),
+        Index("ix_contact_tenant_account", "tenant_id", "account_id", "name", "id"),
         # Search by part of a name or email (PostgreSQL: pg_trgm with btree_gin; created by migration 0006).
         Index("ix_contact_name_trgm", "tenant_id", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}),
@@ -50,10 +52,12 @@ class Contact(TenantScoped, db.Model):
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     account_name: Mapped[str | None] = mapped_column(String(160))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("customer_account.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    account: Mapped[CustomerAccount | None] = relationship()
     roles: Mapped[list[RecipientRole]] = relationship(secondary=contact_role, order_by=RecipientRole.name)
 
     @property

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -48,7 +48,14 @@ class WorkflowSettings(TenantScoped, db.Model):
     survey_throttle_days: Mapped[int] = mapped_column(Integer, default=30)
     # Alerts
     phi_safe_alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A PHI-safe alert may carry the contact's opaque external id (the patient-support "unique patient identifier").
+    alert_external_id: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     breach_reassign_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    # Routing (app.teams.routing): the account owner first, then round robin in the routing team, then everyone
+    route_to_account_owner: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    routing_team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
+    # Open tickets per working member above which admins are told, once a day, to add a team member
+    backlog_threshold: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
     # New contacts
     default_contact_role_id: Mapped[int | None] = mapped_column(ForeignKey("recipient_role.id", ondelete="SET NULL"))
     # Survey sender: the display name and Reply-To of invitations (the envelope From stays MAIL_SENDER_ADDRESS)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.contacts.models import Contact
+from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.settings.models import RootCause
 from app.surveys.models import Response
@@ -72,6 +73,7 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_ticket_board_closed", "tenant_id", "status", "closed_at", "id"),
         Index("ix_ticket_board_mine_opened", "tenant_id", "assignee_id", "status", "opened_at", "id"),
         Index("ix_ticket_board_mine_closed", "tenant_id", "assignee_id", "status", "closed_at", "id"),
+        Index("ix_ticket_tenant_account_opened", "tenant_id", "account_id", "opened_at", "id"),
         # "SLA due soonest": the due time that runs now (first contact until met, then resolution), undated last.
         Index("ix_ticket_board_due", "tenant_id", "status", text(CURRENT_DUE_SQL), "opened_at", "id")
         .ddl_if(dialect="postgresql"),
@@ -81,6 +83,8 @@ class Ticket(TenantScoped, db.Model):
     number: Mapped[int] = mapped_column(Integer)
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"), unique=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    # The contact's account when the ticket opened.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("customer_account.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default=Status.NEW)
     # What opened it: a low score, or a yes/no trigger question answered "No".
@@ -100,6 +104,7 @@ class Ticket(TenantScoped, db.Model):
 
     response: Mapped[Response] = relationship()
     contact: Mapped[Contact] = relationship()
+    account: Mapped[CustomerAccount | None] = relationship()
     assignee: Mapped[User | None] = relationship()
     activities: Mapped[list["Activity"]] = relationship(
         back_populates="ticket", order_by="Activity.created_at.desc(), Activity.id.desc()"
@@ -135,3 +140,16 @@ class Activity(TenantScoped, db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="activities")
     actor: Mapped[User | None] = relationship()
+
+
+class SavedView(TenantScoped, db.Model):
+    """A member's named ticket-list view: the list's query string ("My overdue", "Team at risk")."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
