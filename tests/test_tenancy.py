@@ -368,3 +368,26 @@ def test_row_level_security_follows_the_tenant_through_savepoints_and_transactio
             assert _count("contact", a_id) == 1
         assert _count("contact", a_id) == 0  # no tenant and no all_tenants: nothing
         db.session.rollback()
+
+
+def test_search_views_show_only_the_tenant_the_transaction_is_set_to(pg):
+    """The search views (app.search) stand outside the policies; each shows its table's rows of the current
+    tenant only, whatever tenant id a query names, and answers searches through the trigram indexes."""
+    from app.search import SEARCHABLE, matching_ids
+    from app.contacts.models import Contact
+
+    a_id, b_id = _two_orgs_with_contacts(pg)
+    with pg.app_context():
+        with tenant_context(a_id):
+            own = db.session.execute(matching_ids(Contact, ["name", "email"], "a")).scalars().all()
+            assert own
+        with tenant_context(b_id):
+            for view in SEARCHABLE:
+                assert db.session.execute(scoped_by_hand(text(
+                    f'SELECT count(*) FROM "{view}_search" WHERE tenant_id = :a')), {"a": a_id}).scalar_one() == 0
+            planted = db.session.execute(scoped_by_hand(text(
+                "SELECT count(*) FROM contact_search WHERE id = ANY(:ids)")), {"ids": own}).scalar_one()
+            assert planted == 0
+        with all_tenants():
+            assert db.session.execute(scoped_by_hand(text("SELECT count(*) FROM contact_search"))).scalar_one() == 0
+        db.session.rollback()

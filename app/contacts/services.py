@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from app.contacts.models import Contact, RecipientRole
 from app.extensions import db
+from app.search import matching_ids
 from app.settings.services import get_settings
 from app.rules import RuleError
 from app.surveys.models import Response, SurveyInvitation
@@ -53,15 +54,12 @@ def default_role_ids(roles: Iterable[RecipientRole]) -> list[int]:
 
 
 def _matching(statement: Select, q: str | None) -> Select:
-    """Contacts whose name or email contains ``q`` (any case, wildcards taken literally).
-
-    ``ILIKE '%q%'`` on PostgreSQL, where the trigram indexes of migration 0006 answer it; SQLite scans.
-    """
+    """Contacts whose name or email contains ``q`` (any case, wildcards taken literally), through the trigram
+    indexes on PostgreSQL (app.search)."""
     q = (q or "").strip()
     if not q:
         return statement
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return statement.where(or_(Contact.name.ilike(pattern, escape="\\"), Contact.email.ilike(pattern, escape="\\")))
+    return statement.where(Contact.id.in_(matching_ids(Contact, ["name", "email"], q)))
 
 
 def contact_page(q: str | None, after: str | None, per_page: int = 25) -> KeysetPage:

@@ -128,7 +128,12 @@ class Activity(TenantScoped, db.Model):
     """One entry in a ticket's timeline. Rows are only ever added."""
 
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_tenant_ticket_created", "tenant_id", "ticket_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_activity_tenant_ticket_created", "tenant_id", "ticket_id", "created_at"),
+        # Search in notes and logged calls and emails (app.search; PostgreSQL only, created by migration 0016).
+        Index("ix_activity_body_trgm", "tenant_id", "body", postgresql_using="gin",
+              postgresql_ops={"body": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
