@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
+from app.accounts.models import User
+from app.contacts.models import Contact
 from app.extensions import db
 from app.settings.models import RootCause
+from app.surveys.models import Response
 from app.tenancy import current_tenant_id, parse_id
 from app.tickets.models import STATUSES, Ticket, ticket_root_cause
 from app.timeutil import UTCDateTime
@@ -121,6 +124,15 @@ def count_label(count: int) -> str:
     return f"{COUNT_CAP}+" if count > COUNT_CAP else str(count)
 
 
+# What a card shows, and no more: a card is built ~100 times per board, so every column loaded counts.
+CARD_LOADING = (
+    defer(Ticket.closing_note), defer(Ticket.updated_at),
+    joinedload(Ticket.contact).load_only(Contact.name, Contact.account_name),
+    joinedload(Ticket.response).load_only(Response.score, Response.band),
+    joinedload(Ticket.assignee).load_only(User.name),
+)
+
+
 def column(status: str, board: BoardFilter, after: str | None = None, limit: int = COLUMN_LIMIT) -> Column:
     """``limit`` cards of one column after the cursor ``after``, with contact, response, assignee and
     action-plan progress, in one statement."""
@@ -128,8 +140,7 @@ def column(status: str, board: BoardFilter, after: str | None = None, limit: int
     plan_total = items.correlate(Ticket).scalar_subquery()
     plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()
     statement = _in_column(
-        select(Ticket, plan_done, plan_total).options(
-            joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee)),
+        select(Ticket, plan_done, plan_total).options(*CARD_LOADING),
         status, board,
     )
     page = keyset_page(statement, order_columns(status, board.sort), after=after, limit=limit,
