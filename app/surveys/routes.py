@@ -57,12 +57,13 @@ def send():
     contacts_form = SendToContactsForm(formdata=None if by_role else request.form)
     role_form = SendToRoleForm(formdata=request.form if by_role else None, roles=roles)
     form = role_form if by_role else contacts_form
-    recipients = []
+    recipients, plan = [], None
     if form.validate():
         if by_role:
-            recipients = services.contacts_with_role(role_form.role)
-            if not recipients:
+            plan = services.plan_role_send(role_form.role)
+            if not plan.recipient_count + plan.throttled_count:
                 role_form.role_id.errors.append(f"No contact has the role {role_form.role.name} yet.")
+                plan = None
         else:
             recipients = services.contacts_by_ids(contacts_form.contact_ids.data)
             if len(recipients) != len(set(contacts_form.contact_ids.data)):
@@ -70,10 +71,10 @@ def send():
                     "Some of the chosen contacts no longer exist. Check the list and send again."
                 )
                 recipients = []
-    if not recipients:
+    if not (recipients or plan):
         return refused(PAGE, FRAGMENT, lambda: _context(contacts_form, role_form))
-    plan = services.plan_send(recipients)
-    if by_role and (request.form.get("confirm_count", type=int) != len(plan.recipients) or not plan.recipients):
+    plan = plan or services.plan_send(recipients)
+    if by_role and (request.form.get("confirm_count", type=int) != plan.recipient_count or not plan.recipient_count):
         # A send to a role asks first, saying how many it will email; the confirmation carries that number,
         # so if the role's contacts change in between, the person is asked again with the new one.
         return render_page(PAGE, FRAGMENT, confirm=plan, **_context(contacts_form, role_form))
@@ -81,7 +82,8 @@ def send():
     try:
         services.send_survey(
             tenant=current_tenant._get_current_object(), survey=services.default_survey(),
-            sent_by=current_user._get_current_object(), total=len(recipients),
+            sent_by=current_user._get_current_object(),
+            total=plan.recipient_count + plan.throttled_count if by_role else len(recipients),
             **({"role": role_form.role} if by_role else {"contacts": recipients}),
         )
     except RuleError as error:

@@ -57,14 +57,6 @@ def default_survey() -> Survey:
     return db.session.execute(select(Survey).order_by(Survey.id).limit(1)).scalar_one()
 
 
-def contacts_with_role(role: RecipientRole) -> list[Contact]:
-    return list(
-        db.session.execute(
-            select(Contact).where(Contact.roles.any(RecipientRole.id == role.id)).order_by(Contact.name)
-        ).scalars()
-    )
-
-
 def contacts_by_ids(contact_ids: Iterable[int]) -> list[Contact]:
     """The current tenant's contacts among ``contact_ids``, by name; ids of other tenants are simply absent."""
     ids = {int(i) for i in contact_ids or ()}
@@ -143,12 +135,6 @@ def survey_link(token: str, score: int | None = None) -> str:
     return absolute_url("survey_public.answer", **params)
 
 
-def _names(contacts: list[Contact], shown: int = 5) -> str:
-    """"Ann, Bob and 3 more": the first ``shown`` names and how many others."""
-    more = len(contacts) - shown
-    return ", ".join(c.name for c in contacts[:shown]) + (f" and {more} more" if more > 0 else "")
-
-
 def recently_surveyed(contact_ids: list[int], days: int) -> set[int]:
     """Which of ``contact_ids`` were sent a survey within the last ``days`` days (one query)."""
     if days <= 0 or not contact_ids:
@@ -163,29 +149,35 @@ def recently_surveyed(contact_ids: list[int], days: int) -> set[int]:
     )
 
 
+NAMES_SHOWN = 5
+
+
 @dataclass
 class SendPlan:
-    """Who a send would email and who it would skip, and why, before anything is sent."""
+    """How many contacts a send would email and how many it would skip, and why, before anything is sent
+    (counted in the database: a role may hold tens of thousands of contacts)."""
 
-    recipients: list[Contact]
-    throttled: list[Contact]
+    recipient_count: int
+    throttled_count: int
+    throttled_names: list[str]  # the first few skipped, by name
     throttle_days: int
 
     @property
     def summary(self) -> str:
         """"This will email N contacts (M skipped: reasons)."""
-        n = len(self.recipients)
-        text = f"This will email {n} contact{'' if n == 1 else 's'}"
-        if self.throttled:
-            text += (f" ({len(self.throttled)} skipped: surveyed in the last {self.throttle_days} days — "
-                     f"{_names(self.throttled)})")
+        n = self.recipient_count
+        text = f"This will email {n:,} contact{'' if n == 1 else 's'}"
+        if self.throttled_count:
+            more = self.throttled_count - len(self.throttled_names)
+            names = ", ".join(self.throttled_names) + (f" and {more:,} more" if more > 0 else "")
+            text += f" ({self.throttled_count:,} skipped: surveyed in the last {self.throttle_days} days — {names})"
         return text + "."
 
     @property
     def starting(self) -> str:
         """What a send that has just started will do, without names (it is flashed, and so rides in the
         session cookie): "Sending the survey to N contacts; M skipped: surveyed in the last D days."."""
-        n, skipped = len(self.recipients), len(self.throttled)
+        n, skipped = self.recipient_count, self.throttled_count
         text = f"Sending the survey to {n:,} contact{'' if n == 1 else 's'}"
         if skipped:
             text += (f"; {skipped:,} contact{' is' if skipped == 1 else 's are'} skipped because "
@@ -194,12 +186,31 @@ class SendPlan:
 
 
 def plan_send(contacts: Iterable[Contact]) -> SendPlan:
-    """Split ``contacts`` into those a send would email and those it skips for the throttle window."""
+    """The plan of a send to chosen ``contacts``: who it would email and who it skips for the throttle window."""
     contacts = list(contacts)
     days = get_settings().survey_throttle_days
     skip = recently_surveyed([c.id for c in contacts], days)
-    return SendPlan(recipients=[c for c in contacts if c.id not in skip],
-                    throttled=[c for c in contacts if c.id in skip], throttle_days=days)
+    throttled = sorted((c for c in contacts if c.id in skip), key=lambda c: c.name)
+    return SendPlan(recipient_count=len(contacts) - len(throttled), throttled_count=len(throttled),
+                    throttled_names=[c.name for c in throttled[:NAMES_SHOWN]], throttle_days=days)
+
+
+def plan_role_send(role: RecipientRole) -> SendPlan:
+    """The plan of a send to everyone holding ``role``, counted in the database in three statements whatever
+    the role's size."""
+    days = get_settings().survey_throttle_days
+    holders = Contact.roles.any(RecipientRole.id == role.id)
+    total = db.session.execute(select(func.count(Contact.id)).where(holders)).scalar_one()
+    throttled_count, names = 0, []
+    if days > 0 and total:
+        recent = Contact.id.in_(select(SurveyInvitation.contact_id).where(
+            SurveyInvitation.created_at >= utcnow() - timedelta(days=days)))
+        throttled_count = db.session.execute(select(func.count(Contact.id)).where(holders, recent)).scalar_one()
+        if throttled_count:
+            names = list(db.session.execute(select(Contact.name).where(holders, recent)
+                                            .order_by(Contact.name, Contact.id).limit(NAMES_SHOWN)).scalars())
+    return SendPlan(recipient_count=total - throttled_count, throttled_count=throttled_count,
+                    throttled_names=names, throttle_days=days)
 
 
 def send_survey(*, tenant: Tenant, survey: Survey, sent_by: User, contacts: Iterable[Contact] | None = None,

@@ -287,3 +287,25 @@ def test_invitations_come_from_the_sender_name_with_replies_to_the_address_the_a
     [message] = smtp_sink.wait_for(1)
     assert message["From"] == "Acme Customer Success <outreach@turnaround.localhost>"
     assert message["Reply-To"] == "success@acme.example"
+
+
+def test_the_confirmation_of_a_send_to_a_role_counts_in_the_database(client, app, org):
+    """Asking "This will email N contacts" takes the same statements for 3 holders of a role as for 30,
+    skipped contacts included, and names only the first few of those skipped."""
+    from tests.support.tickets import count_queries
+
+    login(client, app, org["manager"])
+    signers = {"recipients": "role", "role_id": _role_id(app, org["tenant_id"], "Signer")}
+    statements = []
+    for total in (3, 30):
+        for i in range(total - (0 if total == 3 else 3)):
+            contact_id = make_contact(app, org["tenant_id"], f"Holder {total}-{i:02d}", roles=("Signer",))
+            if i % 3 == 0:
+                make_invitation(app, org["tenant_id"], contact_id)
+        with count_queries(app) as seen:
+            page = client.post(_url(org), data=signers).get_data(as_text=True)
+        statements.append(len(seen))
+    assert statements[0] == statements[1]
+    assert "This will email 20 contacts (10 skipped: surveyed in the last 30 days — " in page
+    assert "and 5 more)" in page
+    assert _counts(app, org["tenant_id"])[1] == 0  # asked, nothing sent
