@@ -129,7 +129,8 @@ def column(status: str, board: BoardFilter, after: str | None = None, limit: int
     plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()
     statement = _in_column(
         select(Ticket, plan_done, plan_total).options(
-            joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee)),
+            joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee),
+            joinedload(Ticket.account)),
         status, board,
     )
     page = keyset_page(statement, order_columns(status, board.sort), after=after, limit=limit,
