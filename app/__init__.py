@@ -47,6 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.accounts.routes import team_bp
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
+    from app.customers.routes import bp as customers_bp
+    from app.accounts.profile import bp as profile_bp
     from app.email_log.routes import bp as email_log_bp
     from app.surveys.public import public_bp as survey_public_bp
     from app.surveys.routes import bp as surveys_bp
@@ -55,7 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.workflow.routes import bp as workflow_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
-                      settings_bp, workflow_bp):
+                      settings_bp, workflow_bp, customers_bp, profile_bp):
         app.register_blueprint(blueprint)
 
     from app import filters

@@ -21,6 +21,17 @@ DEMO_CONTACTS = [
     ("Wen Li", "wen.li@summit-derm.example", "+1 555 0106", "Summit Dermatology", ["NPS Recipient"], None),
     ("Grace Okafor", "grace@eastside-pt.example", "+1 555 0107", "Eastside Physical Therapy", ["Signer"], None),
 ]
+# The demo's account team: (name, email, job title, phone, role) of each extra member, and who sits on which
+# account in which function. The account owners are Sam Rivera (agent) and Jordan Demo (admin).
+DEMO_PEOPLE = [
+    ("Pat Morgan", "pat.morgan@turnaround.localhost", "Billing manager", "+1 555 0111", Role.MANAGER),
+    ("Alex Chen", "alex.chen@turnaround.localhost", "Director of operations", "+1 555 0112", Role.MANAGER),
+]
+DEMO_TEAMS = {
+    "Lakeside Orthopedics": [("Sam Rivera", "Business analyst"), ("Pat Morgan", "Manager"), ("Alex Chen", "Director")],
+    "Northgate Cardiology": [("Sam Rivera", "BPA"), ("Pat Morgan", "Manager"), ("Alex Chen", "Director")],
+    "Pinecrest Family Medicine": [("Pat Morgan", "Manager")],
+}
 DEMO_COMMENTS = {
     3: "Claims sat for weeks before anyone followed up on the denials.",
     6: "Reports are late every month and nobody calls back.",
@@ -32,6 +43,7 @@ def seed_demo() -> bool:
     from app.accounts.models import Membership, Tenant
     from app.accounts.services import create_organisation, create_user
     from app.contacts.models import Contact, RecipientRole
+    from app.customers.models import AccountFunction, AccountTeamMember, CustomerAccount
     from app.security import new_token
     from app.surveys import services as surveys
     from app.surveys.models import SurveyInvitation
@@ -46,15 +58,35 @@ def seed_demo() -> bool:
     )
     tenant.slug = DEMO_SLUG
     admin.phone = "+1 555 0100"
+    admin.job_title = "Head of customer success"
     # The demo's addresses are local, so no confirmation link could reach them: the demo can send at once.
     admin.email_verified_at = utcnow()
     agent = create_user(name="Sam Rivera", email="sam.rivera@turnaround.localhost", password=DEMO_PASSWORD)
+    agent.job_title, agent.phone = "Business analyst, Customer Success", "+1 555 0109"
+    people = {admin.name: admin, agent.name: agent}
     with tenant_context(tenant.id):
         db.session.add(Membership(user_id=agent.id, role=Role.AGENT))
+        for name, email, title, phone, role in DEMO_PEOPLE:
+            person = create_user(name=name, email=email, password=DEMO_PASSWORD)
+            person.job_title, person.phone = title, phone
+            db.session.add(Membership(user_id=person.id, role=role))
+            people[name] = person
+        db.session.flush()
+        functions = {f.name: f for f in db.session.execute(select(AccountFunction)).scalars()}
+        accounts = {}
+        for number, account_name in enumerate(dict.fromkeys(row[3] for row in DEMO_CONTACTS)):
+            owner = agent if number % 2 == 0 else admin
+            account = CustomerAccount(name=account_name, owner_id=owner.id, external_id=f"HS-{1001 + number}")
+            db.session.add(account)
+            accounts[account_name] = account
+        db.session.flush()
+        for account_name, seats in DEMO_TEAMS.items():
+            db.session.add_all([AccountTeamMember(account_id=accounts[account_name].id, user_id=people[person].id,
+                                                  function_id=functions[function].id) for person, function in seats])
         roles = {r.name: r for r in db.session.execute(select(RecipientRole)).scalars()}
         survey = surveys.default_survey()
         for name, email, phone, account, role_names, score in DEMO_CONTACTS:
-            contact = Contact(name=name, email=email, phone=phone, account_name=account,
+            contact = Contact(name=name, email=email, phone=phone, account_id=accounts[account].id,
                               roles=[roles[r] for r in role_names])
             db.session.add(contact)
             db.session.flush()

@@ -15,21 +15,31 @@ from html.parser import HTMLParser
 import nh3
 from flask import render_template
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import audit
 from app.extensions import db
 from app.rules import RuleError
 from app.settings.models import EmailTemplate
 
-FIELD = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)?)\}")
+FIELD = re.compile(r"\{([a-z_]+(?:\.[a-z_]+){0,2})\}")
 # Anything that looks like a merge field, in any case, so "{Contact.SSN}" is refused rather than sent as is.
 FIELD_LIKE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*\}")
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "a", "ul", "ol", "li"}
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 
 CONTACT = ("organisation", "contact.first_name", "contact.name", "contact.account")
-AGENT = ("agent.name", "agent.first_name", "agent.email", "agent.phone")
+AGENT = ("agent.name", "agent.first_name", "agent.email", "agent.phone", "agent.title", "agent.signature")
+# The account (company, practice or programme) and the people over it: its owner and, as blocks of one person
+# per line, the members of its team whose function is Manager or Director (the SOP's "contact details for the
+# managers and directors over that particular account").
+ACCOUNT = ("account.name", "account.owner.name", "account.owner.title", "account.owner.email",
+           "account.owner.phone", "account.managers", "account.directors")
+# Fields whose value is several lines. A paragraph built around such blocks is left out when they are all empty,
+# so "Your managers: {account.managers}" disappears for an account with no manager.
+BLOCK_FIELDS = frozenset({"account.managers", "account.directors"})
+# The account-team functions whose members fill the blocks, compared without case.
+BLOCK_FUNCTIONS = {"manager": "account.managers", "director": "account.directors"}
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,10 @@ SPECS: dict[str, Spec] = {
         "Hi {contact.first_name},\n\nI'm {agent.name} at {organisation}. Thank you for taking the time to answer "
         "our survey. I'm sorry we did not meet your expectations, and I would like to understand what happened "
         "and how we can put it right.\n\nCould you reply with a convenient time for a short call, and the best "
-        "number to reach you?\n\nThank you,\n{agent.name}\n{agent.phone}\n{organisation}",
-        CONTACT + AGENT + ("ticket.reference",),
+        "number to reach you?\n\nIf you ever need them, these are the managers and directors over your account:"
+        "\n{account.managers}\n{account.directors}\n\n"
+        "Thank you,\n{agent.name}\n{agent.title}\n{agent.phone}\n{organisation}",
+        CONTACT + AGENT + ACCOUNT + ("ticket.reference",),
     ),
     "second_outreach": Spec(
         "Second outreach", "The personal follow-up email an agent sends when the first attempts got no answer.",
@@ -64,7 +76,7 @@ SPECS: dict[str, Spec] = {
         "Hi {contact.first_name},\n\nI tried to reach you about the feedback you gave {organisation}. I would still "
         "like to hear what went wrong and how we can help. When would be a good time for a short call?\n\n"
         "Thank you,\n{agent.name}\n{agent.phone}\n{organisation}",
-        CONTACT + AGENT + ("ticket.reference",),
+        CONTACT + AGENT + ACCOUNT + ("ticket.reference",),
     ),
     "manager_alert": Spec(
         "Manager alert", "Sent to the notification lists when a ticket opens. With PHI-safe alerts on, a fixed "
@@ -89,7 +101,7 @@ SPECS: dict[str, Spec] = {
         "Thank you for talking with {organisation}",
         "Hi {contact.first_name},\n\nThank you for your time and for helping us improve. If anything else comes "
         "up, just reply to this email.\n\nBest regards,\n{agent.name}\n{organisation}",
-        CONTACT + AGENT + ("ticket.reference",),
+        CONTACT + AGENT + ACCOUNT + ("ticket.reference",),
     ),
 }
 
@@ -103,7 +115,97 @@ SAMPLE_VALUES = {
     "survey.question": "How likely is it that you would recommend Acme Billing to a friend or colleague?",
     "survey.link": "https://turnaround.example/s/sample", "recipient.first_name": "Sam",
     "task.title": "2nd call", "task.due": "Wed 25 Nov, 10:00",
+    "agent.title": "Business analyst, Customer Success", "agent.signature": "Sam Rivera\nCustomer Success, Acme Billing",
+    "account.name": "Lakeside Orthopedics", "account.owner.name": "Jordan Lee",
+    "account.owner.title": "Account manager", "account.owner.email": "jordan@example.com",
+    "account.owner.phone": "+1 555 0110",
+    "account.managers": "Pat Morgan, Billing manager, pat@example.com, +1 555 0111",
+    "account.directors": "Alex Chen, Director of operations, alex@example.com, +1 555 0112",
 }
+# What the less obvious fields hold, for the template editor's list.
+FIELD_HELP = {
+    "agent.title": "The job title on the assigned person's profile.",
+    "agent.signature": "The email signature on the assigned person's profile.",
+    "account.name": "The contact's company, practice or programme.",
+    "account.owner.name": "The account owner (a member of your team).",
+    "account.managers": "Everyone on the account team whose function is Manager: name, title, email and phone, "
+                        "one per line. Empty when there is none.",
+    "account.directors": "Everyone on the account team whose function is Director: name, title, email and phone, "
+                         "one per line. Empty when there is none.",
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone an email names, as their profile has them."""
+
+    name: str
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def line(self) -> str:
+        """"Name, title, email, phone", leaving out what is not known."""
+        return ", ".join(part for part in (self.name, self.title, self.email, self.phone) if part)
+
+
+def agent_values(person: Person, signature: str | None = None) -> dict[str, str]:
+    """The ``agent.*`` merge values of the member an email is from (or about)."""
+    return {"agent.name": person.name, "agent.first_name": person.name.split()[0] if person.name.strip() else "",
+            "agent.email": person.email or "", "agent.phone": person.phone or "", "agent.title": person.title or "",
+            "agent.signature": signature or ""}
+
+
+def account_values_of(name: str | None, owner: Person | None, managers: list[Person],
+                      directors: list[Person]) -> dict[str, str]:
+    """The ``account.*`` merge values: every field present, empty when the contact has no account."""
+    owner = owner or Person("")
+    return {"account.name": name or "", "account.owner.name": owner.name, "account.owner.title": owner.title or "",
+            "account.owner.email": owner.email or "", "account.owner.phone": owner.phone or "",
+            "account.managers": "\n".join(p.line for p in managers),
+            "account.directors": "\n".join(p.line for p in directors)}
+
+
+NO_ACCOUNT = account_values_of(None, None, [], [])
+
+
+def account_values(account_ids) -> dict[int, dict[str, str]]:
+    """The ``account.*`` merge values of each of ``account_ids``, in two queries whatever their number: the
+    accounts with their owners, then the members of their teams whose function is Manager or Director, by
+    name. A batch of emails (the sweep, a service's batch) builds them once for all its recipients.
+
+    The ids come from rows already read in their organisation (a ticket's account), so the statements name
+    their rows by id and may cross organisations, as a sweep's batch does.
+    """
+    from app.accounts.models import User
+    from app.customers.models import AccountFunction, AccountTeamMember, CustomerAccount
+    from app.tenancy import unscoped
+
+    ids = sorted({int(i) for i in account_ids if i})
+    if not ids:
+        return {}
+    people: dict[int, dict[str, list[Person]]] = {i: {"account.managers": [], "account.directors": []} for i in ids}
+    found: dict[int, tuple[str, Person | None]] = {}
+    for row in db.session.execute(unscoped(
+            select(CustomerAccount.id, CustomerAccount.name, User.name.label("owner_name"), User.job_title,
+                   User.email, User.phone)
+            .outerjoin(User, User.id == CustomerAccount.owner_id).where(CustomerAccount.id.in_(ids)))):
+        owner = Person(row.owner_name, row.job_title, row.email, row.phone) if row.owner_name else None
+        found[row.id] = (row.name, owner)
+    for row in db.session.execute(unscoped(
+            select(AccountTeamMember.account_id, AccountFunction.name.label("function"), User.name, User.job_title,
+                   User.email, User.phone)
+            .join(AccountFunction, AccountFunction.id == AccountTeamMember.function_id)
+            .join(User, User.id == AccountTeamMember.user_id)
+            .where(AccountTeamMember.account_id.in_(ids),
+                   func.lower(AccountFunction.name).in_(list(BLOCK_FUNCTIONS)))
+            .order_by(User.name, AccountTeamMember.id))):
+        block = BLOCK_FUNCTIONS[row.function.lower()]
+        people[row.account_id][block].append(Person(row.name, row.job_title, row.email, row.phone))
+    return {account_id: account_values_of(name, owner, people[account_id]["account.managers"],
+                                          people[account_id]["account.directors"])
+            for account_id, (name, owner) in found.items()}
 
 
 @dataclass(frozen=True)
@@ -178,6 +280,21 @@ def render(key: str | Spec, values: dict[str, str], *, subject: str | None = Non
 
 
 _TITLE_SLOT, _BODY_SLOT = "\x00title\x00", "\x00body\x00"
+_TEXT_PARAGRAPH = re.compile(r"(?:(?!\n\s*\n).)+", re.S)
+_HTML_PARAGRAPH = re.compile(r"<(p|li)>.*?</\1>", re.S)
+
+
+def _without_empty_blocks(body: str, values: dict[str, str], paragraph: re.Pattern) -> str:
+    """``body`` less each paragraph whose block fields (:data:`BLOCK_FIELDS`) all have no value, so a heading
+    written above an empty list of managers goes with it."""
+
+    def keep(match: re.Match) -> str:
+        blocks = [name for name in FIELD.findall(match.group(0)) if name in BLOCK_FIELDS]
+        if blocks and not any((values.get(name) or "").strip() for name in blocks):
+            return ""
+        return match.group(0)
+
+    return paragraph.sub(keep, body)
 
 
 @dataclass
@@ -203,13 +320,13 @@ class Prepared:
             name = match.group(1)
             if name in blocks_html:
                 return blocks_html[name]
-            return html.escape(values.get(name, "") or "")
+            return html.escape(values.get(name, "") or "").replace("\n", "<br>")
 
-        text = FIELD.sub(text_value, self.text)
+        text = FIELD.sub(text_value, _without_empty_blocks(self.text, values, _TEXT_PARAGRAPH))
         text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
         subject_text = " ".join(FIELD.sub(text_value, self.subject).split())
         page = self.page.replace(_TITLE_SLOT, str(escape(subject_text))).replace(
-            _BODY_SLOT, FIELD.sub(html_value, self.html_body))
+            _BODY_SLOT, FIELD.sub(html_value, _without_empty_blocks(self.html_body, values, _HTML_PARAGRAPH)))
         return Rendered(subject=subject_text, text=text, html=page)
 
 

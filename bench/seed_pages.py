@@ -108,14 +108,19 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
         "SELECT array_agg(id ORDER BY id) FROM root_cause WHERE tenant_id = :t"), {"t": tenant_id}).scalar_one()
     p = {"t": tenant_id, "n": tickets, "c": contacts, "agents": agents, "survey": survey_id, "causes": causes,
          **{f"b_{k}": v for k, v in base.items()}}
+    _sql("""
+        INSERT INTO customer_account (tenant_id, name, status, created_at, updated_at)
+        SELECT :t, 'Practice ' || i, 'active', now(), now() FROM generate_series(0, 899) AS i
+        ON CONFLICT (tenant_id, name) DO NOTHING""", **p)
     _sql(f"""
-        INSERT INTO contact (id, tenant_id, name, email, phone, account_name, external_id, created_at, updated_at)
+        INSERT INTO contact (id, tenant_id, name, email, phone, account_id, external_id, created_at, updated_at)
         SELECT :b_contact + i, :t,
                ({FIRST})[1 + i % 16] || ' ' || ({LAST})[1 + (i / 16) % 20] || ' ' || i,
                'contact' || i || '.t' || :t || '@client.example', '+1 555 01' || lpad((i % 100)::text, 2, '0'),
-               'Practice ' || (i % 900), 'P' || lpad(i::text, 7, '0'),
+               a.id, 'P' || lpad(i::text, 7, '0'),
                now() - (i || ' minutes')::interval, now()
-        FROM generate_series(1, :c) AS i""", **p)
+        FROM generate_series(1, :c) AS i
+        JOIN customer_account a ON a.tenant_id = :t AND a.name = 'Practice ' || (i % 900)""", **p)
     _sql("""
         INSERT INTO contact_role (tenant_id, contact_id, role_id)
         SELECT :t, :b_contact + i, (SELECT id FROM recipient_role WHERE tenant_id = :t ORDER BY id LIMIT 1)

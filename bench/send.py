@@ -65,7 +65,7 @@ def _seed(app) -> tuple[int, int, int]:
         now = utcnow()
         ids = db.session.execute(scoped_by_hand(insert(Contact.__table__).returning(Contact.__table__.c.id)), [
             {"tenant_id": tenant.id, "name": f"Person {n:05d}", "email": f"person{n}@client.example",
-             "account_name": f"Practice {n % 300}", "created_at": now, "updated_at": now} for n in range(COUNT)
+             "created_at": now, "updated_at": now} for n in range(COUNT)
         ]).scalars().all()
         db.session.execute(scoped_by_hand(insert(contact_role)),
                            [{"tenant_id": tenant.id, "contact_id": i, "role_id": role_id} for i in ids])

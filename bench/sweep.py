@@ -121,7 +121,7 @@ class Builder:
             opened = self.now - timedelta(hours=self.rng.randint(1, 20))
             first_due, resolution_due = opened + timedelta(days=30), opened + timedelta(days=60)
             contacts.append({"id": ticket_id, "tenant_id": org["id"], "name": f"Contact {ticket_id}",
-                             "email": f"contact{ticket_id}@client.example", "account_name": f"Practice {ticket_id}",
+                             "email": f"contact{ticket_id}@client.example",
                              "created_at": opened, "updated_at": opened})
             responses.append({"id": ticket_id, "tenant_id": org["id"], "survey_id": org["id"], "contact_id": ticket_id,
                               "score": ticket_id % 7, "band": "detractor", "comment": "Claims sat for weeks.",

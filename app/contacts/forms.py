@@ -18,8 +18,10 @@ class ContactForm(FlaskForm):
         filters=[strip],
     )
     phone = TelField("Phone", validators=[Optional(), Length(max=40)], filters=[strip])
-    account_name = StringField("Account or company", validators=[Optional(), Length(max=160), SingleLine()],
-                               filters=[strip])
+    # The account's name: an existing account of that name is used, else one is created; blank for none.
+    account = StringField("Account", validators=[Optional(), Length(max=160), SingleLine()], filters=[strip],
+                          description="Type the name of the company, practice or programme; a new name adds it. "
+                                      "Leave empty for none.")
     # Rendered as one label-wrapped checkbox per role (see contacts/_contact_form.html).
     roles = SelectMultipleField(
         "Recipient roles", coerce=row_id,
@@ -39,13 +41,13 @@ class ContactForm(FlaskForm):
         """Form data for editing ``contact``; only roles still in use are offered as checkboxes."""
         return {
             "name": contact.name, "email": contact.email, "phone": contact.phone,
-            "account_name": contact.account_name, "external_id": contact.external_id,
+            "account": contact.account.name if contact.account else None, "external_id": contact.external_id,
             "roles": [role.id for role in contact.roles if role.retired_at is None],
         }
 
     def contact_fields(self) -> dict:
         return {
             "name": self.name.data, "email": self.email.data, "phone": self.phone.data,
-            "account_name": self.account_name.data, "external_id": self.external_id.data,
+            "account": self.account.data, "external_id": self.external_id.data,
             "role_ids": self.roles.data or [],
         }

@@ -51,7 +51,6 @@ class Contact(TenantScoped, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
-    account_name: Mapped[str | None] = mapped_column(String(160))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("customer_account.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,8 @@ from app.contacts import services
 from app.contacts.forms import ContactForm
 from app.contacts.models import Contact
 from app.rules import RuleError
-from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
+from app.customers.models import account_noun
+from app.tenancy import WORKING_ROLES, current_membership, current_tenant, get_or_404, require_role
 from app.timeutil import utcnow
 from app.views import place_error, refused, render_page, saved
 
@@ -72,6 +73,7 @@ def edit(contact_id: int):
 
 def _form_page(form: ContactForm, contact: Contact | None):
     """The add or edit page; after a refused post, with its messages and status 422."""
+    form.account.label.text = account_noun(current_tenant.kind)
     if request.method == "POST":
         return refused("contacts/form.html", None, lambda: {"form": form, "contact": contact})
     return render_page("contacts/form.html", form=form, contact=contact)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.contacts.models import Contact, RecipientRole
+from app.customers.models import CustomerAccount
+from app.customers.services import account_for_name
 from app.extensions import db
 from app.search import matching_ids
 from app.settings.services import get_settings
@@ -54,18 +56,20 @@ def default_role_ids(roles: Iterable[RecipientRole]) -> list[int]:
 
 
 def _matching(statement: Select, q: str | None) -> Select:
-    """Contacts whose name or email contains ``q`` (any case, wildcards taken literally), through the trigram
-    indexes on PostgreSQL (app.search)."""
+    """Contacts whose name, email or account name contains ``q`` (any case, wildcards taken literally),
+    through the trigram indexes on PostgreSQL (app.search): the account's name through its own index, then
+    the contacts of the matching accounts through ``ix_contact_tenant_account``."""
     q = (q or "").strip()
     if not q:
         return statement
-    return statement.where(Contact.id.in_(matching_ids(Contact, ["name", "email"], q)))
+    return statement.where(or_(Contact.id.in_(matching_ids(Contact, ["name", "email"], q)),
+                               Contact.account_id.in_(matching_ids(CustomerAccount, ["name"], q))))
 
 
 def contact_page(q: str | None, after: str | None, per_page: int = 25) -> KeysetPage:
     """One page of the contacts matching ``q`` (all without it), by name, after the cursor ``after``,
     with their roles loaded in one more statement."""
-    statement = _matching(select(Contact).options(selectinload(Contact.roles)), q)
+    statement = _matching(select(Contact).options(selectinload(Contact.roles), joinedload(Contact.account)), q)
     return keyset_page(statement, [Contact.name, Contact.id], after=after, limit=per_page)
 
 
@@ -97,23 +101,25 @@ def _roles_by_ids(role_ids: Iterable[int]) -> list[RecipientRole]:
     )
 
 
-def _apply(contact: Contact, *, name: str, email: str, phone: str | None, account_name: str | None,
+def _apply(contact: Contact, *, name: str, email: str, phone: str | None, account: str | None,
            external_id: str | None) -> None:
     contact.name = name.strip()
     contact.email = normalise_email(email)
     contact.phone = _blank_to_none(phone)
-    contact.account_name = _blank_to_none(account_name)
+    linked = account_for_name(account)
+    contact.account_id, contact.account = (linked.id if linked else None), linked
     contact.external_id = _blank_to_none(external_id)
 
 
-def create_contact(*, name: str, email: str, phone: str | None = None, account_name: str | None = None,
+def create_contact(*, name: str, email: str, phone: str | None = None, account: str | None = None,
                    external_id: str | None = None, role_ids: Iterable[int] = ()) -> Contact:
-    """Add a contact to the current tenant. Raises :class:`~app.rules.RuleError` on ``email`` if the address is
+    """Add a contact to the current tenant. ``account`` names its account: an existing one of that name (any
+    case), else a new one; blank for none. Raises :class:`~app.rules.RuleError` on ``email`` if the address is
     taken."""
     if email_in_use(email):
         raise RuleError(DUPLICATE_EMAIL, "email")
     contact = Contact()
-    _apply(contact, name=name, email=email, phone=phone, account_name=account_name, external_id=external_id)
+    _apply(contact, name=name, email=email, phone=phone, account=account, external_id=external_id)
     contact.roles = _roles_by_ids(role_ids)
     db.session.add(contact)
     db.session.flush()
@@ -121,12 +127,12 @@ def create_contact(*, name: str, email: str, phone: str | None = None, account_n
 
 
 def update_contact(contact: Contact, *, name: str, email: str, phone: str | None = None,
-                   account_name: str | None = None, external_id: str | None = None,
+                   account: str | None = None, external_id: str | None = None,
                    role_ids: Iterable[int] = ()) -> Contact:
     """Change a contact. Retired roles the contact still holds are kept (the form does not offer them)."""
     if email_in_use(email, exclude_id=contact.id):
         raise RuleError(DUPLICATE_EMAIL, "email")
-    _apply(contact, name=name, email=email, phone=phone, account_name=account_name, external_id=external_id)
+    _apply(contact, name=name, email=email, phone=phone, account=account, external_id=external_id)
     retired = [role for role in contact.roles if role.retired_at is not None]
     contact.roles = _roles_by_ids(role_ids) + retired
     db.session.flush()

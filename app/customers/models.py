@@ -27,8 +27,16 @@ ACCOUNT_NOUNS = {"billing": "Company", "clinic": "Practice", "programme": "Progr
 DEFAULT_ACCOUNT_FUNCTIONS = ("Business analyst", "BPA", "Manager", "Director", "Account manager")
 
 
+ACCOUNT_NOUNS_PLURAL = {"Company": "Companies", "Practice": "Practices", "Programme": "Programmes",
+                        "Account": "Accounts"}
+
+
 def account_noun(kind: str | None) -> str:
     return ACCOUNT_NOUNS.get(kind or "", "Account")
+
+
+def account_noun_plural(kind: str | None) -> str:
+    return ACCOUNT_NOUNS_PLURAL[account_noun(kind)]
 
 
 class CustomerAccount(TenantScoped, db.Model):

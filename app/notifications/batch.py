@@ -20,6 +20,8 @@ from sqlalchemy.dialects import postgresql
 
 from app.accounts.models import Tenant, User
 from app.contacts.models import Contact
+from app import emailtemplates
+from app.customers.models import CustomerAccount
 from app.emailtemplates import SPECS
 from app.extensions import db
 from app.notifications import outbox, phi_safe
@@ -242,6 +244,7 @@ class Batch:
         ticket_ids |= {t.ticket_id for t in self.tasks.values() if t.ticket_id}
         ticket_ids |= {i.ticket_id for i in self.items.values() if i.ticket_id}
         ticket, response, contact, user = Ticket.__table__, Response.__table__, Contact.__table__, User.__table__
+        account = CustomerAccount.__table__
         self.tickets = {row.id: row for row in _all(
             select(ticket.c.id, ticket.c.tenant_id, ticket.c.number, ticket.c.status, ticket.c.assignee_id,
                    user.c.name.label("assignee_name"), ticket.c.opened_at, ticket.c.first_contact_at,
@@ -249,11 +252,18 @@ class Batch:
                    ticket.c.paused_at, ticket.c.outcome, ticket.c.closing_note, response.c.score, response.c.band,
                    response.c.comment, contact.c.name.label("contact_name"), contact.c.email.label("contact_email"),
                    contact.c.phone.label("contact_phone"), contact.c.external_id.label("contact_external_id"),
-                   contact.c.account_name)
+                   ticket.c.account_id, account.c.name.label("account_name"))
             .select_from(ticket.join(response, response.c.id == ticket.c.response_id)
                          .join(contact, contact.c.id == ticket.c.contact_id)
+                         .outerjoin(account, account.c.id == ticket.c.account_id)
                          .outerjoin(user, user.c.id == ticket.c.assignee_id))
             .where(_among(ticket.c.id, ticket_ids)))} if ticket_ids else {}
+
+        # The account merge values ({account.managers}…) of the tickets whose events mail the contact: two
+        # queries for the whole batch (app.emailtemplates.account_values).
+        self.account_values = emailtemplates.account_values(
+            {row.account_id for row in self.tickets.values() if row.account_id}) if any(
+            event.uses_account for event in events) else {}
 
         tenant_ids = {o.tenant_id for o in occurrences}
         self.organisations: dict[int, Organisation] = {}

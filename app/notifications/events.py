@@ -78,6 +78,7 @@ class Event:
     template: str | None = None  # an editable template (emailtemplates.SPECS) the batch loads per organisation
     uses_lists = False  # whether the batch must load the notification lists
     to_contact = False  # mail to the contact about themselves: the PHI-safe rules do not apply
+    uses_account = False  # whether its values include the ticket's account and the people over it
 
     @property
     def outbox_kind(self) -> str:
@@ -121,6 +122,17 @@ def ticket_values(ctx: Context) -> dict[str, str]:
         "ticket.comment": ticket.comment or "(none)", "ticket.link": ctx.link(),
         "agent.name": ctx.assignee_name or "nobody",
     }
+
+
+def member_values(member) -> dict[str, str]:
+    """The ``agent.*`` values of the member an email is from (see :func:`app.emailtemplates.agent_values`)."""
+    return emailtemplates.agent_values(emailtemplates.Person(member.name, member.title, member.email, member.phone),
+                                       member.signature)
+
+
+def account_values(ctx: Context) -> dict[str, str]:
+    """The ``account.*`` values of the ticket's account, loaded once for the whole batch."""
+    return ctx.batch.account_values.get(ctx.ticket.account_id) or emailtemplates.NO_ACCOUNT
 
 
 def render_file(name: str, values: dict[str, str], **extra) -> tuple[str, str]:
@@ -182,6 +194,7 @@ class DetractorIntro(Event):
     """The introduction the assignee sends the contact when a ticket opens; replies go to the assignee."""
 
     name, label, template, to_contact = "detractor_intro", "Detractor introduction", "detractor_intro", True
+    uses_account = True
 
     def key(self, *, ticket_id=None, **_) -> str:
         return f"ticket:{ticket_id}:intro"
@@ -193,9 +206,7 @@ class DetractorIntro(Event):
         return [(ctx.ticket.contact_email, ctx.ticket.contact_name)]
 
     def values(self, ctx: Context) -> dict[str, str]:
-        agent = ctx.assignee
-        return ticket_values(ctx) | {"agent.name": agent.name, "agent.first_name": agent.first_name,
-                                     "agent.email": agent.email, "agent.phone": agent.phone or ""}
+        return ticket_values(ctx) | member_values(ctx.assignee) | account_values(ctx)
 
     def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
         return _edited(ctx, "detractor_intro", values)

@@ -34,6 +34,8 @@ class Member:
     email: str
     role: str
     phone: str | None = None
+    title: str | None = None
+    signature: str | None = None
 
     @property
     def first_name(self) -> str:
@@ -48,12 +50,14 @@ def load_members(tenant_ids: Iterable[int]) -> dict[int, dict[int, Member]]:
     """Active members of each organisation, by user id, in one query."""
     members: dict[int, dict[int, Member]] = {tenant_id: {} for tenant_id in tenant_ids}
     rows = db.session.execute(unscoped(
-        select(Membership.tenant_id, Membership.role, User.id, User.name, User.email, User.phone)
+        select(Membership.tenant_id, Membership.role, User.id, User.name, User.email, User.phone, User.job_title,
+               User.email_signature)
         .join(User, User.id == Membership.user_id)
         .where(Membership.tenant_id.in_(list(members)), Membership.is_active.is_(True))
     ))
     for row in rows:
-        members[row.tenant_id][row.id] = Member(row.id, row.name, row.email, row.role, row.phone)
+        members[row.tenant_id][row.id] = Member(row.id, row.name, row.email, row.role, row.phone, row.job_title,
+                                                row.email_signature)
     return members
 
 

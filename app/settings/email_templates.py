@@ -75,8 +75,8 @@ def _stored_form(key: str) -> EmailTemplateForm:
 def _context(key: str, form: EmailTemplateForm, preview: dict | None = None) -> dict:
     spec = _spec(key)
     _, _, customised = emailtemplates.current(key)
-    fields = [(name, emailtemplates.SAMPLE_VALUES.get(name, "the score buttons, 0 to 10"))
-              for name in spec.fields]
+    fields = [(name, emailtemplates.SAMPLE_VALUES.get(name, "the score buttons, 0 to 10"),
+               emailtemplates.FIELD_HELP.get(name, "")) for name in spec.fields]
     phi_safe_replaces = key == "manager_alert" and get_settings().phi_safe_alerts
     return {"key": key, "spec": spec, "form": form, "customised": customised, "fields": fields,
             "preview": preview or _preview(key), "can_edit": current_membership.role == Role.ADMIN,

@@ -23,6 +23,7 @@ SECTIONS = [
     ("settings.throttling", "Survey throttling", "How often a contact may be surveyed."),
     ("settings.notifications", "Notification lists", "Who is told about which ticket events, and PHI-safe alerts."),
     ("settings.email_templates", "Email templates", "The wording of every email sent on your behalf."),
+    ("settings.account_functions", "Account-team functions", "What people do on an account's team: manager, director, BPA…"),
     ("settings.action_plans", "Action plans and root causes", "Checklists for action plans and the root-cause codes."),
     ("settings.audit", "Audit log", "Every settings change: who, when, before and after."),
     ("team.index", "Team", "Members, roles and invitations."),
@@ -36,6 +37,7 @@ def index():
 
 
 from app.settings import (  # noqa: E402,F401  (each module registers its routes on bp)
+    account_functions,
     action_plans,
     audit_log,
     cadence,

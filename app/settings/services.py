@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from app import audit
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import RecipientRole, contact_role
+from app.customers.models import DEFAULT_ACCOUNT_FUNCTIONS, AccountFunction, AccountTeamMember
 from app.extensions import db
 from app.rules import RuleError
 from app.settings.models import (
@@ -36,7 +37,8 @@ DEFAULT_ROOT_CAUSES = ("Billing errors", "Communication", "Staff", "Wait time", 
 
 
 def seed_workflow_defaults(tenant: Tenant) -> None:
-    """Defaults for a new organisation (inside its tenant context): settings, a Managers list, plans, causes."""
+    """Defaults for a new organisation (inside its tenant context): settings, a Managers list, plans, causes,
+    and the functions people hold on account teams."""
     db.session.add(_default_settings(tenant))
     db.session.add(NotificationList(name="Managers", events=list(NOTIFICATION_EVENTS),
                                     roles=[Role.MANAGER, Role.ADMIN]))
@@ -44,6 +46,8 @@ def seed_workflow_defaults(tenant: Tenant) -> None:
         db.session.add(ActionPlanTemplate(name=name, items=list(items)))
     for label in DEFAULT_ROOT_CAUSES:
         db.session.add(RootCause(label=label))
+    for position, name in enumerate(DEFAULT_ACCOUNT_FUNCTIONS):
+        db.session.add(AccountFunction(name=name, position=position))
 
 
 def _default_settings(tenant: Tenant) -> WorkflowSettings:
@@ -147,6 +151,36 @@ def _set_retired(row, retired: bool, name: str, kind: str, area: str) -> None:
     row.retired_at = utcnow() if retired else None
     verb = "Retired" if retired else "Brought back"
     audit.record(area, f"{verb} {kind} {name}", {"retired": [not retired, retired]})
+
+
+def account_functions_statement() -> Select:
+    """Every account-team function, in use first (in the list's order) then retired."""
+    return select(AccountFunction).order_by(AccountFunction.retired_at.is_not(None), AccountFunction.position,
+                                            AccountFunction.name)
+
+
+def function_member_counts() -> dict[int, int]:
+    """How many account-team places each function fills, in one query."""
+    return dict(db.session.execute(
+        select(AccountTeamMember.function_id, func.count()).where(AccountTeamMember.function_id.is_not(None))
+        .group_by(AccountTeamMember.function_id)).all())
+
+
+def add_account_function(name: str) -> AccountFunction:
+    """Add a function people can hold on an account team, at the end of the list."""
+    last = db.session.execute(select(func.max(AccountFunction.position))).scalar_one_or_none()
+    row = _add_named(AccountFunction, "name", name, "account-team function", "account_functions", short="function")
+    row.position = (last if last is not None else -1) + 1
+    return row
+
+
+def rename_account_function(function: AccountFunction, name: str) -> None:
+    _rename_named(function, "name", name, "account-team function", "account_functions", short="function")
+
+
+def set_account_function_retired(function: AccountFunction, retired: bool) -> None:
+    """Retire a function (team members keep it, it is no longer offered) or bring it back."""
+    _set_retired(function, retired, function.name, "account-team function", "account_functions")
 
 
 def recipient_roles_statement() -> Select:

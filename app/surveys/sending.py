@@ -26,6 +26,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import and_, exists, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from app.accounts.models import Tenant, User
 from app.contacts.models import Contact, RecipientRole, contact_role
@@ -195,7 +196,7 @@ def _recipients(send: SurveySend, batch_size: int):
         or_(SurveyInvitation.send_id.is_(None), SurveyInvitation.send_id != send.id),
     )
     throttled = recent if send.throttle_days > 0 else false()
-    statement = (select(Contact, throttled.label("throttled"))
+    statement = (select(Contact, throttled.label("throttled")).options(joinedload(Contact.account))
                  .where(Contact.id > send.last_contact_id).order_by(Contact.id).limit(batch_size))
     if send.role_id is not None:
         statement = statement.join(contact_role, contact_role.c.contact_id == Contact.id).where(

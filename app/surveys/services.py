@@ -105,13 +105,13 @@ def survey_values(tenant: Tenant, survey: Survey) -> dict[str, str]:
 def contact_values(contact) -> dict[str, str]:
     """The invitation's merge values of one recipient."""
     return {"contact.first_name": contact.first_name, "contact.name": contact.name,
-            "contact.account": getattr(contact, "account_name", None) or ""}
+            "contact.account": contact.account.name if contact.account is not None else ""}
 
 
 def invitation_preview(tenant: Tenant, survey: Survey, sent_by: User | None = None) -> dict:
     """Sender, subject and plain-text body of the invitation email as a recipient would get it from
     ``sent_by``, with sample links."""
-    sample = SimpleNamespace(first_name="[First name]", name="[Name]", account_name="[Account]")
+    sample = SimpleNamespace(first_name="[First name]", name="[Name]", account=SimpleNamespace(name="[Account]"))
     values = survey_values(tenant, survey) | contact_values(sample) | {"survey.link": "[personal link]"}
     links = [(score, f"[personal link for score {score}]") for score in SCORES]
     rendered = emailtemplates.render("survey_invitation", values, score_links=links)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import defer, joinedload
 
 from app.accounts.models import User
 from app.contacts.models import Contact
+from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.settings.models import RootCause
 from app.surveys.models import Response
@@ -127,7 +128,8 @@ def count_label(count: int) -> str:
 # What a card shows, and no more: a card is built ~100 times per board, so every column loaded counts.
 CARD_LOADING = (
     defer(Ticket.closing_note), defer(Ticket.updated_at),
-    joinedload(Ticket.contact).load_only(Contact.name, Contact.account_name),
+    joinedload(Ticket.contact).load_only(Contact.name),
+    joinedload(Ticket.account).load_only(CustomerAccount.name, CustomerAccount.status),
     joinedload(Ticket.response).load_only(Response.score, Response.band),
     joinedload(Ticket.assignee).load_only(User.name),
 )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from flask import abort, url_for
 from flask_wtf import FlaskForm
 
+from app.customers.forms import AtRiskForm
+from app.customers.models import CustomerAccount
 from app.settings.services import active_action_plan_templates, get_settings
 from app.submissions import once
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
@@ -40,6 +42,21 @@ def load_ticket(ticket_id: int) -> Ticket:
     if ticket is None or ticket.tenant_id != current_tenant_id():
         abort(404)
     return ticket
+
+
+def account_of(ticket: Ticket) -> CustomerAccount | None:
+    """The account a ticket is about: the one it opened under, else the contact's account now."""
+    return ticket.account or ticket.contact.account
+
+
+def _account_panel(ticket: Ticket, forms: dict[str, FlaskForm]) -> dict:
+    """The account panel (tickets/_account_panel.html): the account, and the "Save / At risk" form for members
+    who can work an open ticket."""
+    account = account_of(ticket)
+    can_mark = (account is not None and current_membership.role in WORKING_ROLES
+                and ticket.status != Status.CLOSED)
+    return {"account": account, "can_mark": can_mark,
+            "form": forms.get("at_risk") or (AtRiskForm(prefix="at_risk", formdata=None) if can_mark else None)}
 
 
 def action_form(action: str, **values) -> FlaskForm:
@@ -106,7 +123,7 @@ def ticket_page_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = Non
     members = services.assignable_members() if can_work else []
     actions = list(ACTION_FORMS) if ticket.status != Status.CLOSED else ["note", "status"]
     context = {"ticket": ticket, "can_work": can_work, "forms": {}, "actions": [], "rule_error": errors or {},
-               "wf": _workflow(ticket, members, forms), **LABELS}
+               "wf": _workflow(ticket, members, forms), "account_panel": _account_panel(ticket, forms), **LABELS}
     if can_work:
         context["forms"] = {**_blank_action_forms(ticket), **{k: f for k, f in forms.items() if k in ACTION_FORMS}}
         context["forms"]["reassign"].set_members(members, ticket.assignee_id)

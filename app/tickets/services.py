@@ -6,6 +6,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app import notifications, timeutil
 from app.accounts.models import Membership, Tenant, User
+from app.contacts.models import Contact
+from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.rules import RuleError
 from app.settings.models import RootCause
@@ -75,8 +77,10 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     clock = sla_calendar(settings, tenant)
     now = utcnow()
     assignee = _pick_assignee()
+    contact = db.session.get(Contact, response.contact_id)
     ticket = Ticket(
         number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
+        account_id=contact.account_id,
         assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=trigger, opened_at=now,
         **sla_due_times(settings, clock, now),
     )
@@ -300,7 +304,8 @@ def load_ticket_page(ticket_id: int) -> Ticket | None:
         .where(Ticket.id == ticket_id)
         .options(
             joinedload(Ticket.response).joinedload(Response.survey),
-            joinedload(Ticket.contact),
+            joinedload(Ticket.contact).joinedload(Contact.account).joinedload(CustomerAccount.owner),
+            joinedload(Ticket.account).joinedload(CustomerAccount.owner),
             joinedload(Ticket.assignee),
             selectinload(Ticket.activities).joinedload(Activity.actor),
         )

@@ -14,13 +14,13 @@ from tests.support.data import answer, login, make_contact
 from tests.support.html import buttons, choice, label
 
 NEW = {"name": "Dana Doe", "email": "dana@client.example", "phone": "+1 555 0100",
-       "account_name": "Doe Dental", "external_id": "PAT-0042"}
+       "account": "Doe Dental", "external_id": "PAT-0042"}
 
 
 def _contacts(app, tenant_id):
     with app.app_context(), tenant_context(tenant_id):
         rows = db.session.execute(select(Contact).order_by(Contact.name)).scalars().all()
-        result = [{"name": c.name, "email": c.email, "phone": c.phone, "account_name": c.account_name,
+        result = [{"name": c.name, "email": c.email, "phone": c.phone, "account": (c.account.name if c.account else None),
                    "external_id": c.external_id, "roles": sorted(r.name for r in c.roles)} for c in rows]
         db.session.remove()
     return result
@@ -44,13 +44,13 @@ def _names_in(page: str) -> list[str]:
 
 def test_list_shows_contact_columns_and_only_this_tenants_contacts(client, app, org, other_org):
     make_contact(app, org["tenant_id"], "Casey Client", roles=("Signer", "NPS Recipient"),
-                 phone="555-1234", account_name="Casey Corp", external_id="EXT-9")
+                 phone="555-1234", account="Casey Corp", external_id="EXT-9")
     make_contact(app, other_org["tenant_id"], "Outsider Olga")
     login(client, app, org["viewer"])
     response = client.get(f"/t/{org['slug']}/contacts/")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    for header in ("Name", "Email", "Phone", "Account", "Recipient roles", "External ID"):
+    for header in ("Name", "Email", "Phone", "Company", "Recipient roles", "External ID"):
         assert f'<th scope="col">{header}</th>' in page
     for value in ("Casey Client", "casey.client@client.example", "555-1234", "Casey Corp", "NPS Recipient, Signer", "EXT-9"):
         assert value in page
@@ -135,7 +135,7 @@ def test_search_box_uses_htmx_and_htmx_request_gets_only_the_results(client, app
     login(client, app, org["viewer"])
     page = client.get(f"/t/{org['slug']}/contacts/").get_data(as_text=True)
     assert 'hx-trigger="input changed delay:300ms, search"' in page and 'hx-push-url="true"' in page
-    assert label(page, "contact-search") == "Search by name or email"
+    assert label(page, "contact-search") == "Search by name, email or company"
     assert "Search" in buttons(page)
     response = client.get(f"/t/{org['slug']}/contacts/?q=alice", headers={"HX-Request": "true"})
     fragment = response.get_data(as_text=True)
@@ -150,7 +150,7 @@ def test_add_contact_form_ticks_no_role_until_an_admin_sets_a_default(client, ap
     page = client.get(f"/t/{org['slug']}/contacts/new").get_data(as_text=True)
     assert choice(page, "roles", str(roles["NPS Recipient"])) == ("NPS Recipient", False)
     assert choice(page, "roles", str(roles["Signer"])) == ("Signer", False)
-    for label in ("Name", "Email address", "Phone", "Account or company", "External ID"):
+    for label in ("Name", "Email address", "Phone", "Company", "External ID"):
         assert f">{label}</label>" in page
     assert "Add contact" in buttons(page)
     assert "style=" not in page and "<script>" not in page and "hx-on" not in page
@@ -173,7 +173,7 @@ def test_add_contact_without_optional_fields_or_roles(client, app, org):
     response = client.post(f"/t/{org['slug']}/contacts/new", data={"name": "Min Imal", "email": "min@client.example"})
     assert response.status_code == 303
     assert _contacts(app, org["tenant_id"]) == [{"name": "Min Imal", "email": "min@client.example", "phone": None,
-                                                 "account_name": None, "external_id": None, "roles": []}]
+                                                 "account": None, "external_id": None, "roles": []}]
 
 
 def test_missing_name_and_invalid_email_are_refused_next_to_the_fields(client, app, org):

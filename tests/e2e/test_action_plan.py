@@ -18,7 +18,7 @@ def test_manager_works_an_action_plan_and_closes_the_ticket_with_a_root_cause(ap
     tenant_id, _ = make_org(app, "Harbor Billing", email="owner@harbor.example")
     add_member(app, tenant_id, "agent", "Alex Agent", "alex@harbor.example")
     add_member(app, tenant_id, "manager", "Mia Manager", "mia@harbor.example")
-    contact_id = make_contact(app, tenant_id, "Dana Whitfield", account_name="Lakeside Orthopedics")
+    contact_id = make_contact(app, tenant_id, "Dana Whitfield", account="Lakeside Orthopedics")
     answer(app, tenant_id, contact_id, 3, "Our denials sat untouched for a month.")
     slug = slug_of(app, tenant_id)
 

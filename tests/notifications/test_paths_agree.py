@@ -25,7 +25,7 @@ from tests.support.tickets import open_ticket
 from tests.support.workflow import set_sla
 
 PATIENT = {"name": "Zanzibar Quillfeather", "phone": "+1 555 0199 7731", "external_id": "MRN-884120",
-           "account_name": "Quillfeather Household"}
+           "account": "Quillfeather Household"}
 COMMENT = "My left knee brace pinched terribly"
 SCHEDULED = (*SLA_KINDS, "task_reminder", "item_overdue")
 COLUMNS = (OutboxMessage.kind, OutboxMessage.to_address, OutboxMessage.to_name, OutboxMessage.from_name,
@@ -45,7 +45,7 @@ def _prepare(app, org: dict, event: str, breach_target: int) -> dict:
         db.session.commit()
         db.session.remove()
     ticket_id = open_ticket(app, org, PATIENT["name"], 2, COMMENT, phone=PATIENT["phone"],
-                            external_id=PATIENT["external_id"], account_name=PATIENT["account_name"])
+                            external_id=PATIENT["external_id"], account=PATIENT["account"])
     later = utcnow() + timedelta(days=1)
     subject = {"tenant_id": tenant_id, "ticket_id": ticket_id, "actor": breach_target, "activity_id": None,
                "previous": None}

@@ -18,7 +18,7 @@ HTMX = {"HX-Request": "true"}
 # Distinctive values, so finding any of them in an alert can only mean it leaked.
 PATIENT = {
     "name": "Zanzibar Quillfeather", "email": "zq.7731@patients.example", "phone": "+1 555 0199 7731",
-    "external_id": "MRN-884120", "account_name": "Quillfeather Household",
+    "external_id": "MRN-884120", "account": "Quillfeather Household",
 }
 COMMENT = "My left knee brace pinched terribly during session four"
 CLOSING_NOTE = "Spoke with Zanzibar about the knee brace"
@@ -34,7 +34,7 @@ def _set_phi_safe(app, tenant_id: int, on: bool) -> None:
 
 def _patient_ticket(app, tenant_id: int) -> int:
     contact_id = make_contact(app, tenant_id, PATIENT["name"], PATIENT["email"], phone=PATIENT["phone"],
-                              external_id=PATIENT["external_id"], account_name=PATIENT["account_name"])
+                              external_id=PATIENT["external_id"], account=PATIENT["account"])
     response_id = answer(app, tenant_id, contact_id, 2, COMMENT)
     with app.app_context(), tenant_context(tenant_id):
         ticket_id = db.session.execute(select(Ticket.id).where(Ticket.response_id == response_id)).scalar_one()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.accounts import services as accounts
 from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import Contact, RecipientRole
+from app.customers.models import CustomerAccount
 from app.settings.models import NotificationList
 from app.extensions import db
 from app.jobs import QUEUES, get_queue, redis_connection
@@ -65,12 +66,27 @@ def add_member(app, tenant_id: int, role: str, name: str | None = None, email: s
     return user_id
 
 
+def make_account(app, tenant_id: int, name: str, **fields) -> int:
+    """The tenant's account called ``name`` (made with ``fields`` when it is new); returns its id."""
+    with app.app_context(), tenant_context(tenant_id):
+        account = db.session.execute(select(CustomerAccount).where(CustomerAccount.name == name)).scalar_one_or_none()
+        if account is None:
+            account = CustomerAccount(name=name, **fields)
+            db.session.add(account)
+            db.session.commit()
+        account_id = account.id
+        db.session.remove()
+    return account_id
+
+
 def make_contact(app, tenant_id: int, name: str = "Casey Client", email: str | None = None, *,
-                 roles: tuple[str, ...] = ("NPS Recipient",), **fields) -> int:
+                 roles: tuple[str, ...] = ("NPS Recipient",), account: str | None = None, **fields) -> int:
+    """A contact of the tenant; ``account`` names its account (made when new)."""
+    account_id = make_account(app, tenant_id, account) if account else None
     with app.app_context(), tenant_context(tenant_id):
         role_rows = db.session.execute(db.select(RecipientRole).where(RecipientRole.name.in_(roles))).scalars().all()
         contact = Contact(name=name, email=email or f"{name.lower().replace(' ', '.')}@client.example",
-                          roles=list(role_rows), **fields)
+                          roles=list(role_rows), account_id=account_id, **fields)
         db.session.add(contact)
         db.session.commit()
         contact_id = contact.id

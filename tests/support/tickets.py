@@ -9,6 +9,7 @@ from sqlalchemy import event, select
 
 from app.accounts.models import User
 from app.contacts.models import Contact
+from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.settings.models import RootCause
 from app.surveys import services as surveys
@@ -63,8 +64,11 @@ def bulk_tickets(app, tenant_id: int, count: int, *, status: str = "new", assign
     now = utcnow()
     with app.app_context(), tenant_context(tenant_id):
         survey = surveys.default_survey()
+        accounts = [CustomerAccount(name=f"Account {start + i}") for i in range(count)]
+        db.session.add_all(accounts)
+        db.session.flush()
         contacts = [Contact(name=f"Bulk Contact {start + i}", email=f"bulk{start + i}@client.example",
-                            account_name=f"Account {start + i}") for i in range(count)]
+                            account_id=accounts[i].id) for i in range(count)]
         db.session.add_all(contacts)
         db.session.flush()
         responses = [Response(survey_id=survey.id, contact_id=c.id, score=i % 7, band="detractor",
@@ -76,7 +80,7 @@ def bulk_tickets(app, tenant_id: int, count: int, *, status: str = "new", assign
         for i, (contact, response) in enumerate(zip(contacts, responses)):
             opened = now - timedelta(minutes=minutes_apart * (count - i) + 60)
             ticket = Ticket(number=start + i, response_id=response.id, contact_id=contact.id,
-                            assignee_id=assignee_id, status=status, opened_at=opened)
+                            account_id=contact.account_id, assignee_id=assignee_id, status=status, opened_at=opened)
             if status == "closed":
                 ticket.closed_at, ticket.outcome, ticket.closing_note = opened + timedelta(minutes=30), "resolved", "Done"
             tickets.append(ticket)

@@ -27,7 +27,7 @@ def _close(app, org, ticket_id, actor="manager"):
 
 
 def test_board_shows_each_column_with_its_count_and_cards(app, org, as_member):
-    first = open_ticket(app, org, "Casey Client", 3, account_name="Casey Dental")
+    first = open_ticket(app, org, "Casey Client", 3, account="Casey Dental")
     second = open_ticket(app, org, "Dana Doe", 0)
     third = open_ticket(app, org, "Eli East", 6)
     _move(app, org, second, "action_plan")

@@ -11,7 +11,7 @@ from tests.support.tickets import HTMX, any_root_cause, open_ticket, squash, tic
 
 def test_ticket_page_shows_score_comment_contact_and_assignee(app, org, as_member):
     ticket_id = open_ticket(app, org, "Casey Client", 2, "Nobody called me back about the refund",
-                            phone="+1 555 0100", account_name="Casey Dental", external_id="CRM-42")
+                            phone="+1 555 0100", account="Casey Dental", external_id="CRM-42")
     response = as_member("viewer").get(ticket_url(org, ticket_id))
     assert response.status_code == 200
     page = squash(response.get_data(as_text=True))

@@ -155,7 +155,7 @@ def _close(ticket, org):
 def test_phi_safe_alerts_carry_no_contact_details(app, org, clock, smtp_sink):
     calendar_hours(app, org, phi_safe_alerts=True)
     open_ticket(app, org, "Casey Client", 2, "My knee still hurts after therapy", phone="+1 555 0100",
-                external_id="PT-1042", account_name="Lakeside Orthopedics")
+                external_id="PT-1042", account="Lakeside Orthopedics")
     clock.shift(timedelta(days=30))
     run_sweep(app)
     mail = [m for m in smtp_sink.messages if m["X-Turnaround-Kind"] in SLA]
