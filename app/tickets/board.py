@@ -122,14 +122,15 @@ def count_label(count: int) -> str:
 
 
 def column(status: str, board: BoardFilter, after: str | None = None, limit: int = COLUMN_LIMIT) -> Column:
-    """``limit`` cards of one column after the cursor ``after``, with contact, response, assignee and
-    action-plan progress, in one statement."""
+    """``limit`` cards of one column after the cursor ``after``, with contact, response, assignee, trigger
+    question (why it opened) and action-plan progress, in one statement."""
     items = select(func.count(ActionPlanItem.id)).where(ActionPlanItem.ticket_id == Ticket.id)
     plan_total = items.correlate(Ticket).scalar_subquery()
     plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()
     statement = _in_column(
         select(Ticket, plan_done, plan_total).options(
-            joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee)),
+            joinedload(Ticket.contact), joinedload(Ticket.response), joinedload(Ticket.assignee),
+            joinedload(Ticket.trigger_question)),
         status, board,
     )
     page = keyset_page(statement, order_columns(status, board.sort), after=after, limit=limit,
