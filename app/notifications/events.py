@@ -39,7 +39,7 @@ _PHI_SAFE_FIELDS = ("organisation", "ticket.reference", "ticket.band", "ticket.w
 
 # The fixed alert the lists get when a ticket opens in a PHI-safe organisation (instead of the editable one).
 PHI_SAFE_OPENED = Spec(
-    "PHI-safe manager alert", "", "Detractor ticket {ticket.reference} ({ticket.band})",
+    "PHI-safe manager alert", "", "Detractor ticket {ticket.reference}: {ticket.why}",
     "A detractor ticket was opened for {organisation}.\n\nTicket: {ticket.reference}\nBand: {ticket.band}\n"
     "Why it opened: {ticket.why}\nFirst contact due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n"
     + _PHI_SAFE_NOTE,
