@@ -67,6 +67,7 @@ class Organisation:
     kind: str
     phi_safe: bool = False
     alert_external_id: bool = False  # PHI-safe alerts may carry the contact's external id
+    first_contact_stopped_by: str = "call_or_email"  # what meets the first-contact SLA: a call, or a call or email
     breach_reassign_to_id: int | None = None
     members: dict[int, Member] = field(default_factory=dict)
     lists: list[NotificationList] = field(default_factory=list)
@@ -265,7 +266,8 @@ class Batch:
         self.organisations: dict[int, Organisation] = {}
         for row in _all(select(Tenant.id, Tenant.name, Tenant.slug, Tenant.timezone, Tenant.kind,
                                WorkflowSettings.id.label("settings_id"), WorkflowSettings.phi_safe_alerts,
-                               WorkflowSettings.alert_external_id, WorkflowSettings.breach_reassign_to_id)
+                               WorkflowSettings.alert_external_id, WorkflowSettings.first_contact_stopped_by,
+                               WorkflowSettings.breach_reassign_to_id)
                         .outerjoin(WorkflowSettings, WorkflowSettings.tenant_id == Tenant.id)
                         .where(Tenant.id.in_(tenant_ids))):
             organisation = Organisation(row.id, row.name, row.slug, row.timezone, row.kind)
@@ -276,6 +278,7 @@ class Batch:
             else:
                 organisation.phi_safe = bool(row.phi_safe_alerts)
                 organisation.alert_external_id = bool(row.alert_external_id)
+                organisation.first_contact_stopped_by = row.first_contact_stopped_by
                 organisation.breach_reassign_to_id = row.breach_reassign_to_id
             self.organisations[row.id] = organisation
         for tenant_id, members in load_members(self.organisations).items():

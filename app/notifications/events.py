@@ -292,13 +292,15 @@ class SlaNotice(Event):
 
     def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
         ref, due, when = values["ticket.reference"], values["ticket.due"], values["sla.when"]
+        # Only what meets the first contact is missing: with a call required, an email may have gone already.
+        reached = "called" if ctx.organisation.first_contact_stopped_by == "call" else "called or emailed"
         subject, headline = {
             "first_contact_at_risk": (
                 f"First contact at risk: {ref} due {due}",
-                f"Nobody has called or emailed the customer on {ref} yet. First contact is due {due} ({when})."),
+                f"Nobody has {reached} the customer on {ref} yet. First contact is due {due} ({when})."),
             "first_contact_breached": (
                 f"First contact SLA breached: {ref}",
-                f"Nobody has called or emailed the customer on {ref}, and the first-contact SLA was breached at "
+                f"Nobody has {reached} the customer on {ref}, and the first-contact SLA was breached at "
                 f"{values['sla.breached_at']}."),
             "resolution_at_risk": (
                 f"Resolution at risk: {ref} due {due}",
