@@ -307,7 +307,7 @@ def test_a_clinic_saves_an_intro_only_cadence_and_its_tickets_close_as_no_respon
             ScheduledNotice.ticket_id == ticket_id, ScheduledNotice.cancelled_at.is_(None))).scalars())
     assert owed == {"resolution_at_risk", "resolution_breached"}
     ticket_page = text(squash(client.get(ticket_url(other_org, ticket_id)).get_data(as_text=True)))
-    assert "Cadence complete" in ticket_page
+    assert "Cadence complete · the cadence plans nothing after the introduction email, so nobody chases" in ticket_page
     assert "The outreach cadence is complete, so “No response” may be chosen." in ticket_page
 
     response = _close_no_response(client, other_org, ticket_id)
