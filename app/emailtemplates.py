@@ -80,14 +80,15 @@ SPECS: dict[str, Spec] = {
     ),
     "manager_alert": Spec(
         "Manager alert", "Sent to the notification lists when a ticket opens. With PHI-safe alerts on, a fixed "
-        "alert with only the reference, band, due time and a sign-in link is sent instead.",
-        "Detractor ticket {ticket.reference}: score {ticket.score} ({ticket.band})",
+        "alert with only the reference, band, why it opened (without the patient's answers), due time, a sign-in "
+        "link and, if allowed, the contact's external id is sent instead.",
+        "Detractor ticket {ticket.reference}: {ticket.why}",
         "A detractor ticket was opened for {organisation}.\n\nTicket: {ticket.reference}\n"
-        "Score: {ticket.score} ({ticket.band})\nContact: {contact.name}, {contact.account}\n"
+        "Why it opened: {ticket.why}\nContact: {contact.name}, {contact.account}\n"
         "Email: {contact.email}\nPhone: {contact.phone}\nComment: {ticket.comment}\n"
         "Assigned to: {agent.name}\nFirst contact due: {ticket.due}\n\nOpen the ticket: {ticket.link}",
         CONTACT + ("contact.email", "contact.phone", "contact.external_id", "agent.name", "ticket.reference",
-                   "ticket.score", "ticket.band", "ticket.comment", "ticket.due", "ticket.link"),
+                   "ticket.score", "ticket.band", "ticket.why", "ticket.comment", "ticket.due", "ticket.link"),
     ),
     "reminder": Spec(
         "Reminder", "Sent to a task's owner at its reminder time.",
@@ -110,7 +111,8 @@ SAMPLE_VALUES = {
     "contact.account": "Lakeside Orthopedics", "contact.email": "dana@example.com", "contact.phone": "+1 555 0101",
     "contact.external_id": "PT-1042", "agent.name": "Sam Rivera", "agent.first_name": "Sam",
     "agent.email": "sam@example.com", "agent.phone": "+1 555 0100", "ticket.reference": "D-0042",
-    "ticket.score": "4", "ticket.band": "Detractor", "ticket.comment": "Claims sat for weeks.",
+    "ticket.score": "4", "ticket.band": "Detractor", "ticket.why": "Score 4 — Detractor",
+    "ticket.comment": "Claims sat for weeks.",
     "ticket.due": "Tue 24 Nov, 09:00", "ticket.link": "https://turnaround.example/t/acme/tickets/42",
     "survey.question": "How likely is it that you would recommend Acme Billing to a friend or colleague?",
     "survey.link": "https://turnaround.example/s/sample", "recipient.first_name": "Sam",

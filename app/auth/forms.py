@@ -29,7 +29,11 @@ class SignupForm(FlaskForm):
         validators=[DataRequired(message="Enter your organisation's name."), Length(max=120), SingleLine()],
         filters=[strip], render_kw={"autocomplete": "organization"},
     )
-    kind = SelectField("Kind of organisation", choices=list(TENANT_KINDS.items()), default="billing")
+    kind = SelectField("Kind of organisation", choices=list(TENANT_KINDS.items()), default="billing",
+                       description="Sets how you start; every setting can be changed later. Clinics email a "
+                                   "detractor once and don't chase non-responders; clinics and patient-support "
+                                   "programmes send PHI-safe alerts; programmes' alerts carry the patient's "
+                                   "external id.")
     timezone = TimezoneField("Timezone", default="America/New_York")
     name = StringField("Your name", validators=[DataRequired(message="Enter your name."), Length(max=120),
                                                 SingleLine()], filters=[strip], render_kw={"autocomplete": "name"})

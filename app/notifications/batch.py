@@ -28,7 +28,8 @@ from app.notifications import outbox, phi_safe
 from app.notifications.events import EVENTS
 from app.notifications.recipients import Member, Recipient, load_lists, load_members, resolve
 from app.settings.models import EmailTemplate, NotificationList, WorkflowSettings
-from app.surveys.models import Response
+from app.settings.presets import preset
+from app.surveys.models import Response, SurveyQuestion
 from app.tenancy import unscoped
 from app.tickets.models import Activity, Status, Ticket
 from app.timeutil import format_due
@@ -67,6 +68,8 @@ class Organisation:
     timezone: str
     kind: str
     phi_safe: bool = False
+    alert_external_id: bool = False  # PHI-safe alerts may carry the contact's external id
+    first_contact_stopped_by: str = "call_or_email"  # what meets the first-contact SLA: a call, or a call or email
     breach_reassign_to_id: int | None = None
     members: dict[int, Member] = field(default_factory=dict)
     lists: list[NotificationList] = field(default_factory=list)
@@ -189,7 +192,8 @@ class Batch:
         event.prepare(ctx)
         values = event.values(ctx)
         if organisation.phi_safe and not event.to_contact:
-            values = phi_safe.safe_values(values, ctx.contact_identifiers())
+            values = phi_safe.safe_values(values, ctx.contact_identifiers(),
+                                          external_id=organisation.alert_external_id)
         rendered = event.render(ctx, values)
         from_name, reply_to = event.sender(ctx)
         sender = (from_name or self.sender[0], self.sender[1])
@@ -244,9 +248,10 @@ class Batch:
         ticket_ids |= {t.ticket_id for t in self.tasks.values() if t.ticket_id}
         ticket_ids |= {i.ticket_id for i in self.items.values() if i.ticket_id}
         ticket, response, contact, user = Ticket.__table__, Response.__table__, Contact.__table__, User.__table__
-        account = CustomerAccount.__table__
+        account, question = CustomerAccount.__table__, SurveyQuestion.__table__
         self.tickets = {row.id: row for row in _all(
             select(ticket.c.id, ticket.c.tenant_id, ticket.c.number, ticket.c.status, ticket.c.assignee_id,
+                   ticket.c.trigger, question.c.prompt.label("trigger_question"),
                    user.c.name.label("assignee_name"), ticket.c.opened_at, ticket.c.first_contact_at,
                    ticket.c.first_contact_due_at, ticket.c.first_contact_breach_at, ticket.c.resolution_due_at,
                    ticket.c.paused_at, ticket.c.outcome, ticket.c.closing_note, response.c.score, response.c.band,
@@ -256,7 +261,8 @@ class Batch:
             .select_from(ticket.join(response, response.c.id == ticket.c.response_id)
                          .join(contact, contact.c.id == ticket.c.contact_id)
                          .outerjoin(account, account.c.id == ticket.c.account_id)
-                         .outerjoin(user, user.c.id == ticket.c.assignee_id))
+                         .outerjoin(user, user.c.id == ticket.c.assignee_id)
+                         .outerjoin(question, question.c.id == ticket.c.trigger_question_id))
             .where(_among(ticket.c.id, ticket_ids)))} if ticket_ids else {}
 
         # The account merge values ({account.managers}…) of the tickets whose events mail the contact: two
@@ -269,14 +275,19 @@ class Batch:
         self.organisations: dict[int, Organisation] = {}
         for row in _all(select(Tenant.id, Tenant.name, Tenant.slug, Tenant.timezone, Tenant.kind,
                                WorkflowSettings.id.label("settings_id"), WorkflowSettings.phi_safe_alerts,
+                               WorkflowSettings.alert_external_id, WorkflowSettings.first_contact_stopped_by,
                                WorkflowSettings.breach_reassign_to_id)
                         .outerjoin(WorkflowSettings, WorkflowSettings.tenant_id == Tenant.id)
                         .where(Tenant.id.in_(tenant_ids))):
             organisation = Organisation(row.id, row.name, row.slug, row.timezone, row.kind)
             if row.settings_id is None:  # no settings row yet: the defaults settings.services.get_settings gives
-                organisation.phi_safe = row.kind == "clinic"
+                defaults = preset(row.kind).settings
+                organisation.phi_safe = bool(defaults.get("phi_safe_alerts"))
+                organisation.alert_external_id = bool(defaults.get("alert_external_id"))
             else:
                 organisation.phi_safe = bool(row.phi_safe_alerts)
+                organisation.alert_external_id = bool(row.alert_external_id)
+                organisation.first_contact_stopped_by = row.first_contact_stopped_by
                 organisation.breach_reassign_to_id = row.breach_reassign_to_id
             self.organisations[row.id] = organisation
         for tenant_id, members in load_members(self.organisations).items():

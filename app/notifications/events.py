@@ -16,29 +16,33 @@ from jinja2 import ChainableUndefined, Environment, select_autoescape
 
 from app import emailtemplates
 from app.emailtemplates import Rendered, Spec
+from app.notifications import phi_safe
 from app.notifications.recipients import Recipient, first_name
 from app.surveys.models import BAND_LABELS
 from app.tenancy import WORKING_ROLES
-from app.tickets.models import OUTCOMES, reference
+from app.tickets.models import OUTCOMES, opened_because, reference
 
 if TYPE_CHECKING:
     from app.notifications.batch import Context
 
 _PHI_SAFE_NOTE = "This alert carries no patient details because PHI-safe alerts are on."
-_TICKET_DETAILS = ("Score: {ticket.score} ({ticket.band})\nContact: {contact.name}, {contact.account}\n"
+_PHI_SAFE_ID_NOTE = ("This alert carries no patient details other than the identifier because PHI-safe alerts "
+                     "are on.")
+_TICKET_DETAILS = ("Why it opened: {ticket.why}\nContact: {contact.name}, {contact.account}\n"
                    "Email: {contact.email}\nPhone: {contact.phone}\nIdentifier: {contact.external_id}\n"
                    "Comment: {ticket.comment}\n")
 _ALERT_FIELDS = emailtemplates.CONTACT + (
     "contact.email", "contact.phone", "contact.external_id", "agent.name", "actor.name", "ticket.reference",
-    "ticket.score", "ticket.band", "ticket.comment", "ticket.due", "ticket.link", "ticket.previous_assignee",
-    "ticket.outcome", "ticket.closing_note")
-_PHI_SAFE_FIELDS = ("organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.link")
+    "ticket.score", "ticket.band", "ticket.why", "ticket.comment", "ticket.due", "ticket.link",
+    "ticket.previous_assignee", "ticket.outcome", "ticket.closing_note")
+_PHI_SAFE_FIELDS = ("organisation", "ticket.reference", "ticket.band", "ticket.why", "ticket.due", "ticket.link")
 
 # The fixed alert the lists get when a ticket opens in a PHI-safe organisation (instead of the editable one).
 PHI_SAFE_OPENED = Spec(
-    "PHI-safe manager alert", "", "Detractor ticket {ticket.reference} ({ticket.band})",
+    "PHI-safe manager alert", "", "Detractor ticket {ticket.reference}: {ticket.why}",
     "A detractor ticket was opened for {organisation}.\n\nTicket: {ticket.reference}\nBand: {ticket.band}\n"
-    "First contact due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n" + _PHI_SAFE_NOTE,
+    "Why it opened: {ticket.why}\nFirst contact due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n"
+    + _PHI_SAFE_NOTE,
     _PHI_SAFE_FIELDS,
 )
 # The alerts the lists get when a ticket changes hands or closes: (full, PHI-safe).
@@ -51,7 +55,8 @@ LIST_ALERTS: dict[str, tuple[Spec, Spec]] = {
              _ALERT_FIELDS),
         Spec("PHI-safe ticket reassigned alert", "", "Ticket {ticket.reference} reassigned ({ticket.band})",
              "Detractor ticket {ticket.reference} at {organisation} was reassigned.\n\nTicket: {ticket.reference}\n"
-             "Band: {ticket.band}\nDue: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n" + _PHI_SAFE_NOTE,
+             "Band: {ticket.band}\nWhy it opened: {ticket.why}\nDue: {ticket.due}\n\n"
+             "Sign in to see it: {ticket.link}\n\n" + _PHI_SAFE_NOTE,
              _PHI_SAFE_FIELDS),
     ),
     "ticket_closed": (
@@ -62,11 +67,27 @@ LIST_ALERTS: dict[str, tuple[Spec, Spec]] = {
              _ALERT_FIELDS),
         Spec("PHI-safe ticket closed alert", "", "Ticket {ticket.reference} closed ({ticket.band})",
              "Detractor ticket {ticket.reference} at {organisation} was closed.\n\nTicket: {ticket.reference}\n"
-             "Band: {ticket.band}\nResolution was due: {ticket.due}\n\nSign in to see it: {ticket.link}\n\n"
-             + _PHI_SAFE_NOTE,
+             "Band: {ticket.band}\nWhy it opened: {ticket.why}\nResolution was due: {ticket.due}\n\n"
+             "Sign in to see it: {ticket.link}\n\n" + _PHI_SAFE_NOTE,
              _PHI_SAFE_FIELDS),
     ),
 }
+
+
+def _identified(spec: Spec) -> Spec:
+    """A PHI-safe alert that also carries the contact's external id (when the organisation allows it)."""
+    body = spec.body.replace("Ticket: {ticket.reference}\n", "Ticket: {ticket.reference}\n"
+                             "Identifier: {contact.external_id}\n", 1).replace(_PHI_SAFE_NOTE, _PHI_SAFE_ID_NOTE)
+    return Spec(spec.label, spec.description, spec.subject, body, spec.fields + ("contact.external_id",))
+
+
+_IDENTIFIED = {spec.label: _identified(spec)
+               for spec in (PHI_SAFE_OPENED, *(safe for _, safe in LIST_ALERTS.values()))}
+
+
+def phi_safe_spec(spec: Spec, values: dict[str, str]) -> Spec:
+    """``spec``, with the identifier line when the PHI-safe values kept the contact's external id."""
+    return _IDENTIFIED[spec.label] if values.get("contact.external_id") else spec
 
 
 class Event:
@@ -113,12 +134,15 @@ class Event:
 def ticket_values(ctx: Context) -> dict[str, str]:
     """The merge values every ticket notice starts from."""
     ticket = ctx.ticket
+    band = BAND_LABELS.get(ticket.band, ticket.band)
     return {
+        "ticket.why": opened_because(ticket.trigger, ticket.score, ticket.band, ticket.trigger_question),
+        "ticket.why_safe": phi_safe.opened_because(ticket.trigger, band),
         "organisation": ctx.organisation.name, "contact.first_name": first_name(ticket.contact_name),
         "contact.name": ticket.contact_name, "contact.account": ticket.account_name or "",
         "contact.email": ticket.contact_email, "contact.phone": ticket.contact_phone or "",
         "contact.external_id": ticket.contact_external_id or "", "ticket.reference": reference(ticket.number),
-        "ticket.score": str(ticket.score), "ticket.band": BAND_LABELS.get(ticket.band, ticket.band),
+        "ticket.score": str(ticket.score), "ticket.band": band,
         "ticket.comment": ticket.comment or "(none)", "ticket.link": ctx.link(),
         "agent.name": ctx.assignee_name or "nobody",
     }
@@ -186,7 +210,7 @@ class TicketOpened(Event):
 
     def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
         if ctx.organisation.phi_safe:  # the editable alert may name the contact: a fixed one instead
-            return emailtemplates.render(PHI_SAFE_OPENED, values)
+            return emailtemplates.render(phi_safe_spec(PHI_SAFE_OPENED, values), values)
         return _edited(ctx, "manager_alert", values)
 
 
@@ -279,13 +303,15 @@ class SlaNotice(Event):
 
     def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
         ref, due, when = values["ticket.reference"], values["ticket.due"], values["sla.when"]
+        # Only what meets the first contact is missing: with a call required, an email may have gone already.
+        reached = "called" if ctx.organisation.first_contact_stopped_by == "call" else "called or emailed"
         subject, headline = {
             "first_contact_at_risk": (
                 f"First contact at risk: {ref} due {due}",
-                f"Nobody has called or emailed the customer on {ref} yet. First contact is due {due} ({when})."),
+                f"Nobody has {reached} the customer on {ref} yet. First contact is due {due} ({when})."),
             "first_contact_breached": (
                 f"First contact SLA breached: {ref}",
-                f"Nobody has called or emailed the customer on {ref}, and the first-contact SLA was breached at "
+                f"Nobody has {reached} the customer on {ref}, and the first-contact SLA was breached at "
                 f"{values['sla.breached_at']}."),
             "resolution_at_risk": (
                 f"Resolution at risk: {ref} due {due}",
@@ -408,7 +434,7 @@ class ListAlert(Event):
 
     def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
         full, safe = LIST_ALERTS[self.name]
-        return emailtemplates.render(safe if ctx.organisation.phi_safe else full, values)
+        return emailtemplates.render(phi_safe_spec(safe, values) if ctx.organisation.phi_safe else full, values)
 
 
 def _day(value: date) -> str:

@@ -127,3 +127,16 @@ def set_phi_safe_alerts(on: bool) -> bool:
                  {"phi_safe_alerts": [settings.phi_safe_alerts, on]})
     settings.phi_safe_alerts = on
     return True
+
+
+def set_alert_external_id(on: bool) -> bool:
+    """Let PHI-safe alerts carry the contact's external id, or stop them, and audit it; False when it
+    already was so."""
+    settings = get_settings()
+    if settings.alert_external_id == on:
+        return False
+    audit.record("notifications",
+                 f"{'Allowed' if on else 'Stopped'} the contact's external id in PHI-safe alerts",
+                 {"alert_external_id": [settings.alert_external_id, on]})
+    settings.alert_external_id = on
+    return True

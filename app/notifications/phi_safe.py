@@ -1,18 +1,28 @@
 """What a PHI-safe message may carry: the one rule, applied to every event's merge values before rendering.
 
-An organisation with PHI-safe alerts on (clinics start with them on) gets notices that name the ticket, never
-the patient. Every event builds its full merge values; for such an organisation they pass through
-:func:`safe_values` first, so a template, fixed or edited, can only show what is left. An allow-list, so a
-merge field a later event adds stays out of PHI-safe mail until it is named here.
+An organisation with PHI-safe alerts on (clinics and patient-support programmes start with them on) gets
+notices that name the ticket, never the patient. Every event builds its full merge values; for such an
+organisation they pass through :func:`safe_values` first, so a template, fixed or edited, can only show what
+is left. An allow-list, so a merge field a later event adds stays out of PHI-safe mail until it is named here.
+
+Two things are decided here beyond the allow-list:
+
+* **The contact's external id** (``contact.external_id``) stays only when the organisation allows it
+  (``WorkflowSettings.alert_external_id``; on for patient-support programmes): the patient-support document's
+  alert shares "a unique patient identifier" and nothing else, an opaque id the team looks up after signing in.
+* **Why the ticket opened** (``ticket.why``) is said without the patient's answers: the band the alert already
+  carries ("A Detractor score"), or that a trigger question was answered No, never the score, nor which
+  question (its wording may say what the patient is treated for). The alert being sent already says that much.
 """
 from __future__ import annotations
 
 import re
 from typing import Iterable, Mapping
 
-# Fields that identify the ticket, the organisation and its times, never the contact.
+# Fields that identify the ticket, the organisation and its times, never the contact. The band, not the score:
+# the PT clinic's alert says a patient is a detractor, not what they answered.
 SAFE_FIELDS = frozenset({
-    "organisation", "ticket.reference", "ticket.band", "ticket.score", "ticket.due", "ticket.due_label",
+    "organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.due_label",
     "ticket.link", "ticket.outcome", "ticket.previous_assignee", "task.due", "item.due", "item.owner",
     "item.team_owned", "sla.when", "sla.breached_at",
 })
@@ -24,6 +34,18 @@ SCRUBBED_FIELDS = frozenset({"task.title", "item.title"})
 CONTACT_STAND_IN = "the contact"
 # Shorter values (an initial, "Al") would blank out ordinary words.
 MIN_IDENTIFIER_LENGTH = 3
+# The contact's opaque identifier, kept only when the organisation allows it.
+EXTERNAL_ID = "contact.external_id"
+# Fields whose PHI-safe value is the PHI-safe wording the event gives in another field.
+STAND_INS = {"ticket.why": "ticket.why_safe"}
+
+
+def opened_because(trigger: str, band_label: str) -> str:
+    """Why a ticket opened, as a PHI-safe message may say it (the full wording is
+    :func:`app.tickets.models.opened_because`)."""
+    if trigger == "question":
+        return "A trigger question answered No"
+    return f"A {band_label} score"
 
 
 def is_safe(field: str) -> bool:
@@ -38,8 +60,16 @@ def scrub(text: str, identifiers: Iterable[str | None]) -> str:
     return text
 
 
-def safe_values(values: Mapping[str, str], identifiers: Iterable[str | None]) -> dict[str, str]:
-    """The merge values a PHI-safe message may carry; ``identifiers`` are the contact's (name, email, …)."""
+def safe_values(values: Mapping[str, str], identifiers: Iterable[str | None], *,
+                external_id: bool = False) -> dict[str, str]:
+    """The merge values a PHI-safe message may carry; ``identifiers`` are the contact's (name, email, …).
+    ``external_id``: the organisation lets PHI-safe alerts carry the contact's external id."""
     identifiers = list(identifiers)
-    return {field: scrub(value, identifiers) if field in SCRUBBED_FIELDS else value
+    safe = {field: scrub(value, identifiers) if field in SCRUBBED_FIELDS else value
             for field, value in values.items() if is_safe(field)}
+    for field, stand_in in STAND_INS.items():
+        if field in values:
+            safe[field] = values.get(stand_in, "")
+    if external_id and values.get(EXTERNAL_ID):
+        safe[EXTERNAL_ID] = values[EXTERNAL_ID]
+    return safe

@@ -1,12 +1,14 @@
 """Settings section: the outreach cadence (how many calls and emails before a detractor counts as not responding).
 
-New tickets copy the cadence as tasks when they open, so a change applies to tickets opened afterwards.
+New tickets copy the cadence as tasks when they open, so a change applies to tickets opened afterwards. A
+cadence may plan nothing after the introduction email (0 calls, at most 1 email): the PT clinic's "do not
+follow up with patients who do not respond to the initial request".
 """
 from __future__ import annotations
 
 from flask import url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, ValidationError
+from wtforms import BooleanField
 from wtforms.validators import InputRequired, NumberRange
 
 from app import audit
@@ -45,10 +47,6 @@ class CadenceForm(FlaskForm):
     attempt_gap_hours = WholeNumberField("Hours between attempts", message="Enter a number of hours from 1 to 168.",
                                          low=1, high=168)
     stop_after_cadence = BooleanField("Stop after the cadence")
-
-    def validate_call_attempts(self, field):
-        if field.data == 0 and (self.email_attempts.data or 0) <= 1:
-            raise ValidationError("Plan at least one call or one personal email after the introduction.")
 
 
 def _context(form: CadenceForm) -> dict:

@@ -86,6 +86,8 @@ class NotificationListForm(FlaskForm):
 class PhiSafeForm(FlaskForm):
     phi_safe_alerts = BooleanField("PHI-safe alerts: send only the ticket reference, band, due time and a sign-in link",
                                    render_kw={"role": "switch"})
+    alert_external_id = BooleanField("PHI-safe alerts may carry the contact's external id",
+                                     render_kw={"role": "switch"})
 
 
 class EmailTemplateForm(FlaskForm):

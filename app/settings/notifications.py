@@ -54,7 +54,9 @@ def _page_context(form: NotificationListForm, phi_form: PhiSafeForm | None = Non
         "unheard": notification_lists.unheard_events(),
         "events": NOTIFICATION_EVENTS,
         "phi_safe": settings.phi_safe_alerts,
-        "phi_form": phi_form or PhiSafeForm(formdata=None, phi_safe_alerts=settings.phi_safe_alerts),
+        "alert_external_id": settings.alert_external_id,
+        "phi_form": phi_form or PhiSafeForm(formdata=None, phi_safe_alerts=settings.phi_safe_alerts,
+                                            alert_external_id=settings.alert_external_id),
         "form": form,
     }
 
@@ -80,11 +82,17 @@ def notifications_phi_safe():
     form = PhiSafeForm()
     if not form.validate_on_submit():
         return refused(PAGE, PHI_FRAGMENT, lambda: _page_context(_list_form(), phi_form=form))
-    on = bool(form.phi_safe_alerts.data)
-    if notification_lists.set_phi_safe_alerts(on):
-        message, category = ("PHI-safe alerts are on: alerts carry only the ticket reference, band, due time and a "
-                             "sign-in link." if on else
+    on, with_id = bool(form.phi_safe_alerts.data), bool(form.alert_external_id.data)
+    phi_changed = notification_lists.set_phi_safe_alerts(on)
+    id_changed = notification_lists.set_alert_external_id(with_id)
+    carried = " and the contact's external id" if with_id else ""
+    if phi_changed:
+        message, category = (f"PHI-safe alerts are on: alerts carry only the ticket reference, band, why it opened, "
+                             f"due time and a sign-in link{carried}." if on else
                              "PHI-safe alerts are off: alerts include the contact's details and comment."), "success"
+    elif id_changed:
+        message, category = (f"PHI-safe alerts {'now carry' if with_id else 'no longer carry'} the contact's "
+                             "external id."), "success"
     else:
         message, category = f"PHI-safe alerts were already {'on' if on else 'off'}.", "info"
     return saved(message, url_for("settings.notifications"),

@@ -19,30 +19,22 @@ from app.settings.models import (
     RootCause, WorkflowSettings,
 )
 from app.business_time import Calendar, Duration
+from app.settings.presets import preset
 from app.tenancy import Role, WORKING_ROLES, current_tenant_id
 from app.timeutil import utcnow
 
-DEFAULT_ACTION_PLANS = {
-    "Detractor review (billing SOP)": [
-        "Enrollments review",
-        "PCAP corrective action plan",
-        "AR review",
-        "Coding review",
-        "Denial/rejection review",
-        "Training — customer or billing team",
-        "Save / at-risk ticket",
-    ],
-}
+DEFAULT_ACTION_PLANS = {name: list(items) for name, items in preset("billing").action_plans.items()}
 DEFAULT_ROOT_CAUSES = ("Billing errors", "Communication", "Staff", "Wait time", "Cost", "Reporting", "Other")
 
 
 def seed_workflow_defaults(tenant: Tenant) -> None:
     """Defaults for a new organisation (inside its tenant context): settings, a Managers list, plans, causes,
-    and the functions people hold on account teams."""
+    and the functions people hold on account teams. Settings and action plans follow the organisation's kind
+    (:mod:`app.settings.presets`)."""
     db.session.add(_default_settings(tenant))
     db.session.add(NotificationList(name="Managers", events=list(NOTIFICATION_EVENTS),
                                     roles=[Role.MANAGER, Role.ADMIN]))
-    for name, items in DEFAULT_ACTION_PLANS.items():
+    for name, items in preset(tenant.kind).action_plans.items():
         db.session.add(ActionPlanTemplate(name=name, items=list(items)))
     for label in DEFAULT_ROOT_CAUSES:
         db.session.add(RootCause(label=label))
@@ -51,8 +43,9 @@ def seed_workflow_defaults(tenant: Tenant) -> None:
 
 
 def _default_settings(tenant: Tenant) -> WorkflowSettings:
-    """Unsaved settings with every default filled in (column defaults only apply on insert)."""
-    settings = WorkflowSettings(phi_safe_alerts=tenant.kind == "clinic", business_hours=dict(DEFAULT_BUSINESS_HOURS))
+    """Unsaved settings with the preset of the organisation's kind and every other default filled in (column
+    defaults only apply on insert)."""
+    settings = WorkflowSettings(business_hours=dict(DEFAULT_BUSINESS_HOURS), **preset(tenant.kind).settings)
     for column in WorkflowSettings.__table__.columns:
         if column.default is not None and column.default.is_scalar and getattr(settings, column.key) is None:
             setattr(settings, column.key, column.default.arg)

@@ -305,8 +305,8 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     if ticket is None:
         if score <= survey.ticket_trigger_max:
             open_ticket(response)
-        elif _declined_trigger_question(response, band):
-            open_ticket(response, trigger="question")
+        elif (declined := _declined_trigger_question(response, band)) is not None:
+            open_ticket(response, trigger="question", question=declined)
     elif previous_score is not None and previous_score != score:
         note_score_change(ticket, previous_score, score)
     return response
@@ -645,13 +645,14 @@ def _store_answers(response: Response, survey: Survey, band: str, answers: Mappi
     db.session.flush()
 
 
-def _declined_trigger_question(response: Response, band: str) -> bool:
-    """Whether the response answered No to a trigger question in use that its band is shown."""
+def _declined_trigger_question(response: Response, band: str) -> SurveyQuestion | None:
+    """The first trigger question in use, shown to the response's band, that the response answered No."""
     questions = db.session.execute(
         select(SurveyQuestion)
         .join(ResponseAnswer, ResponseAnswer.question_id == SurveyQuestion.id)
         .where(ResponseAnswer.response_id == response.id, ResponseAnswer.value == "no",
                SurveyQuestion.kind == "yes_no", SurveyQuestion.opens_ticket_on_no.is_(True),
                SurveyQuestion.retired_at.is_(None))
+        .order_by(SurveyQuestion.position, SurveyQuestion.id)
     ).scalars()
-    return any(band in (question.bands or []) for question in questions)
+    return next((question for question in questions if band in (question.bands or [])), None)

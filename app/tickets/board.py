@@ -18,7 +18,7 @@ from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.settings.models import RootCause
-from app.surveys.models import Response
+from app.surveys.models import Response, SurveyQuestion
 from app.tenancy import current_tenant_id, parse_id
 from app.tickets.models import STATUSES, Ticket, ticket_root_cause
 from app.timeutil import UTCDateTime
@@ -132,12 +132,13 @@ CARD_LOADING = (
     joinedload(Ticket.account).load_only(CustomerAccount.name, CustomerAccount.status),
     joinedload(Ticket.response).load_only(Response.score, Response.band),
     joinedload(Ticket.assignee).load_only(User.name),
+    joinedload(Ticket.trigger_question).load_only(SurveyQuestion.prompt),
 )
 
 
 def column(status: str, board: BoardFilter, after: str | None = None, limit: int = COLUMN_LIMIT) -> Column:
-    """``limit`` cards of one column after the cursor ``after``, with contact, response, assignee and
-    action-plan progress, in one statement."""
+    """``limit`` cards of one column after the cursor ``after``, with contact, response, assignee, trigger
+    question (why it opened) and action-plan progress, in one statement."""
     items = select(func.count(ActionPlanItem.id)).where(ActionPlanItem.ticket_id == Ticket.id)
     plan_total = items.correlate(Ticket).scalar_subquery()
     plan_done = items.where(ActionPlanItem.done_at.is_not(None)).correlate(Ticket).scalar_subquery()

@@ -12,7 +12,7 @@ from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.settings.models import RootCause
-from app.surveys.models import Response
+from app.surveys.models import BAND_LABELS, Response, SurveyQuestion
 from app.tenancy import TenantScoped, _default_tenant_id
 from app.timeutil import UTCDateTime, utcnow
 
@@ -36,6 +36,15 @@ OUTCOMES = {"resolved": "Resolved", "not_resolved": "Not resolved", "no_response
 def reference(number: int) -> str:
     """How people name a ticket: its number in its organisation, e.g. "D-0042"."""
     return f"D-{number:04d}"
+
+
+def opened_because(trigger: str, score: int, band: str, question: str | None = None) -> str:
+    """Why a ticket opened, in the words every page and alert uses: "Score 3 — Detractor", or the trigger
+    question and its answer, "Do you feel prepared to begin treatment? — No" (a promoter may answer No).
+    PHI-safe alerts say less: :func:`app.notifications.phi_safe.opened_because`."""
+    if trigger == "question":
+        return f"{question.strip()} — No" if question else "A trigger question answered No"
+    return f"Score {score} — {BAND_LABELS.get(band, band)}"
 
 
 CALL_OUTCOMES = {
@@ -89,6 +98,8 @@ class Ticket(TenantScoped, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=Status.NEW)
     # What opened it: a low score, or a yes/no trigger question answered "No".
     trigger: Mapped[str] = mapped_column(String(20), default="score")
+    # For a question trigger, the yes/no question answered "No": with the score, why the ticket opened.
+    trigger_question_id: Mapped[int | None] = mapped_column(ForeignKey("survey_question.id", ondelete="SET NULL"))
     # Due times are copied from the SLA settings when the ticket opens, so later changes never move them.
     first_contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_contact_breach_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -106,6 +117,7 @@ class Ticket(TenantScoped, db.Model):
     contact: Mapped[Contact] = relationship()
     account: Mapped[CustomerAccount | None] = relationship()
     assignee: Mapped[User | None] = relationship()
+    trigger_question: Mapped[SurveyQuestion | None] = relationship()
     activities: Mapped[list["Activity"]] = relationship(
         back_populates="ticket", order_by="Activity.created_at.desc(), Activity.id.desc()"
     )
@@ -114,6 +126,14 @@ class Ticket(TenantScoped, db.Model):
     @property
     def reference(self) -> str:
         return reference(self.number)
+
+    @property
+    def opened_because(self) -> str:
+        """Why the ticket opened, as every page and alert says it (:func:`opened_because`). Reads the response
+        and, for a question trigger, the question: load them with the ticket."""
+        question = self.trigger_question if self.trigger == "question" else None
+        return opened_because(self.trigger, self.response.score, self.response.band,
+                              question.prompt if question is not None else None)
 
     @property
     def status_label(self) -> str:

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
-from app.surveys.models import Response
+from app.surveys.models import Response, SurveyQuestion
 from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
     CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket,
@@ -65,9 +65,14 @@ def format_due(moment, tenant: Tenant) -> str:
     return timeutil.format_due(moment, tenant.timezone)
 
 
-def open_ticket(response: Response, trigger: str = "score") -> Ticket:
+def open_ticket(response: Response, trigger: str = "score", question: SurveyQuestion | None = None) -> Ticket:
     """Open the detractor ticket for ``response``: assign it, give it its SLA due times, its cadence tasks
     and notices, and queue the alerts to the notification lists and the introduction email from the assignee.
+    ``trigger`` says what opened it: the score, or ``question`` (a trigger question) answered No.
+
+    A cadence that plans nothing after the introduction (the PT clinic's "do not follow up with patients who
+    do not respond") is complete when the ticket opens, and the introduction, sent from the assignee, is its
+    first contact unless the SLA settings want a logged call.
 
     A fixed number of statements whatever the number of recipients: rows of one table are added together so
     the session writes them in one INSERT, and the new ticket's notices are added without per-key lookups.
@@ -82,7 +87,7 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
         number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
         account_id=contact.account_id,
         assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=trigger, opened_at=now,
-        **sla_due_times(settings, clock, now),
+        trigger_question_id=question.id if question is not None else None, **sla_due_times(settings, clock, now),
     )
     db.session.add(ticket)
     db.session.flush()
@@ -91,7 +96,10 @@ def open_ticket(response: Response, trigger: str = "score") -> Ticket:
     if assignee is not None:
         _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
                 automatic=True, agent=assignee.name)
-    workflow_tasks.create_cadence_tasks(ticket, settings, clock)
+    tasks = workflow_tasks.create_cadence_tasks(ticket, settings, clock)
+    if not tasks and assignee is not None and sla_clock.stops_first_contact(settings.first_contact_stopped_by,
+                                                                             "email"):
+        ticket.first_contact_at = now
     sla_clock.schedule_notices(ticket, opening=True)
     notifications.notify("ticket_opened", "detractor_intro", ticket=ticket)
     return ticket
@@ -295,8 +303,8 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
 def load_ticket_page(ticket_id: int) -> Ticket | None:
     """The ticket with everything its page shows, in a fixed number of queries.
 
-    Two statements whatever the data: the ticket joined to its response, survey, contact and
-    assignee, then its timeline joined to each entry's actor. (Joins rather than ``selectinload``
+    Two statements whatever the data: the ticket joined to its response, survey, contact, assignee and
+    trigger question, then its timeline joined to each entry's actor. (Joins rather than ``selectinload``
     for the many-to-one rows, so the count does not depend on what the session already holds.)
     """
     return db.session.execute(
@@ -307,6 +315,7 @@ def load_ticket_page(ticket_id: int) -> Ticket | None:
             joinedload(Ticket.contact).joinedload(Contact.account).joinedload(CustomerAccount.owner),
             joinedload(Ticket.account).joinedload(CustomerAccount.owner),
             joinedload(Ticket.assignee),
+            joinedload(Ticket.trigger_question),
             selectinload(Ticket.activities).joinedload(Activity.actor),
         )
     ).unique().scalar_one_or_none()

@@ -87,7 +87,9 @@ def create_cadence_tasks(ticket: Ticket, settings: WorkflowSettings, clock: Cale
     """Give a newly opened ticket its cadence tasks, owned by its assignee, each with a reminder when due.
 
     The 1st call is due at the first-contact target; each later attempt one gap (``attempt_gap_hours``
-    of SLA clock time, see :meth:`Duration.from_hours`) after the one before.
+    of SLA clock time, see :meth:`Duration.from_hours`) after the one before. A cadence with no attempt
+    after the introduction gives no task and is complete at once: nobody chases a contact who does not
+    answer the introduction.
     """
     due = ticket.first_contact_due_at or ticket.opened_at
     tasks = []
@@ -96,6 +98,9 @@ def create_cadence_tasks(ticket: Ticket, settings: WorkflowSettings, clock: Cale
             due = clock.due(due, Duration.from_hours(settings.attempt_gap_hours))
         tasks.append(Task(ticket_id=ticket.id, owner_id=ticket.assignee_id, title=title, kind=kind,
                           cadence_step=step, due_at=due, remind_at=due))
+    if not tasks:
+        ticket.cadence_complete_at = ticket.opened_at
+        return tasks
     db.session.add_all(tasks)
     db.session.flush()
     for task in tasks:

@@ -37,7 +37,9 @@ def _prepare(app, org: dict, event: str, breach_target: int) -> dict:
     """A patient's ticket with a task, an action-plan item, a list that hears everything and, for the events
     that need one, the reassignment or closing that happened; no mail owed yet."""
     tenant_id = org["tenant_id"]
-    set_sla(app, tenant_id, business_hours_only=False, breach_reassign_to_id=breach_target)
+    # The same cadence in both (organisation B is a clinic, whose preset plans no call after the introduction).
+    set_sla(app, tenant_id, business_hours_only=False, breach_reassign_to_id=breach_target, call_attempts=2,
+            email_attempts=2)
     with app.app_context(), tenant_context(tenant_id):
         db.session.add(NotificationList(name="Everything", events=["ticket_opened", "sla_at_risk", "sla_breached",
                                                                     "ticket_reassigned", "ticket_closed"],

@@ -8,12 +8,14 @@ from sqlalchemy import select
 from app.extensions import db
 from app.settings import services
 from app.settings.models import ActionPlanTemplate, AuditEntry, RootCause
+from app.settings.presets import CLINIC_PLAN
 from app.tenancy import tenant_context
 from tests.support.data import login
 from tests.support.html import text
 
 HTMX = {"HX-Request": "true"}
 BILLING_SOP = "Detractor review (billing SOP)"
+CLINIC = next(iter(CLINIC_PLAN))
 SOP_ITEMS = [
     "Enrollments review", "PCAP corrective action plan", "AR review", "Coding review", "Denial/rejection review",
     "Training — customer or billing team", "Save / at-risk ticket",
@@ -202,7 +204,7 @@ def test_agent_may_not_open_action_plan_or_root_cause_settings(app, client, org)
 
 
 def test_another_organisations_templates_and_root_causes_are_untouched(app, client, org, other_org):
-    other_plan = template_id(app, other_org["tenant_id"])
+    other_plan = template_id(app, other_org["tenant_id"], CLINIC)  # organisation B is a clinic
     other_cost = cause_id(app, other_org["tenant_id"], "Cost")
     login(client, app, org["admin"])
     client.post(plans_url(org, f"/{template_id(app, org['tenant_id'])}/retire"))
@@ -210,7 +212,7 @@ def test_another_organisations_templates_and_root_causes_are_untouched(app, clie
     assert client.post(plans_url(org, f"/{other_plan}/retire")).status_code == 404
     assert client.post(plans_url(org, f"/{other_plan}"), data={f"plan-{other_plan}-name": "Mine"}).status_code == 404
     assert client.post(causes_url(org, f"/{other_cost}/retire")).status_code == 404
-    assert templates_of(app, other_org["tenant_id"]) == {BILLING_SOP: (SOP_ITEMS, False)}
+    assert templates_of(app, other_org["tenant_id"]) == {CLINIC: (list(CLINIC_PLAN[CLINIC]), False)}
     assert "Only in Acme" not in causes_of(app, other_org["tenant_id"])
     assert not any(causes_of(app, other_org["tenant_id"]).values())
     assert audit_changes(app, other_org["tenant_id"], "action_plans") == []

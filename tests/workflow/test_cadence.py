@@ -282,11 +282,49 @@ def test_cadence_settings_are_checked_with_the_message_next_to_the_field(app, or
         assert db.session.execute(select(AuditEntry)).first() is None
 
 
-def test_a_cadence_with_no_attempt_after_the_introduction_is_refused(app, org, as_member):
-    response = as_member("admin").post(_settings_url(org), data={
-        "call_attempts": "0", "email_attempts": "1", "attempt_gap_hours": "24"})
-    assert response.status_code == 422
-    assert "Plan at least one call or one personal email after the introduction." in response.get_data(as_text=True)
+def test_a_clinic_saves_an_intro_only_cadence_and_its_tickets_close_as_no_response_with_no_further_tasks(
+        app, other_org, client):
+    """The PT clinic's advice: email the patient once and do not follow up when they do not respond."""
+    login(client, app, other_org["admin"])
+    url = _settings_url(other_org)
+    response = client.post(url, data={"call_attempts": "0", "email_attempts": "0", "attempt_gap_hours": "24",
+                                      "stop_after_cadence": "y"})
+    assert response.status_code == 303
+    page = text(squash(client.get(url).get_data(as_text=True)))
+    assert "Outreach cadence saved." in page and "None: only the automatic introduction email is sent." in page
+    with app.app_context(), tenant_context(other_org["tenant_id"]):
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.area == "cadence")).scalar_one()
+        assert entry.changes == {"email_attempts": [1, 0]}  # the clinic preset already had no call
+
+    ticket_id = open_ticket(app, other_org, "Pat Patient", 4, "The front desk lost my referral")
+    assert _tasks(app, other_org, ticket_id) == []
+    ticket = _ticket(app, other_org, ticket_id)
+    assert ticket.cadence_complete_at == ticket.opened_at
+    # The introduction went out from the assignee: it is the first contact, so no first-contact alarm is owed.
+    assert ticket.first_contact_at == ticket.opened_at
+    with app.app_context(), tenant_context(other_org["tenant_id"]):
+        owed = set(db.session.execute(select(ScheduledNotice.kind).where(
+            ScheduledNotice.ticket_id == ticket_id, ScheduledNotice.cancelled_at.is_(None))).scalars())
+    assert owed == {"resolution_at_risk", "resolution_breached"}
+    ticket_page = text(squash(client.get(ticket_url(other_org, ticket_id)).get_data(as_text=True)))
+    assert "Cadence complete · the cadence plans nothing after the introduction email, so nobody chases" in ticket_page
+    assert "The outreach cadence is complete, so “No response” may be chosen." in ticket_page
+
+    response = _close_no_response(client, other_org, ticket_id)
+    assert response.status_code == 303
+    ticket = _ticket(app, other_org, ticket_id)
+    assert (ticket.status, ticket.outcome) == ("closed", "no_response")
+    assert _tasks(app, other_org, ticket_id) == []
+    with app.app_context(), tenant_context(other_org["tenant_id"]):
+        assert db.session.execute(select(Task).where(Task.ticket_id == ticket_id)).first() is None
+
+
+def test_with_the_introduction_only_a_call_only_first_contact_keeps_its_clock_running(app, other_org):
+    _change_settings(app, other_org, first_contact_stopped_by="call")
+    ticket_id = open_ticket(app, other_org)
+    ticket = _ticket(app, other_org, ticket_id)
+    assert ticket.cadence_complete_at is not None and ticket.first_contact_at is None
+    assert _tasks(app, other_org, ticket_id) == []
 
 
 def test_only_admins_change_the_cadence(app, org):

@@ -326,6 +326,7 @@ def test_two_sweeps_running_at_once_send_nothing_twice(app, org, other_org, cloc
     for i in range(3):
         open_ticket(app, org, f"Client {i}")
     add_member(app, other_org["tenant_id"], "manager", "Mo Manager", "mo@bayside.example")
+    set_sla(app, other_org["tenant_id"], call_attempts=2, email_attempts=2)  # not the clinic's introduction only
     open_ticket(app, other_org, "Bay Client")
     clock.shift(timedelta(days=30))
     with app.app_context():
