@@ -45,7 +45,7 @@ def index():
     status = request.args.get("status") or ""
     status = status if status in ACCOUNT_STATUSES else ""
     page = services.account_page(q, status, request.args.get("after"), per_page=PER_PAGE)
-    return render_page("customers/index.html", "customers/_results.html", q=q, status=status, accounts=page,
+    return render_page("customers/index.html", "customers/_results.html", q=q, status_filter=status, accounts=page,
                        counts=services.contact_counts([a.id for a in page.items]), statuses=ACCOUNT_STATUSES,
                        can_edit=_can_edit())
 
