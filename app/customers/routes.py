@@ -50,6 +50,14 @@ def index():
                        can_edit=_can_edit())
 
 
+@bp.get("/suggestions")
+def suggestions():
+    """The accounts whose name contains what was typed in a contact form's Account field, as its <datalist>."""
+    q = (request.args.get("account") or "").strip()[:160]
+    return render_page("customers/_suggestions.html", "customers/_suggestions.html",
+                       names=services.suggestions(q))
+
+
 def _form_page(form: AccountForm, account: CustomerAccount | None):
     if request.method == "POST":
         return refused("customers/form.html", None, lambda: {"form": form, "account": account})

@@ -111,3 +111,17 @@ def test_a_ticket_takes_the_account_its_contact_had_when_it_opened(app, org):
         account_id = db.session.execute(select(CustomerAccount.id)).scalar_one()
         db.session.remove()
     assert tickets == {ticket_id: account_id, without: None}
+
+
+def test_the_account_field_suggests_existing_accounts_as_the_name_is_typed(app, client, org, other_org):
+    for name in ("Lakeside Orthopedics", "Lakewood Dental", "Northgate Cardiology"):
+        make_account(app, org["tenant_id"], name)
+    make_account(app, other_org["tenant_id"], "Lakeshore Rehab")
+    login(client, app, org["agent"])
+    form = client.get(f"/t/{org['slug']}/contacts/new").get_data(as_text=True)
+    assert 'list="account-suggestions"' in form and '<datalist id="account-suggestions"></datalist>' in form
+    assert f'hx-get="/t/{org["slug"]}/accounts/suggestions"' in form
+    fragment = client.get(f"/t/{org['slug']}/accounts/suggestions?account=LAKE", headers=HTMX).get_data(as_text=True)
+    assert re.findall(r'<option value="([^"]+)">', fragment) == ["Lakeside Orthopedics", "Lakewood Dental"]
+    empty = client.get(f"/t/{org['slug']}/accounts/suggestions?account=", headers=HTMX).get_data(as_text=True)
+    assert "<option" not in empty
