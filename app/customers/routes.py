@@ -29,10 +29,12 @@ RESPONSES_PER_PAGE = 20
 
 @bp.app_context_processor
 def _nouns():
-    """What the organisation calls an account ("Company", "Companies"), for the header and the pages."""
+    """What the organisation calls an account ("Company", "Companies"), for the header and the pages, and the
+    names of account statuses (the ticket timeline names them too)."""
     tenant = current_tenant._get_current_object() if current_tenant else None
     kind = tenant.kind if tenant is not None else None
-    return {"account_noun": account_noun(kind), "account_nouns": account_noun_plural(kind)}
+    return {"account_noun": account_noun(kind), "account_nouns": account_noun_plural(kind),
+            "ACCOUNT_STATUSES": ACCOUNT_STATUSES}
 
 
 def _can_edit() -> bool:
