@@ -96,3 +96,47 @@ def test_the_newest_revision_steps_down_and_up_again(scratch_app):
     upgrade(directory=directory)
     assert _drift() == []
     assert _guarded_tables() == {t.name for t in tenant_owned_tables()}
+
+
+def _run(sql: str) -> list:
+    """Run ``sql`` on the scratch database as its owner; the rows of a SELECT."""
+    engine = create_engine(db.engine.url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql))
+            return result.all() if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_0010_keeps_account_names_as_accounts_and_its_downgrade_brings_them_back(scratch_app):
+    """A name written after 0009 (no account yet) becomes an account before the column goes; stepping down
+    gives every contact its account's name again."""
+    directory = _directory(scratch_app)
+    upgrade(directory=directory, revision="0009")
+    _run("INSERT INTO tenant (id, slug, name, kind, timezone, next_ticket_number, created_at) "
+         "VALUES (1, 'acme', 'Acme', 'billing', 'UTC', 1, now()), (2, 'bay', 'Bay', 'clinic', 'UTC', 1, now())")
+    _run("INSERT INTO customer_account (tenant_id, name, status, created_at, updated_at) "
+         "VALUES (1, 'Lakeside Orthopedics', 'active', now(), now())")
+    _run("INSERT INTO contact (tenant_id, name, email, account_name, account_id, created_at, updated_at) VALUES "
+         "(1, 'Dana', 'dana@x.example', 'Lakeside Orthopedics', (SELECT min(id) FROM customer_account), now(), now()), "
+         "(1, 'Late Larry', 'larry@x.example', ' Northgate Cardiology ', NULL, now(), now()), "
+         "(1, 'Late Lena', 'lena@x.example', 'Lakeside Orthopedics', NULL, now(), now()), "
+         "(2, 'Bo', 'bo@x.example', 'Northgate Cardiology', NULL, now(), now()), "
+         "(1, 'Nobody', 'nobody@x.example', NULL, NULL, now(), now())")
+
+    upgrade(directory=directory, revision="0010")
+    rows = _run("SELECT c.name, a.tenant_id, a.name FROM contact c LEFT JOIN customer_account a "
+                "ON a.id = c.account_id ORDER BY c.name")
+    assert [tuple(r) for r in rows] == [
+        ("Bo", 2, "Northgate Cardiology"), ("Dana", 1, "Lakeside Orthopedics"),
+        ("Late Larry", 1, "Northgate Cardiology"), ("Late Lena", 1, "Lakeside Orthopedics"), ("Nobody", None, None)]
+    assert _run("SELECT count(*) FROM customer_account")[0][0] == 3
+    assert _run("SELECT count(*) FROM information_schema.columns WHERE table_name = 'contact' "
+                "AND column_name = 'account_name'")[0][0] == 0
+
+    downgrade(directory=directory, revision="0009")
+    rows = _run("SELECT name, account_name FROM contact ORDER BY name")
+    assert [tuple(r) for r in rows] == [("Bo", "Northgate Cardiology"), ("Dana", "Lakeside Orthopedics"),
+                                       ("Late Larry", "Northgate Cardiology"), ("Late Lena", "Lakeside Orthopedics"),
+                                       ("Nobody", None)]

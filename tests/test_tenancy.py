@@ -12,7 +12,7 @@ from app.mail import OutboxMessage
 from app.tenancy import (TenantContextMissing, UnscopedStatement, all_tenants, scoped_by_hand, tenant_context,
                          unscoped)
 from app.tickets.models import Ticket
-from tests.support.data import add_member, answer, login, make_contact, make_org, managers_list_id, slug_of
+from tests.support.data import add_member, answer, login, make_account, make_contact, make_org, managers_list_id, slug_of
 from tests.support.workflow import item_id, task_id
 
 # How to make one object of organisation A for each kind of id a URL can take.
@@ -31,7 +31,24 @@ ID_FACTORIES = {
     "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
     "question_id": lambda app, t: _survey_question(app, t),
     "send_id": lambda app, t: _survey_send(app, t),
+    "account_id": lambda app, t: make_account(app, t, "Zed Account"),
+    "member_id": lambda app, t: _account_team_seat(app, t),
+    "function_id": lambda app, t: _setup_row(app, t, "account_function"),
 }
+
+
+def _account_team_seat(app, tenant_id):
+    """A place on the team of the tenant's account (made when missing), held by one of its members."""
+    from app.accounts.models import Membership
+    from app.customers.models import AccountTeamMember
+
+    account_id = make_account(app, tenant_id, "Zed Account")
+    with app.app_context(), tenant_context(tenant_id):
+        user_id = db.session.execute(select(Membership.user_id).limit(1)).scalar_one()
+        seat = AccountTeamMember(account_id=account_id, user_id=user_id)
+        db.session.add(seat)
+        db.session.commit()
+        return seat.id
 
 
 def _setup_row(app, tenant_id, kind):
@@ -39,10 +56,11 @@ def _setup_row(app, tenant_id, kind):
     from datetime import date
 
     from app.contacts.models import RecipientRole
+    from app.customers.models import AccountFunction
     from app.settings.models import ActionPlanTemplate, Holiday, RootCause
 
     model = {"recipient_role": RecipientRole, "holiday": Holiday, "plan_template": ActionPlanTemplate,
-             "root_cause": RootCause}[kind]
+             "root_cause": RootCause, "account_function": AccountFunction}[kind]
     with app.app_context(), tenant_context(tenant_id):
         if kind == "holiday":
             db.session.add(Holiday(day=date(2030, 1, 1), name="New Year"))

@@ -74,6 +74,10 @@ def edit(contact_id: int):
 def _form_page(form: ContactForm, contact: Contact | None):
     """The add or edit page; after a refused post, with its messages and status 422."""
     form.account.label.text = account_noun(current_tenant.kind)
+    # Existing accounts are suggested as the name is typed (see customers/_suggestions.html).
+    form.account.render_kw = {"list": "account-suggestions", "autocomplete": "off",
+                              "hx-get": url_for("customers.suggestions"), "hx-trigger": "input changed delay:250ms",
+                              "hx-target": "#account-suggestions", "hx-swap": "outerHTML"}
     if request.method == "POST":
         return refused("contacts/form.html", None, lambda: {"form": form, "contact": contact})
     return render_page("contacts/form.html", form=form, contact=contact)

@@ -29,10 +29,12 @@ RESPONSES_PER_PAGE = 20
 
 @bp.app_context_processor
 def _nouns():
-    """What the organisation calls an account ("Company", "Companies"), for the header and the pages."""
+    """What the organisation calls an account ("Company", "Companies"), for the header and the pages, and the
+    names of account statuses (the ticket timeline names them too)."""
     tenant = current_tenant._get_current_object() if current_tenant else None
     kind = tenant.kind if tenant is not None else None
-    return {"account_noun": account_noun(kind), "account_nouns": account_noun_plural(kind)}
+    return {"account_noun": account_noun(kind), "account_nouns": account_noun_plural(kind),
+            "ACCOUNT_STATUSES": ACCOUNT_STATUSES}
 
 
 def _can_edit() -> bool:
@@ -45,9 +47,17 @@ def index():
     status = request.args.get("status") or ""
     status = status if status in ACCOUNT_STATUSES else ""
     page = services.account_page(q, status, request.args.get("after"), per_page=PER_PAGE)
-    return render_page("customers/index.html", "customers/_results.html", q=q, status=status, accounts=page,
+    return render_page("customers/index.html", "customers/_results.html", q=q, status_filter=status, accounts=page,
                        counts=services.contact_counts([a.id for a in page.items]), statuses=ACCOUNT_STATUSES,
                        can_edit=_can_edit())
+
+
+@bp.get("/suggestions")
+def suggestions():
+    """The accounts whose name contains what was typed in a contact form's Account field, as its <datalist>."""
+    q = (request.args.get("account") or "").strip()[:160]
+    return render_page("customers/_suggestions.html", "customers/_suggestions.html",
+                       names=services.suggestions(q))
 
 
 def _form_page(form: AccountForm, account: CustomerAccount | None):

@@ -60,6 +60,16 @@ def account_page(q: str | None, status: str | None, after: str | None, per_page:
                        limit=per_page)
 
 
+def suggestions(q: str | None, limit: int = 10) -> list[str]:
+    """Names of up to ``limit`` accounts containing ``q``, by name (what the contact form's Account field offers)."""
+    q = (q or "").strip()
+    if not q:
+        return []
+    return list(db.session.execute(select(CustomerAccount.name)
+                                   .where(CustomerAccount.name.ilike(_pattern(q), escape="\\"))
+                                   .order_by(CustomerAccount.name).limit(limit)).scalars())
+
+
 def contact_counts(account_ids: list[int]) -> dict[int, int]:
     """How many contacts each of ``account_ids`` has, in one query."""
     if not account_ids:

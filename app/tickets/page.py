@@ -55,7 +55,7 @@ def _account_panel(ticket: Ticket, forms: dict[str, FlaskForm]) -> dict:
     account = account_of(ticket)
     can_mark = (account is not None and current_membership.role in WORKING_ROLES
                 and ticket.status != Status.CLOSED)
-    return {"account": account, "can_mark": can_mark,
+    return {"account": account,
             "form": forms.get("at_risk") or (AtRiskForm(prefix="at_risk", formdata=None) if can_mark else None)}
 
 
