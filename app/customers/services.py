@@ -66,7 +66,7 @@ def suggestions(q: str | None, limit: int = 10) -> list[str]:
     if not q:
         return []
     return list(db.session.execute(select(CustomerAccount.name)
-                                   .where(CustomerAccount.name.ilike(_pattern(q), escape="\\"))
+                                   .where(CustomerAccount.id.in_(matching_ids(CustomerAccount, ["name"], q)))
                                    .order_by(CustomerAccount.name).limit(limit)).scalars())
 
 
