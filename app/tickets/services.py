@@ -15,7 +15,7 @@ from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response
-from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
+from app.tenancy import ID_MAX, MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
     CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket,
 )
@@ -326,7 +326,7 @@ def close_problems(ticket: Ticket, actor: User, *, outcome: str | None, note: st
     if not (note or "").strip():
         problems["note"] = "Write a closing note."
     causes = []
-    ids = [i for i in (root_cause_ids or []) if isinstance(i, int)]
+    ids = [i for i in (root_cause_ids or []) if isinstance(i, int) and 0 < i <= ID_MAX]
     if ids:
         causes = list(db.session.execute(
             select(RootCause).where(RootCause.id.in_(ids), RootCause.retired_at.is_(None))

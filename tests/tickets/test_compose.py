@@ -335,3 +335,25 @@ def test_the_email_arrives_from_the_agent_through_the_worker(app, org, as_member
     assert "Could we talk on Thursday?" in body_text(received) and "Hi Casey," in body_text(received)
     [message] = outbox(app, org["tenant_id"], "personal_email")
     assert message.status == "sent"
+
+
+def test_a_root_cause_id_too_large_for_the_database_is_a_message_not_an_error(app, org, as_member):
+    ticket_id = open_ticket(app, org)
+    response = as_member("agent").post(ticket_url(org, ticket_id, "close"), data={
+        "close-outcome": "resolved", "close-note": "", "close-root_causes": ["99999999999", "-1"]})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert field_error(page, "close-root_causes") == "Choose root causes from the list."
+    assert field_error(page, "close-note") == "Write a closing note."
+
+
+def test_the_same_send_posted_twice_sends_one_email(app, org, as_member):
+    ticket_id = open_ticket(app, org)
+    client = as_member("agent")
+    key = new_key()
+    first = _send(client, org, ticket_id, **{"compose-submission_key": key})
+    again = _send(client, org, ticket_id, htmx=True, **{"compose-submission_key": key})
+    assert first.status_code == 303 and again.status_code == 200
+    assert len(outbox(app, org["tenant_id"], "personal_email")) == 1
+    sent = [a for a in ticket_state(app, org["tenant_id"], ticket_id)["activities"] if a[3].get("sent")]
+    assert len(sent) == 1
