@@ -335,6 +335,11 @@ def test_the_email_arrives_from_the_agent_through_the_worker(app, org, as_member
     assert "Could we talk on Thursday?" in body_text(received) and "Hi Casey," in body_text(received)
     [message] = outbox(app, org["tenant_id"], "personal_email")
     assert message.status == "sent"
+    # …and the ticket shows it, with the cadence's personal follow-up email done.
+    page = client.get(ticket_url(org, ticket_id)).get_data(as_text=True)
+    assert (f"Alex Agent sent an email to {CASEY} (copied to {PAT}): “Following up on your feedback”."
+            in text(timeline_html(page)))
+    assert _follow_up_task(app, org, ticket_id).done_at is not None
 
 
 def test_a_root_cause_id_too_large_for_the_database_is_a_message_not_an_error(app, org, as_member):
