@@ -270,10 +270,15 @@ def email_problems(ticket: Ticket, email: Email, prefix: str = "") -> tuple[dict
     problems.update(personal.problems(email.template, email.subject, email.body,
                                       (f"{prefix}subject", f"{prefix}body")))
     copied = []
-    if email.cc_ids:
-        offered = {contact.id: contact for contact in copy_candidates(ticket, limit=1000)}
-        copied = [offered[i] for i in dict.fromkeys(email.cc_ids) if i in offered]
-        if len(copied) != len(set(email.cc_ids)):
+    ids = list(dict.fromkeys(email.cc_ids))
+    if ids:
+        account_id = account_id_of(ticket)
+        if account_id is not None and all(0 < i <= ID_MAX for i in ids):
+            copied = list(db.session.execute(
+                select(Contact).where(Contact.id.in_(ids), Contact.account_id == account_id,
+                                      Contact.id != ticket.contact_id).order_by(Contact.name, Contact.id)
+            ).scalars())
+        if len(copied) != len(ids):
             problems[f"{prefix}cc"] = "Copy only people at the contact's account."
     return problems, copied
 

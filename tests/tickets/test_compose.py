@@ -362,3 +362,23 @@ def test_the_same_send_posted_twice_sends_one_email(app, org, as_member):
     assert len(outbox(app, org["tenant_id"], "personal_email")) == 1
     sent = [a for a in ticket_state(app, org["tenant_id"], ticket_id)["activities"] if a[3].get("sent")]
     assert len(sent) == 1
+
+
+def test_the_email_tab_runs_a_fixed_number_of_queries_however_many_people_work_at_the_account(app, org, as_member):
+    from tests.support.tickets import count_queries
+
+    ticket_id, _ = _ticket_at_an_account(app, org)
+    client = as_member("agent")
+    url = ticket_url(org, ticket_id) + "?tab=email"
+    client.get(url)
+    with count_queries(app) as few:
+        assert client.get(url).status_code == 200
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        account_id = db.session.execute(select(CustomerAccount.id).where(
+            CustomerAccount.name == "Lakeside Orthopedics")).scalar_one()
+    for n in range(30):
+        make_contact(app, org["tenant_id"], f"Colleague {n:02d}", f"colleague{n}@client.example", account_id=account_id)
+    with count_queries(app) as many:
+        page = client.get(url).get_data(as_text=True)
+    assert len(few) == len(many), many
+    assert "Colleague 29 &lt;colleague29@client.example&gt;" in page
