@@ -64,6 +64,7 @@ KIND_LABELS = {
     "detractor_alert": "Detractor alert",
     "detractor_intro": "Detractor introduction",
     "team_invitation": "Team invitation",
+    "personal_email": "Personal email",
 }
 MAIL_JOB = JobSpec(queue=QUEUE_MAIL, timeout=600)
 
@@ -83,6 +84,8 @@ class OutboxMessage(TenantScoped, db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(254))
     to_name: Mapped[str | None] = mapped_column(String(160))
+    # Addresses the message is copied to, comma-separated (a personal email from a ticket), or None.
+    cc: Mapped[str | None] = mapped_column(Text)
     from_name: Mapped[str] = mapped_column(String(160))
     from_address: Mapped[str] = mapped_column(String(254))
     reply_to: Mapped[str | None] = mapped_column(String(254))
@@ -111,6 +114,11 @@ class OutboxMessage(TenantScoped, db.Model):
         return KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize())
 
     @property
+    def cc_addresses(self) -> list[str]:
+        """The copy recipients, as stored in :attr:`cc`."""
+        return cc_addresses(self.cc)
+
+    @property
     def message_id(self) -> str:
         """The ``Message-ID`` header: derived from the row alone, so every retry carries the same one."""
         return message_id_for(self.tenant_id, self.id, self.from_address)
@@ -133,6 +141,11 @@ class DeliveryAttempt(TenantScoped, db.Model):
         return OUTCOMES.get(self.outcome, self.outcome)
 
 
+def cc_addresses(cc: str | None) -> list[str]:
+    """The addresses in a stored ``cc`` value (header-cleaned, empty entries dropped)."""
+    return [address for address in (header_value(part) for part in (cc or "").split(",")) if address]
+
+
 def message_id_for(tenant_id: int, message_id: int, from_address: str) -> str:
     domain = from_address.rpartition("@")[2] or "turnaround.localhost"
     return f"<outbox-{tenant_id}-{message_id}@{domain}>"
@@ -150,13 +163,14 @@ def queue_email(
     html_body: str | None = None,
     from_name: str | None = None,
     reply_to: str | None = None,
+    cc: list[str] | None = None,
     ticket_id: int | None = None,
     dedupe_key: str | None = None,
 ) -> OutboxMessage | None:
     """Add a message to the current transaction; it is enqueued for delivery after the outermost commit.
 
     The body is either rendered from ``email/<template>.txt`` and ``.html`` with ``context``, or given
-    already rendered. With ``dedupe_key``, a message already owed under that key is not queued again
+    already rendered. ``cc`` are addresses the message is copied to (its Cc header and envelope). With ``dedupe_key``, a message already owed under that key is not queued again
     and None is returned.
     """
     if dedupe_key is not None and db.session.execute(
@@ -173,6 +187,7 @@ def queue_email(
         from_name=from_name or current_app.config["MAIL_SENDER_NAME"],
         from_address=current_app.config["MAIL_SENDER_ADDRESS"],
         reply_to=reply_to,
+        cc=", ".join(cc) if cc else None,
         subject=subject,
         text_body=text_body or "",
         html_body=html_body,
@@ -223,6 +238,8 @@ def build_message(message: OutboxMessage) -> Message:
         email = text
     email["From"] = formataddr((header_value(message.from_name), header_value(message.from_address)), "utf-8")
     email["To"] = formataddr((header_value(message.to_name), header_value(message.to_address)), "utf-8")
+    if message.cc:
+        email["Cc"] = ", ".join(cc_addresses(message.cc))
     if message.reply_to:
         email["Reply-To"] = header_value(message.reply_to)
     subject = header_value(message.subject)
@@ -501,7 +518,8 @@ def _deliver_batch(message_ids: Iterable[int]) -> dict[int, str]:
 
 def _attempt(transport: Transport, message: OutboxMessage) -> _Outcome:
     try:
-        reply = transport.send(build_message(message), message.from_address, [message.to_address])
+        reply = transport.send(build_message(message), message.from_address,
+                               [message.to_address, *cc_addresses(message.cc)])
     except PermanentError as exc:
         return _Outcome("failed", "permanent", str(exc), utcnow())
     except TransientError as exc:

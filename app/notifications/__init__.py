@@ -10,7 +10,8 @@ Two ways in, one way through (:class:`app.notifications.batch.Batch`):
 The events themselves are defined in :mod:`app.notifications.events`; the PHI-safe rule in
 :mod:`app.notifications.phi_safe`; lists → addresses in :mod:`app.notifications.recipients`; the dedupe key
 and the outbox writes in :mod:`app.notifications.outbox`; the admin side of the lists in
-:mod:`app.notifications.lists`.
+:mod:`app.notifications.lists`. A personal email an agent sends from a ticket (written by a person, from the
+agent) is not an event: :mod:`app.notifications.personal` gives its wording, sender and outbox row.
 """
 from __future__ import annotations
 

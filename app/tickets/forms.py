@@ -3,10 +3,12 @@
 Each carries a one-time submission key (:class:`~app.submissions.OnceForm`), so a double post does its work once."""
 from __future__ import annotations
 
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import strip
+from app.forms import SingleLine, email_validator, strip
+from app.notifications.personal import TEMPLATES
 from app.submissions import OnceForm
 from app.settings.services import active_root_causes
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Status
@@ -63,6 +65,48 @@ class EmailForm(OnceForm):
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)], filters=[strip])
 
 
+class CheckboxesField(SelectMultipleField):
+    """A choice of several, shown as a list of checkboxes (one click each, no Ctrl-click)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+EMAIL_SUBJECT_MAX = 200
+EMAIL_BODY_MAX = 10000
+
+
+class ComposeForm(OnceForm):
+    """A personal email to the contact, sent from the agent. ``cc`` choices are the other contacts at the
+    account, set by the view; the subject and body start from the template named in ``template``."""
+
+    template = HiddenField(default="second_outreach")
+    to = EmailField(
+        "To", validators=[DataRequired(message="Enter the address to send it to."), email_validator(),
+                          Length(max=254)], filters=[strip],
+    )
+    cc = CheckboxesField(
+        "Copy others at the account", coerce=int, choices=[],
+        invalid_value_message="Copy only people at the contact's account.",
+        invalid_choice_message="Copy only people at the contact's account.",
+    )
+    subject = StringField(
+        "Subject", validators=[DataRequired(message="Enter the email's subject."), Length(max=EMAIL_SUBJECT_MAX),
+                               SingleLine()], filters=[strip],
+    )
+    body = TextAreaField(
+        "Message", validators=[DataRequired(message="Write the email before sending it."),
+                               Length(max=EMAIL_BODY_MAX)], filters=[strip], render_kw={"rows": 10},
+    )
+
+    def set_copies(self, contacts) -> None:
+        self.cc.choices = choices([(contact.id, f"{contact.name} <{contact.email}>") for contact in contacts])
+
+    def validate_template(self, field) -> None:
+        if field.data not in TEMPLATES:
+            field.data = "second_outreach"
+
+
 class NoteForm(OnceForm):
     body = TextAreaField(
         "Note", validators=[DataRequired(message="Write the note before adding it."), Length(max=5000)], filters=[strip]
@@ -103,8 +147,8 @@ class CloseForm(OnceForm):
         validators=[DataRequired(message="Choose an outcome.")],
         invalid_choice_message="Choose an outcome.",
     )
-    root_causes = SelectMultipleField(
-        "Root causes", coerce=int, render_kw={"size": 6},
+    root_causes = CheckboxesField(
+        "Root causes", coerce=int,
         validators=[DataRequired(message="Choose at least one root cause.")],
         invalid_value_message="Choose root causes from the list.",
         invalid_choice_message="Choose root causes from the list.",
@@ -115,6 +159,14 @@ class CloseForm(OnceForm):
     override_reason = TextAreaField(
         "Reason for closing as resolved with action-plan items open",
         validators=[Optional(), Length(max=2000)], filters=[strip],
+    )
+    send_followup = BooleanField("Send the closing follow-up email to the contact")
+    followup_subject = StringField(
+        "Follow-up subject", validators=[Optional(), Length(max=EMAIL_SUBJECT_MAX), SingleLine()], filters=[strip],
+    )
+    followup_body = TextAreaField(
+        "Follow-up message", validators=[Optional(), Length(max=EMAIL_BODY_MAX)], filters=[strip],
+        render_kw={"rows": 7},
     )
 
     def __init__(self, *args, **kwargs):

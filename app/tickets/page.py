@@ -7,7 +7,8 @@ as an argument, not through ``g``.
 """
 from __future__ import annotations
 
-from flask import abort, url_for
+from flask import abort, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from app.customers.forms import AtRiskForm
@@ -16,7 +17,8 @@ from app.settings.services import active_action_plan_templates, get_settings
 from app.submissions import once
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
 from app.tickets import services
-from app.tickets.forms import CallForm, CloseForm, EmailForm, NoteForm, ReassignForm, StatusForm
+from app.notifications import personal
+from app.tickets.forms import CallForm, CloseForm, ComposeForm, EmailForm, NoteForm, ReassignForm, StatusForm
 from app.tickets.models import CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Status, Ticket
 from app.timeutil import localize, utcnow
 from app.workflow import action_plan
@@ -29,11 +31,37 @@ REGION = "tickets/_ticket.html"
 
 # The action forms on a ticket page, by the name of their template in tickets/forms/.
 ACTION_FORMS = {
-    "call": CallForm, "email": EmailForm, "note": NoteForm,
+    "call": CallForm, "compose": ComposeForm, "email": EmailForm, "note": NoteForm,
     "reassign": ReassignForm, "status": StatusForm, "close": CloseForm,
 }
 LABELS = {"STATUSES": STATUSES, "OUTCOMES": OUTCOMES, "CALL_OUTCOMES": CALL_OUTCOMES,
-          "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS}
+          "EMAIL_DIRECTIONS": EMAIL_DIRECTIONS, "EMAIL_TEMPLATES": personal.TEMPLATES}
+
+# The activity composer's tabs, and the panel (form) each shows. The Email tab sends an email, or with
+# ``?tab=email-log`` logs one sent or received elsewhere. Status, assignee and close live in the header.
+TABS = {"call": "Call", "email": "Email", "note": "Note", "task": "Task"}
+PANELS = {"call": "call", "email": "compose", "email-log": "email", "note": "note", "task": "task"}
+TAB_OF_PANEL = {"call": "call", "compose": "email", "email": "email-log", "note": "note", "task": "task"}
+CLOSED_PANELS = ("note",)
+
+
+def chosen_tab(ticket: Ticket, forms: dict[str, FlaskForm], tab: str | None = None) -> str:
+    """The composer tab to show: the one a form came back with errors on, else the one asked for (``tab``, or
+    ``?tab=`` in the URL), else Call (Note on a closed ticket, which takes only notes)."""
+    for name in forms:
+        if name in TAB_OF_PANEL:
+            return TAB_OF_PANEL[name]
+    tab = tab or request.args.get("tab")
+    closed = ticket.status == Status.CLOSED
+    if tab in PANELS and (not closed or PANELS[tab] in CLOSED_PANELS):
+        return tab
+    return "note" if closed else "call"
+
+
+def chosen_template(value: str | None = None) -> str:
+    """The template a new email starts from: ``?template=`` when it names one, else the second outreach."""
+    value = value or request.args.get("template")
+    return value if value in personal.TEMPLATES else "second_outreach"
 
 
 def load_ticket(ticket_id: int) -> Ticket:
@@ -64,9 +92,13 @@ def action_form(action: str, **values) -> FlaskForm:
     return ACTION_FORMS[action](prefix=action, **values)
 
 
-def _blank_action_forms(ticket: Ticket) -> dict[str, FlaskForm]:
-    """Fresh action forms, filled with the ticket's current values where that helps."""
-    return {
+def _blank_action_forms(ticket: Ticket, panel: str, template: str) -> dict[str, FlaskForm]:
+    """Fresh action forms, filled with the ticket's current values where that helps: the email on the
+    composer's Email tab and the closing follow-up start from the organisation's templates, merged."""
+    open_ticket = ticket.status != Status.CLOSED
+    keys = ([template] if panel == "compose" else []) + (["closing_followup"] if open_ticket else [])
+    drafts = personal.drafts(dict.fromkeys(keys), ticket, current_user) if keys else {}
+    forms = {
         "call": action_form("call", formdata=None, called=ticket.contact.name),
         "email": action_form("email", formdata=None),
         "note": action_form("note", formdata=None),
@@ -75,6 +107,15 @@ def _blank_action_forms(ticket: Ticket) -> dict[str, FlaskForm]:
                               status=ticket.status if ticket.status != Status.CLOSED else Status.ACTION_PLAN),
         "close": action_form("close", formdata=None),
     }
+    if "closing_followup" in drafts:
+        followup = drafts["closing_followup"]
+        forms["close"].followup_subject.data = followup.subject
+        forms["close"].followup_body.data = followup.text.strip()
+    if panel == "compose":
+        draft = drafts[template]
+        forms["compose"] = action_form("compose", formdata=None, template=template, to=ticket.contact.email,
+                                       subject=draft.subject, body=draft.text.strip())
+    return forms
 
 
 def _workflow(ticket: Ticket, members: list, forms: dict[str, FlaskForm]) -> dict:
@@ -109,31 +150,39 @@ def _workflow(ticket: Ticket, members: list, forms: dict[str, FlaskForm]) -> dic
 
 
 def ticket_page_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = None,
-                        errors: dict[str, str] | None = None) -> dict:
+                        errors: dict[str, str] | None = None, tab: str | None = None, **extra) -> dict:
     """What ``tickets/show.html`` and every fragment of it need, for the current member.
 
-    ``forms`` are forms that came back with errors, by name: a ticket action (``call``, ``close``, …) or a
-    panel form (``task``, ``item``, ``apply``, ``item-<id>``); they are shown in place of the blank ones.
-    ``errors`` are messages shown above a ticket action form, by action. A closed ticket offers only a note
-    and a move (which reopens it); a form that came back with errors is shown even where the ticket's state
-    would hide it.
+    ``forms`` are forms that came back with errors, by name: a ticket action (``call``, ``compose``,
+    ``close``, …) or a panel form (``task``, ``item``, ``apply``, ``item-<id>``); they are shown in place of
+    the blank ones, and the composer opens on the tab of the one that did. ``errors`` are messages shown
+    above a ticket action form, by action. ``tab`` is the composer tab to show (else ``?tab=``). A closed
+    ticket offers only a note and a move (which reopens it). ``extra`` is passed through (an email preview).
     """
     forms = forms or {}
     can_work = current_membership.role in WORKING_ROLES
     members = services.assignable_members() if can_work else []
-    actions = list(ACTION_FORMS) if ticket.status != Status.CLOSED else ["note", "status"]
-    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "actions": [], "rule_error": errors or {},
-               "wf": _workflow(ticket, members, forms), "account_panel": _account_panel(ticket, forms), **LABELS}
+    tab = chosen_tab(ticket, forms, tab)
+    panel = PANELS[tab]
+    template = chosen_template(forms["compose"].template.data if "compose" in forms else None)
+    closed = ticket.status == Status.CLOSED
+    context = {"ticket": ticket, "can_work": can_work, "forms": {}, "rule_error": errors or {},
+               "wf": _workflow(ticket, members, forms), "account_panel": _account_panel(ticket, forms),
+               "tab": tab, "panel": panel, "template": template,
+               "tabs": {key: label for key, label in TABS.items() if not closed or PANELS[key] in CLOSED_PANELS},
+               "show_close": not closed or "close" in forms, "email_preview": None, **LABELS, **extra}
     if can_work:
-        context["forms"] = {**_blank_action_forms(ticket), **{k: f for k, f in forms.items() if k in ACTION_FORMS}}
+        context["forms"] = {**_blank_action_forms(ticket, panel, template),
+                            **{k: f for k, f in forms.items() if k in ACTION_FORMS}}
         context["forms"]["reassign"].set_members(members, ticket.assignee_id)
-        context["actions"] = [a for a in ACTION_FORMS if a in actions or a in forms]
+        if panel == "compose":
+            context["forms"]["compose"].set_copies(services.copy_candidates(ticket))
     return context
 
 
-def ticket_region(ticket_id: int, **_view_args):
-    """The ticket region as it is now, for htmx."""
-    return render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id)))
+def ticket_region(ticket_id: int, tab: str | None = None, **_view_args):
+    """The ticket region as it is now, for htmx (the composer on ``tab``, else the URL's or the default)."""
+    return render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id), tab=tab))
 
 
 # Every post of a ticket form (actions, tasks, action plan) does its work once per submission key; a repeat
@@ -141,10 +190,11 @@ def ticket_region(ticket_id: int, **_view_args):
 once_per_ticket_form = once(region=ticket_region)
 
 
-def ticket_saved(ticket_id: int, message: str, category: str = "success"):
+def ticket_saved(ticket_id: int, message: str, category: str = "success", tab: str | None = None):
     """After a change to a ticket (its actions, tasks or action plan): commit and answer with the re-rendered
-    ticket region for htmx, else a 303 to the ticket page."""
-    return saved(message, url_for("tickets.show", ticket_id=ticket_id), lambda: ticket_region(ticket_id), category)
+    ticket region for htmx (the composer staying on ``tab``), else a 303 to the ticket page."""
+    return saved(message, url_for("tickets.show", ticket_id=ticket_id), lambda: ticket_region(ticket_id, tab),
+                 category)
 
 
 def ticket_refused(ticket_id: int, name: str, form: FlaskForm, fragment: str, target: str,

@@ -9,10 +9,11 @@ page for a plain post, only that form for htmx). What the page and its fragments
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from app.notifications import personal
 from app.rules import RuleError
 from app.tenancy import WORKING_ROLES, current_membership, get_or_404, require_role
 from app.tickets import board as ticket_board
@@ -22,7 +23,7 @@ from app.tickets.page import (
     LABELS, PAGE, REGION, action_form, load_ticket, once_per_ticket_form, ticket_page_context, ticket_refused,
     ticket_saved,
 )
-from app.views import place_error, render_page
+from app.views import place_error, render_page, wants_fragment
 from app.workflow.ticket_sla import sla_state
 
 bp = Blueprint("tickets", __name__, url_prefix="/t/<tenant_slug>")
@@ -76,6 +77,13 @@ def show(ticket_id: int):
     return render_page(PAGE, REGION, **ticket_page_context(load_ticket(ticket_id)))
 
 
+@bp.get("/tickets/<int:ticket_id>/composer")
+def composer(ticket_id: int):
+    """The activity composer on the tab in ``?tab=`` (and the email on ``?template=``): the composer alone
+    for htmx, else the ticket page with it."""
+    return render_page(PAGE, "tickets/_composer.html", **ticket_page_context(load_ticket(ticket_id)))
+
+
 # --- Actions ---------------------------------------------------------------------------------------
 
 def _refused(ticket_id: int, action: str, form: FlaskForm, error: RuleError | None = None):
@@ -97,7 +105,7 @@ def log_call(ticket_id: int):
         services.log_call(ticket, current_user, called=called, outcome=form.outcome.data, notes=form.notes.data)
     except RuleError as error:
         return _refused(ticket_id, "call", form, error)
-    return ticket_saved(ticket_id, f"Call logged: {CALL_OUTCOMES[form.outcome.data]}.")
+    return ticket_saved(ticket_id, f"Call logged: {CALL_OUTCOMES[form.outcome.data]}.", tab="call")
 
 
 @bp.post("/tickets/<int:ticket_id>/emails")
@@ -113,7 +121,60 @@ def log_email(ticket_id: int):
                            summary=form.summary.data)
     except RuleError as error:
         return _refused(ticket_id, "email", form, error)
-    return ticket_saved(ticket_id, "Email logged.")
+    return ticket_saved(ticket_id, "Email logged.", tab="email-log")
+
+
+def _compose_form(ticket: Ticket) -> FlaskForm:
+    form = action_form("compose")
+    form.set_copies(services.copy_candidates(ticket))
+    return form
+
+
+def _email(form: FlaskForm) -> services.Email:
+    return services.Email(template=form.template.data, to_address=form.to.data, subject=form.subject.data,
+                          body=form.body.data, cc_ids=tuple(form.cc.data or ()))
+
+
+@bp.post("/tickets/<int:ticket_id>/emails/preview")
+@require_role(*WORKING_ROLES)
+def preview_email(ticket_id: int):
+    """The email as it will be sent (sender, recipients, subject and text, merge fields filled), changing
+    nothing: for htmx the preview alone, else the ticket page with the form kept and the preview below it."""
+    ticket = get_or_404(Ticket, ticket_id)
+    form = _compose_form(ticket)
+    if not form.validate_on_submit():
+        return _refused(ticket_id, "compose", form)
+    email = _email(form)
+    problems, copied = services.email_problems(ticket, email)
+    if ticket.status == Status.CLOSED:
+        problems[None] = "This ticket is closed. Reopen it to make changes."
+    if problems:
+        return _refused(ticket_id, "compose", form, RuleError.on_fields(problems))
+    rendered = personal.render(email.template, ticket, current_user, email.subject, email.body)
+    name, reply_to = personal.sender(current_user)
+    preview = {"from_name": name, "from_address": current_app.config["MAIL_SENDER_ADDRESS"], "reply_to": reply_to,
+               "to": email.to_address, "cc": [contact.email for contact in copied], "subject": rendered.subject,
+               "text": rendered.text}
+    if wants_fragment():
+        return render_template("tickets/_email_preview.html", email_preview=preview), 200, {"Vary": "HX-Request"}
+    return render_page(PAGE, None, **ticket_page_context(load_ticket(ticket_id), {"compose": form},
+                                                          email_preview=preview))
+
+
+@bp.post("/tickets/<int:ticket_id>/emails/send")
+@require_role(*WORKING_ROLES)
+@once_per_ticket_form
+def send_email(ticket_id: int):
+    """Send a personal email from the agent through the outbox; it is logged on the timeline."""
+    ticket = get_or_404(Ticket, ticket_id)
+    form = _compose_form(ticket)
+    if not form.validate_on_submit():
+        return _refused(ticket_id, "compose", form)
+    try:
+        services.send_email(ticket, current_user, _email(form))
+    except RuleError as error:
+        return _refused(ticket_id, "compose", form, error)
+    return ticket_saved(ticket_id, "Email sent.", tab="email")
 
 
 @bp.post("/tickets/<int:ticket_id>/notes")
@@ -125,7 +186,7 @@ def add_note(ticket_id: int):
     if not form.validate_on_submit():
         return _refused(ticket_id, "note", form)
     services.add_note(ticket, current_user, form.body.data)
-    return ticket_saved(ticket_id, "Note added.")
+    return ticket_saved(ticket_id, "Note added.", tab="note")
 
 
 @bp.post("/tickets/<int:ticket_id>/assignee")
@@ -173,13 +234,30 @@ def move_status(ticket_id: int):
 @require_role(*WORKING_ROLES)
 @once_per_ticket_form
 def close(ticket_id: int):
+    """Close the ticket, optionally sending the closing follow-up email in the same step. A refusal lists
+    every reason at once (the form's own checks and the closing rules), each next to its field."""
     ticket = get_or_404(Ticket, ticket_id)
     form = action_form("close")
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    followup = None
+    if form.send_followup.data:
+        followup = services.Email(template="closing_followup", to_address=ticket.contact.email,
+                                  subject=form.followup_subject.data, body=form.followup_body.data)
+    if not valid:
+        if ticket.status != Status.CLOSED:
+            problems, _, _ = services.close_problems(
+                ticket, current_user, outcome=form.outcome.data, note=form.note.data,
+                root_cause_ids=form.root_causes.data or (), override_reason=form.override_reason.data,
+                followup=followup)
+            for name, message in problems.items():
+                if not form[name].errors:
+                    form[name].errors = [*form[name].errors, message]
         return _refused(ticket_id, "close", form)
     try:
         services.close_ticket(ticket, current_user, outcome=form.outcome.data, note=form.note.data,
-                              root_cause_ids=form.root_causes.data, override_reason=form.override_reason.data)
+                              root_cause_ids=form.root_causes.data, override_reason=form.override_reason.data,
+                              followup=followup)
     except RuleError as error:
         return _refused(ticket_id, "close", form, error)
-    return ticket_saved(ticket_id, f"{ticket.reference} closed: {OUTCOMES[form.outcome.data]}.")
+    sent = " The follow-up email is on its way." if followup is not None else ""
+    return ticket_saved(ticket_id, f"{ticket.reference} closed: {OUTCOMES[form.outcome.data]}.{sent}")

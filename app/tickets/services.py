@@ -1,6 +1,8 @@
 """Everything that changes a detractor ticket. Each verb writes its timeline entry."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -9,11 +11,12 @@ from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
+from app.notifications import personal
 from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response, SurveyQuestion
-from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
+from app.tenancy import ID_MAX, MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
     CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket,
 )
@@ -240,36 +243,117 @@ def move_status(ticket: Ticket, actor: User, status: str) -> bool:
     return True
 
 
-def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_cause_ids=(),
-                 override_reason: str | None = None) -> None:
-    """Close the ticket with an outcome, a note and at least one of the organisation's active root causes.
+@dataclass(frozen=True)
+class Email:
+    """A personal email as the agent wrote it: the template it started from, its recipients (the address it
+    goes to and the ids of the contacts copied) and its subject and body, merge fields still to fill."""
 
-    * "No response" needs the outreach cadence complete, when the organisation stops after the cadence
-      (the default); otherwise the team may choose it at any time.
-    * "Resolved" is refused while action-plan items are open, unless a manager or admin closes it and
-      gives a reason, which the timeline records.
-    Nothing more is owed for the ticket's open tasks and items: their reminders and notices are cancelled.
+    template: str
+    to_address: str
+    subject: str
+    body: str
+    cc_ids: tuple[int, ...] = ()
+
+
+def account_id_of(ticket: Ticket) -> int | None:
+    """The account a ticket's email may copy people at: the ticket's own, else its contact's."""
+    return ticket.account_id or ticket.contact.account_id
+
+
+def copy_candidates(ticket: Ticket, limit: int = 50) -> list[Contact]:
+    """The other contacts at the ticket's account, by name: whom an email from the ticket may copy. One query."""
+    account_id = account_id_of(ticket)
+    if account_id is None:
+        return []
+    return list(db.session.execute(
+        select(Contact).where(Contact.account_id == account_id, Contact.id != ticket.contact_id)
+        .order_by(Contact.name, Contact.id).limit(limit)
+    ).scalars())
+
+
+def email_problems(ticket: Ticket, email: Email, prefix: str = "") -> tuple[dict[str, str], list[Contact]]:
+    """What stops ``email`` from being sent, by form field (``prefix`` + subject/body/to/cc), and the contacts
+    it copies."""
+    problems = {}
+    if email.template not in personal.TEMPLATES:
+        problems[f"{prefix}template"] = "Choose a template to start from."
+        return problems, []
+    problems.update(personal.problems(email.template, email.subject, email.body,
+                                      (f"{prefix}subject", f"{prefix}body")))
+    copied = []
+    ids = list(dict.fromkeys(email.cc_ids))
+    if ids:
+        account_id = account_id_of(ticket)
+        if account_id is not None and all(0 < i <= ID_MAX for i in ids):
+            copied = list(db.session.execute(
+                select(Contact).where(Contact.id.in_(ids), Contact.account_id == account_id,
+                                      Contact.id != ticket.contact_id).order_by(Contact.name, Contact.id)
+            ).scalars())
+        if len(copied) != len(ids):
+            problems[f"{prefix}cc"] = "Copy only people at the contact's account."
+    return problems, copied
+
+
+def _send(ticket: Ticket, actor: User, email: Email, copied: list[Contact], *, closing: bool = False) -> Activity:
+    """Queue ``email`` from ``actor`` and record it on the timeline, in the current transaction."""
+    rendered = personal.render(email.template, ticket, actor, email.subject, email.body)
+    to_name = ticket.contact.name if email.to_address.lower() == ticket.contact.email.lower() else None
+    cc = [contact.email for contact in copied if contact.email.lower() != email.to_address.lower()]
+    message = personal.queue(ticket, actor, rendered, to_address=email.to_address, to_name=to_name, cc=cc)
+    details = {"direction": "outbound", "subject": rendered.subject, "to": email.to_address, "cc": cc,
+               "sent": True, "message_id": message.id, "template": email.template}
+    if closing:
+        details["closing"] = True
+    return _record(ticket, "email", actor, rendered.text.strip(), **details)
+
+
+def send_email(ticket: Ticket, actor: User, email: Email) -> Activity:
+    """Send a personal email from ``actor`` to the contact (copying others at the account) through the
+    outbox, and log it on the timeline as an email sent, in one transaction.
+
+    It is a contact attempt like a logged email: it ticks the earliest open "personal follow-up email"
+    cadence task and stops the first-contact clock when the SLA settings count a personal email.
     """
-    lock_ticket(ticket)
-    if ticket.status == Status.CLOSED:
-        raise RuleError("This ticket is already closed.")
+    ensure_open(ticket)
+    problems, copied = email_problems(ticket, email)
+    if problems:
+        raise RuleError.on_fields(problems)
+    activity = _send(ticket, actor, email, copied)
+    _mark_contacted(ticket, "email")
+    workflow_tasks.record_outreach(ticket, kind="email", reached=False)
+    return activity
+
+
+def close_problems(ticket: Ticket, actor: User, *, outcome: str | None, note: str | None, root_cause_ids=(),
+                   override_reason: str | None = None, followup: Email | None = None) -> tuple[dict, list, int]:
+    """Every reason the ticket cannot close as asked, at once, by form field (empty when it can), with the
+    root causes chosen and the number of open action-plan items. Reads, never writes.
+
+    * an outcome, a closing note and at least one of the organisation's active root causes are needed;
+    * "No response" needs the outreach cadence complete, when the organisation stops after the cadence
+      (the default); otherwise the team may choose it at any time;
+    * "Resolved" is refused while action-plan items are open, unless a manager or admin closes it and
+      gives a reason, which the timeline records;
+    * a closing follow-up email needs a subject and a body.
+    """
+    problems: dict[str, str] = {}
     if outcome not in OUTCOMES:
-        raise RuleError("Choose an outcome.")
+        problems["outcome"] = "Choose an outcome."
     if not (note or "").strip():
-        raise RuleError("Write a closing note.")
+        problems["note"] = "Write a closing note."
     causes = []
-    if root_cause_ids:
+    ids = [i for i in (root_cause_ids or []) if isinstance(i, int) and 0 < i <= ID_MAX]
+    if ids:
         causes = list(db.session.execute(
-            select(RootCause).where(RootCause.id.in_(list(root_cause_ids)), RootCause.retired_at.is_(None))
+            select(RootCause).where(RootCause.id.in_(ids), RootCause.retired_at.is_(None))
             .order_by(RootCause.label)
         ).scalars())
     if not causes:
-        raise RuleError("Choose at least one root cause.", "root_causes")
+        problems["root_causes"] = "Choose at least one root cause."
     if outcome == "no_response" and ticket.cadence_complete_at is None and get_settings().stop_after_cadence:
-        raise RuleError(
+        problems["outcome"] = (
             "“No response” can be chosen once the outreach cadence is complete: every planned call and email "
-            "logged without reaching the contact.", "outcome")
-    override = (override_reason or "").strip()
+            "logged without reaching the contact.")
     open_items = 0
     if outcome == "resolved":
         open_items = db.session.execute(
@@ -282,10 +366,32 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
                 select(Membership.role).where(Membership.user_id == actor.id, Membership.is_active.is_(True))
             ).scalar_one_or_none()
             if role not in MANAGING_ROLES:
-                raise RuleError(f"{items}. Finish them first, or ask a manager to close the ticket.", "outcome")
-            if not override:
-                raise RuleError(f"{items}. Give the reason for closing it as resolved anyway.",
-                                "override_reason")
+                problems["outcome"] = f"{items}. Finish them first, or ask a manager to close the ticket."
+            elif not (override_reason or "").strip():
+                problems["override_reason"] = f"{items}. Give the reason for closing it as resolved anyway."
+    if followup is not None:
+        problems.update(email_problems(ticket, followup, prefix="followup_")[0])
+    return problems, causes, open_items
+
+
+def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_cause_ids=(),
+                 override_reason: str | None = None, followup: Email | None = None) -> None:
+    """Close the ticket with an outcome, a note and at least one of the organisation's active root causes
+    (the rules: :func:`close_problems`; every one that fails is reported at once).
+
+    With ``followup``, the closing follow-up email is sent to the contact from ``actor`` in the same
+    transaction and logged on the timeline. Nothing more is owed for the ticket's open tasks and items:
+    their reminders and notices are cancelled.
+    """
+    lock_ticket(ticket)
+    if ticket.status == Status.CLOSED:
+        raise RuleError("This ticket is already closed.")
+    problems, causes, open_items = close_problems(ticket, actor, outcome=outcome, note=note,
+                                                  root_cause_ids=root_cause_ids, override_reason=override_reason,
+                                                  followup=followup)
+    if problems:
+        raise RuleError.on_fields(problems)
+    override = (override_reason or "").strip()
     previous = ticket.status
     ticket.status, ticket.outcome, ticket.closing_note, ticket.closed_at = Status.CLOSED, outcome, note.strip(), utcnow()
     sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS + sla_clock.RESOLUTION_KINDS)
@@ -298,13 +404,16 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     activity = _record(ticket, "closed", actor, body, **details)
     notifications.notify("ticket_closed", ticket=ticket, activity=activity, actor=actor)
     workflow_tasks.close_ticket_work(ticket)
+    if followup is not None:
+        _send(ticket, actor, followup, [], closing=True)
 
 
 def load_ticket_page(ticket_id: int) -> Ticket | None:
     """The ticket with everything its page shows, in a fixed number of queries.
 
-    Two statements whatever the data: the ticket joined to its response, survey, contact, assignee and
-    trigger question, then its timeline joined to each entry's actor. (Joins rather than ``selectinload``
+    Two statements whatever the data: the ticket joined to its response, survey, contact (with its account
+    and the account's owner), account, assignee and trigger question, then its timeline joined to each
+    entry's actor. (Joins rather than ``selectinload``
     for the many-to-one rows, so the count does not depend on what the session already holds.)
     """
     return db.session.execute(

@@ -95,7 +95,7 @@ def add_task(ticket_id: int):
     except RuleError as error:
         return _refused(ticket_id, error, form, *TASK_FORM)
     due = ticket_services.format_due(task.due_at, current_tenant)
-    return ticket_saved(ticket_id, f"Task added, due {due}.")
+    return ticket_saved(ticket_id, f"Task added, due {due}.", tab="task")
 
 
 @bp.post("/tasks/<int:task_id>/done")

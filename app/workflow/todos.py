@@ -133,9 +133,9 @@ class Outreach:
 
 
 def outreach(activities: Iterable[Activity], tasks: Iterable[Task]) -> Outreach:
-    """Count a ticket's logged calls and personal emails sent (the automatic introduction is not one) against
-    its cadence tasks. A connected call or an email from the contact means they were reached. A ticket that
-    planned no attempt is exhausted by the first one logged."""
+    """Count a ticket's logged calls and personal emails sent (the automatic introduction and the closing
+    follow-up are not attempts) against its cadence tasks. A connected call or an email from the contact
+    means they were reached. A ticket that planned no attempt is exhausted by the first one logged."""
     calls = emails = 0
     reached = False
     for activity in activities:
@@ -145,7 +145,8 @@ def outreach(activities: Iterable[Activity], tasks: Iterable[Task]) -> Outreach:
             reached = reached or details.get("outcome") == "connected"
         elif activity.kind == "email" and details.get("direction") == "inbound":
             reached = True
-        elif activity.kind == "email" and details.get("direction") == "outbound" and not details.get("automatic"):
+        elif (activity.kind == "email" and details.get("direction") == "outbound" and not details.get("automatic")
+              and not details.get("closing")):
             emails += 1
     cadence = [task for task in tasks if task.cadence_step is not None]
     return Outreach(calls=calls, emails=emails, reached=reached,

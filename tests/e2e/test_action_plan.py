@@ -51,8 +51,9 @@ def test_manager_works_an_action_plan_and_closes_the_ticket_with_a_root_cause(ap
     expect(card).to_contain_text("Action plan 2/7")
     card.get_by_role("link").first.click()
 
+    page.get_by_text("Close this ticket…").click()
     page.get_by_label("Outcome", exact=True).select_option("resolved")
-    page.get_by_label("Root causes").select_option(label="Billing errors")
+    page.get_by_label("Billing errors", exact=True).check()
     page.get_by_label("Closing note").fill("Reviewed the denials with the billing team; the backlog is cleared.")
     page.get_by_role("button", name="Close ticket").click()
     expect(page.locator("#close-override_reason-error")).to_contain_text("Give the reason")

@@ -11,8 +11,9 @@ pytestmark = pytest.mark.e2e
 
 
 def _fill_close_form(page) -> None:
+    page.get_by_text("Close this ticket…").click()
     page.get_by_label("Outcome", exact=True).select_option("not_resolved")
-    page.get_by_label("Root causes").select_option(label="Billing errors")
+    page.get_by_label("Billing errors", exact=True).check()
     page.get_by_label("Closing note").fill("Agreed a credit on the next invoice.")
 
 

@@ -78,9 +78,10 @@ def test_whole_loop_from_sign_up_to_closed_ticket(page, browser, live_server, sm
     expect(page.get_by_text("Contacted").first).to_be_visible()
     assert page.url == url_before, "logging a call swaps the page in place"
 
+    page.get_by_text("Close this ticket…").click()
     page.get_by_label("Outcome").select_option("resolved")
     page.get_by_label("Closing note").fill("Called back, reviewed the denials with the billing team.")
-    page.get_by_label("Root causes").select_option(label="Billing errors")
+    page.get_by_label("Billing errors", exact=True).check()
     page.get_by_role("button", name="Close ticket").click()
     expect(timeline).to_contain_text("Called back, reviewed the denials with the billing team.")
 

@@ -81,8 +81,8 @@ def make_account(app, tenant_id: int, name: str, **fields) -> int:
 
 def make_contact(app, tenant_id: int, name: str = "Casey Client", email: str | None = None, *,
                  roles: tuple[str, ...] = ("NPS Recipient",), account: str | None = None, **fields) -> int:
-    """A contact of the tenant; ``account`` names its account (made when new)."""
-    account_id = make_account(app, tenant_id, account) if account else None
+    """A contact of the tenant; ``account`` names its account (made when new), or ``account_id=`` gives it."""
+    account_id = make_account(app, tenant_id, account) if account else fields.pop("account_id", None)
     with app.app_context(), tenant_context(tenant_id):
         role_rows = db.session.execute(db.select(RecipientRole).where(RecipientRole.name.in_(roles))).scalars().all()
         contact = Contact(name=name, email=email or f"{name.lower().replace(' ', '.')}@client.example",

@@ -81,14 +81,30 @@ def test_missing_ticket_and_another_tenants_ticket_are_404(app, org, other_org, 
 
 def test_working_members_get_labelled_action_forms_and_viewers_none(app, org, as_member):
     ticket_id = open_ticket(app, org)
-    page = as_member("agent").get(ticket_url(org, ticket_id)).get_data(as_text=True)
-    for button in ("Log call", "Log email", "Add note", "Reassign ticket", "Move ticket", "Close ticket"):
-        assert button in buttons(page)
-    for field_id in ("call-called", "call-outcome", "call-notes", "email-direction", "email-subject", "email-summary",
-                     "note-body", "reassign-assignee_id", "status-status", "close-outcome", "close-note"):
-        assert label(page, field_id) and f'id="{field_id}"' in page
+    client = as_member("agent")
+    tabs = {tab: client.get(ticket_url(org, ticket_id) + f"?tab={tab}").get_data(as_text=True)
+            for tab in ("call", "email", "email-log", "note", "task")}
+    page = tabs["call"]
+    assert "Log call" in buttons(client.get(ticket_url(org, ticket_id)).get_data(as_text=True))  # Call by default
+    # The header (assignee, status, close) is on every tab; the composer shows the chosen tab's form.
+    for tab, tab_page in tabs.items():
+        for button in ("Reassign ticket", "Move ticket", "Close ticket"):
+            assert button in buttons(tab_page), tab
+    for tab, button in (("call", "Log call"), ("email", "Send email"), ("email-log", "Log email"), ("note", "Add note"),
+                        ("task", "Add task")):
+        assert button in buttons(tabs[tab])
+        assert all(other not in buttons(tabs[tab]) for other in ("Log call", "Log email", "Add note")
+                   if other != button)
+    for tab, field_ids in (("call", ("call-called", "call-outcome", "call-notes")),
+                           ("email", ("compose-to", "compose-subject", "compose-body")),
+                           ("email-log", ("email-direction", "email-subject", "email-summary")),
+                           ("note", ("note-body",)),
+                           ("call", ("reassign-assignee_id", "status-status", "close-outcome", "close-note"))):
+        for field_id in field_ids:
+            assert label(tabs[tab], field_id) and f'id="{field_id}"' in tabs[tab], field_id
     assert 'value="Casey Client"' in page  # who was called defaults to the contact
-    assert " style=" not in page and "<script>" not in page and "hx-on" not in page
+    for tab_page in tabs.values():
+        assert " style=" not in tab_page and "<script>" not in tab_page and "hx-on" not in tab_page
     # Only active working members can be assigned: not the viewer.
     assert "Val Viewer" not in options(page, "reassign-assignee_id")
 

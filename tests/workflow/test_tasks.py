@@ -104,18 +104,19 @@ def test_task_form_errors_sit_next_to_the_field_and_nothing_is_saved(app, org, a
     assert response.status_code == 422
     assert response.headers["HX-Retarget"] == "#task-form"
     fragment = response.get_data(as_text=True)
-    assert '<details id="task-form" class="workflow-form" open>' in fragment and "<!doctype html>" not in fragment
+    assert fragment.lstrip().startswith('<article id="task-form"') and "<!doctype html>" not in fragment
     assert field_error(fragment, field) == message
     with app.app_context(), tenant_context(org["tenant_id"]):
         assert db.session.execute(select(Task).where(Task.cadence_step.is_(None))).first() is None
 
 
-def test_a_plain_post_with_errors_shows_the_whole_ticket_page_with_the_form_open(app, org, as_member):
+def test_a_plain_post_with_errors_shows_the_whole_ticket_page_with_the_task_tab_open(app, org, as_member):
     ticket_id = open_ticket(app, org)
     response = _add_task(as_member("agent"), org, ticket_id, **{"task-title": ""})
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "<!doctype html>" in page and '<details id="task-form" class="workflow-form" open>' in page
+    assert "<!doctype html>" in page and '<article id="task-form"' in page
+    assert field_error(page, "task-title") == "Say what needs doing."
 
 
 def test_ticking_a_task_done_cancels_its_reminder_and_unticking_owes_it_again(app, org, as_member):
