@@ -31,6 +31,7 @@ ID_FACTORIES = {
     "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
     "question_id": lambda app, t: _survey_question(app, t),
     "send_id": lambda app, t: _survey_send(app, t),
+    "team_id": lambda app, t: _team(app, t),
 }
 
 
@@ -59,6 +60,16 @@ def _survey_question(app, tenant_id):
         db.session.add(question)
         db.session.commit()
         return question.id
+
+
+def _team(app, tenant_id):
+    from app.teams.models import Team
+
+    with app.app_context(), tenant_context(tenant_id):
+        team = Team(name="Customer Success")
+        db.session.add(team)
+        db.session.commit()
+        return team.id
 
 
 def _survey_send(app, tenant_id):

@@ -15,7 +15,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import ColumnElement, any_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from app.accounts.models import Tenant, User
@@ -66,6 +66,8 @@ class Organisation:
     kind: str
     phi_safe: bool = False
     breach_reassign_to_id: int | None = None
+    backlog_threshold: int = 100
+    open_tickets: int = 0
     members: dict[int, Member] = field(default_factory=dict)
     lists: list[NotificationList] = field(default_factory=list)
     wordings: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -137,6 +139,10 @@ class Context:
 
     def link(self) -> str:
         return self.batch.link(self.organisation, self.ticket)
+
+    def page(self, endpoint: str) -> str:
+        """An organisation page's address (``endpoint`` takes only the organisation's slug)."""
+        return self.batch.urls.build(endpoint, {"tenant_slug": self.organisation.slug}, force_external=True)
 
     def contact_identifiers(self) -> tuple[str | None, ...]:
         ticket = self.ticket
@@ -259,7 +265,7 @@ class Batch:
         self.organisations: dict[int, Organisation] = {}
         for row in _all(select(Tenant.id, Tenant.name, Tenant.slug, Tenant.timezone, Tenant.kind,
                                WorkflowSettings.id.label("settings_id"), WorkflowSettings.phi_safe_alerts,
-                               WorkflowSettings.breach_reassign_to_id)
+                               WorkflowSettings.breach_reassign_to_id, WorkflowSettings.backlog_threshold)
                         .outerjoin(WorkflowSettings, WorkflowSettings.tenant_id == Tenant.id)
                         .where(Tenant.id.in_(tenant_ids))):
             organisation = Organisation(row.id, row.name, row.slug, row.timezone, row.kind)
@@ -268,9 +274,15 @@ class Batch:
             else:
                 organisation.phi_safe = bool(row.phi_safe_alerts)
                 organisation.breach_reassign_to_id = row.breach_reassign_to_id
+                organisation.backlog_threshold = row.backlog_threshold
             self.organisations[row.id] = organisation
         for tenant_id, members in load_members(self.organisations).items():
             self.organisations[tenant_id].members = members
+        if any(event.uses_workload for event in events):
+            for row in _all(select(Ticket.tenant_id, func.count(Ticket.id).label("open"))
+                            .where(Ticket.tenant_id.in_(tenant_ids), Ticket.status != Status.CLOSED)
+                            .group_by(Ticket.tenant_id)):
+                self.organisations[row.tenant_id].open_tickets = row.open
         if any(event.uses_lists for event in events):
             for tenant_id, lists in load_lists(self.organisations).items():
                 self.organisations[tenant_id].lists = lists
