@@ -1,8 +1,6 @@
 """Builders for the routing, teams and backlog tests: accounts with owners, teams, capacities and absences."""
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import insert, select, update
 
 from app.accounts.models import Membership
@@ -73,7 +71,3 @@ def kinds_sent(app, tenant_id: int, kind: str) -> list[tuple[str, str]]:
                                   .where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)).all()
         db.session.remove()
     return [tuple(row) for row in rows]
-
-
-def a_while_back() -> date:
-    return date(2000, 1, 1)

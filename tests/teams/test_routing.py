@@ -12,6 +12,7 @@ from app.extensions import db
 from app.settings.services import get_settings
 from app.teams import routing
 from app.tenancy import tenant_context
+from app.tickets.models import Ticket
 from tests.support.data import add_member, make_contact, run_jobs
 from tests.support.tickets import bulk_tickets, count_queries, open_ticket
 from tests.support.workflow import set_sla
@@ -150,8 +151,6 @@ def test_two_tickets_opening_at_once_cannot_both_take_the_last_slot(app, org):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-
-    from app.tickets.models import Ticket
 
     with app.app_context(), tenant_context(tenant_id):
         assignees = sorted(db.session.execute(select(Ticket.assignee_id).where(Ticket.id.in_(ids))).scalars())
