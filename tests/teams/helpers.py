@@ -27,14 +27,21 @@ def make_team(app, tenant_id: int, name: str, members: list[int], manager_id: in
     with app.app_context(), tenant_context(tenant_id):
         team = Team(name=name, manager_id=manager_id)
         db.session.add(team)
-        db.session.flush()
-        if members:
-            db.session.execute(scoped_by_hand(insert(team_member)), [
-                {"tenant_id": tenant_id, "team_id": team.id, "user_id": user_id} for user_id in members])
         db.session.commit()
         team_id = team.id
         db.session.remove()
+    add_to_team(app, tenant_id, team_id, members)
     return team_id
+
+
+def add_to_team(app, tenant_id: int, team_id: int, members: list[int]) -> None:
+    if not members:
+        return
+    with app.app_context(), tenant_context(tenant_id):
+        db.session.execute(scoped_by_hand(insert(team_member)), [
+            {"tenant_id": tenant_id, "team_id": team_id, "user_id": user_id} for user_id in members])
+        db.session.commit()
+        db.session.remove()
 
 
 def set_member(app, tenant_id: int, user_id: int, **values) -> None:

@@ -14,7 +14,7 @@ from tests.support.data import add_member, audit_entries, login
 from tests.support.html import checked, field_error, selected, text
 from tests.support.tickets import HTMX, bulk_tickets, count_queries
 from tests.support.workflow import set_sla
-from tests.teams.helpers import make_team, membership_id, set_member
+from tests.teams.helpers import add_to_team, make_team, membership_id, set_member
 
 
 def teams_url(org, rest: str = "") -> str:
@@ -146,18 +146,25 @@ def test_managers_set_capacities_and_members_mark_themselves_away_and_back(app, 
                          "Alex Agent is back"]
 
 
-def test_the_workload_page_reads_every_members_load_in_the_same_queries_however_many(app, org, as_member):
-    client = as_member("manager")
+def test_the_workload_and_team_pages_read_every_members_load_in_the_same_queries_however_many(app, org):
+    team_id = make_team(app, org["tenant_id"], "Customer Success", [org["agent"]], manager_id=org["manager"])
+    client = client_as(app, org, "admin")
 
-    def statements() -> int:
-        with count_queries(app) as sent:
-            assert client.get(teams_url(org, "workload")).status_code == 200
-        return len(sent)
+    def statements() -> tuple[int, int]:
+        counts = []
+        for path in ("workload", str(team_id)):
+            with count_queries(app) as sent:
+                assert client.get(teams_url(org, path)).status_code == 200
+            counts.append(len(sent))
+        return tuple(counts)
 
     few = statements()
+    members = []
     for n in range(15):
         member = add_member(app, org["tenant_id"], "agent", f"Agent {n:02}", f"agent{n}@acme.example")
         bulk_tickets(app, org["tenant_id"], 1, assignee_id=member, start=3000 + n)
+        members.append(member)
+    add_to_team(app, org["tenant_id"], team_id, members)
     assert statements() == few
 
 
