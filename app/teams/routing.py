@@ -11,12 +11,14 @@ organisation's timezone, and holding fewer open tickets than their capacity):
 4. nobody is eligible (everyone is at capacity or away): the routing team's manager, else the least-loaded
    active manager or admin, and the managers are told (the ``everyone_at_capacity`` notice).
 
-A fixed number of queries whatever the team size: the working memberships (locked), one grouped count of
-their open tickets, the account owner, the routing team's members and manager.
+One statement whatever the team size: the working memberships (locked, for their round-robin times) joined to
+one grouped count of their open tickets, to the routing team's membership, and to the account owner and the
+team's manager.
 
-Concurrency: the working memberships are read ``FOR UPDATE`` (in id order) before their open tickets are
-counted, so of two tickets opening at once in one organisation the second waits until the first has
-committed and then counts its ticket: two tickets cannot both take a member's last slot.
+Concurrency: the caller first takes the organisation's ticket-number lock (``open_ticket`` updates the
+organisation's row before routing), so tickets of one organisation are routed one after the other and the
+routing statement, which starts after the previous ticket committed, counts it: two tickets opening at once
+cannot both take a member's last slot.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, literal, select
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import Membership, Tenant, User
@@ -54,18 +56,6 @@ def local_today(tenant: Tenant) -> date:
 def is_away(membership: Membership, today: date) -> bool:
     """Away until the return date: the member is back (and routed to) on ``away_until`` itself."""
     return membership.away_until is not None and membership.away_until > today
-
-
-def open_ticket_counts(user_ids) -> dict[int, int]:
-    """Open tickets held by each of ``user_ids``: one grouped query (by ``ix_ticket_board_mine_opened``)."""
-    user_ids = list(user_ids)
-    if not user_ids:
-        return {}
-    return dict(db.session.execute(
-        select(Ticket.assignee_id, func.count(Ticket.id))
-        .where(Ticket.assignee_id.in_(user_ids), Ticket.status != Status.CLOSED)
-        .group_by(Ticket.assignee_id)
-    ).all())
 
 
 @dataclass
@@ -105,51 +95,56 @@ def _round_robin(candidates: list[Candidate]) -> Candidate | None:
     return min(candidates, key=Candidate.order, default=None)
 
 
-def _account_owner_id(contact_id: int | None) -> int | None:
-    if contact_id is None:
-        return None
-    return db.session.execute(
-        select(CustomerAccount.owner_id).join(Contact, Contact.account_id == CustomerAccount.id)
-        .where(Contact.id == contact_id)
-    ).scalar_one_or_none()
-
-
-def _routing_team(team_id: int | None) -> tuple[int | None, set[int]]:
-    """The routing team's manager and member user ids (one query; none when the team is gone)."""
-    if team_id is None:
-        return None, set()
-    rows = db.session.execute(
-        select(Team.manager_id, team_member.c.user_id).select_from(Team)
-        .outerjoin(team_member, team_member.c.team_id == Team.id).where(Team.id == team_id)
-    ).all()
-    if not rows:
-        return None, set()
-    return rows[0].manager_id, {row.user_id for row in rows if row.user_id is not None}
-
-
-def route_new_ticket(tenant: Tenant, settings: WorkflowSettings, contact_id: int | None) -> Routed:
-    """Choose the assignee of a ticket opening now for ``contact_id`` (see the module's rules) and mark them
-    as just assigned. Locks the organisation's working memberships until the transaction ends."""
-    memberships = list(db.session.execute(
-        select(Membership)
+def _candidates_statement(settings: WorkflowSettings, contact_id: int | None):
+    """One statement for everything routing reads: the working memberships with their users, locked, each with
+    its open tickets (one grouped count), whether it is in the routing team, and the account owner and the routing
+    team's manager (the same on every row)."""
+    open_counts = (
+        select(Ticket.assignee_id.label("user_id"), func.count(Ticket.id).label("open"))
+        .where(Ticket.status != Status.CLOSED,
+               Ticket.assignee_id.in_(select(Membership.user_id).where(Membership.role.in_(WORKING_ROLES),
+                                                                      Membership.is_active.is_(True))))
+        .group_by(Ticket.assignee_id).subquery()
+    )
+    owner = literal(None, Integer)
+    if settings.route_to_account_owner and contact_id is not None:
+        owner = (select(CustomerAccount.owner_id).join(Contact, Contact.account_id == CustomerAccount.id)
+                 .where(Contact.id == contact_id).scalar_subquery())
+    statement = select(Membership, func.coalesce(open_counts.c.open, 0).label("open"), owner.label("owner_id"))
+    team_id = settings.routing_team_id
+    if team_id is not None:
+        statement = statement.add_columns(
+            team_member.c.user_id.is_not(None).label("in_team"),
+            select(Team.manager_id).where(Team.id == team_id).scalar_subquery().label("manager_id"),
+        ).outerjoin(team_member, (team_member.c.team_id == team_id) & (team_member.c.user_id == Membership.user_id))
+    else:
+        statement = statement.add_columns(literal(False).label("in_team"), literal(None, Integer).label("manager_id"))
+    return (
+        statement.outerjoin(open_counts, open_counts.c.user_id == Membership.user_id)
         .where(Membership.role.in_(WORKING_ROLES), Membership.is_active.is_(True))
         .order_by(Membership.id)
         .options(joinedload(Membership.user))
         .with_for_update(of=Membership)
-    ).scalars())
-    if not memberships:
+    )
+
+
+def route_new_ticket(tenant: Tenant, settings: WorkflowSettings, contact_id: int | None) -> Routed:
+    """Choose the assignee of a ticket opening now for ``contact_id`` (see the module's rules) and mark them
+    as just assigned. One statement; the caller holds the organisation's ticket-number lock (see the module)."""
+    rows = db.session.execute(_candidates_statement(settings, contact_id)).all()
+    if not rows:
         return Routed(None, None)
     today = local_today(tenant)
-    counts = open_ticket_counts(m.user_id for m in memberships)
-    candidates = {m.user_id: Candidate(m, counts.get(m.user_id, 0), is_away(m, today)) for m in memberships}
+    candidates = {row.Membership.user_id: Candidate(row.Membership, row.open, is_away(row.Membership, today))
+                  for row in rows}
+    owner_id, manager_id = rows[0].owner_id, rows[0].manager_id
+    team_ids = {row.Membership.user_id for row in rows if row.in_team}
     eligible = [c for c in candidates.values() if c.eligible]
 
     chosen, rule = None, None
-    if settings.route_to_account_owner:
-        owner = candidates.get(_account_owner_id(contact_id))
-        if owner is not None and owner.eligible:
-            chosen, rule = owner, ACCOUNT_OWNER
-    manager_id, team_ids = _routing_team(settings.routing_team_id) if chosen is None else (None, set())
+    owner = candidates.get(owner_id)
+    if owner is not None and owner.eligible:
+        chosen, rule = owner, ACCOUNT_OWNER
     if chosen is None:
         chosen = _round_robin([c for c in eligible if c.user_id in team_ids])
         rule = TEAM if chosen else None

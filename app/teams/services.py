@@ -18,7 +18,8 @@ from app.notifications.events import per_member
 from app.rules import RuleError
 from app.settings.services import get_settings
 from app.teams.models import Team, team_member
-from app.teams.routing import is_away, local_today, open_ticket_counts
+from app.accounts.services import open_ticket_counts
+from app.teams.routing import is_away, local_today
 from app.tenancy import WORKING_ROLES, current_tenant_id, scoped_by_hand
 from app.tickets.models import Status, Ticket
 
