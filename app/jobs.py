@@ -228,13 +228,16 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then survey sends whose job was lost; then outbox messages still owed; then form
+    in this same pass; then survey sends whose job was lost; then the daily backlog notice to organisations
+    over their threshold (counted every few minutes); then outbox messages still owed; then form
     submission keys older than a day.
     """
     from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.notifications.sweep import backlog_check_due, sweep_backlog
     from app.surveys.sending import sweep_sends
+    from app.timeutil import utcnow
 
     try:
         notices = sweep_due()
@@ -248,4 +251,12 @@ def sweep() -> dict:
         log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
         db.session.rollback()
         sends = 0
-    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    backlog = 0
+    try:
+        if backlog_check_due(utcnow()):
+            backlog = sweep_backlog()
+    except Exception:  # noqa: BLE001  (nor a failing count of backlogs: the next check sends the notice)
+        log.exception("backlog sweep failed; the next check sends what is owed")
+        db.session.rollback()
+    return {"notices": notices, "sends": sends, "backlog": backlog, "outbox": sweep_outbox(),
+            "submissions": submissions.prune()}

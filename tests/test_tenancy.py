@@ -34,6 +34,7 @@ ID_FACTORIES = {
     "account_id": lambda app, t: make_account(app, t, "Zed Account"),
     "member_id": lambda app, t: _account_team_seat(app, t),
     "function_id": lambda app, t: _setup_row(app, t, "account_function"),
+    "team_id": lambda app, t: _team(app, t),
 }
 
 
@@ -77,6 +78,16 @@ def _survey_question(app, tenant_id):
         db.session.add(question)
         db.session.commit()
         return question.id
+
+
+def _team(app, tenant_id):
+    from app.teams.models import Team
+
+    with app.app_context(), tenant_context(tenant_id):
+        team = Team(name="Customer Success")
+        db.session.add(team)
+        db.session.commit()
+        return team.id
 
 
 def _survey_send(app, tenant_id):

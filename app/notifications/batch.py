@@ -15,7 +15,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import ColumnElement, any_, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from app.accounts.models import Tenant, User
@@ -71,6 +71,8 @@ class Organisation:
     alert_external_id: bool = False  # PHI-safe alerts may carry the contact's external id
     first_contact_stopped_by: str = "call_or_email"  # what meets the first-contact SLA: a call, or a call or email
     breach_reassign_to_id: int | None = None
+    backlog_threshold: int = 100
+    open_tickets: int = 0
     members: dict[int, Member] = field(default_factory=dict)
     lists: list[NotificationList] = field(default_factory=list)
     wordings: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -142,6 +144,10 @@ class Context:
 
     def link(self) -> str:
         return self.batch.link(self.organisation, self.ticket)
+
+    def page(self, endpoint: str) -> str:
+        """An organisation page's address (``endpoint`` takes only the organisation's slug)."""
+        return self.batch.urls.build(endpoint, {"tenant_slug": self.organisation.slug}, force_external=True)
 
     def contact_identifiers(self) -> tuple[str | None, ...]:
         ticket = self.ticket
@@ -276,7 +282,7 @@ class Batch:
         for row in _all(select(Tenant.id, Tenant.name, Tenant.slug, Tenant.timezone, Tenant.kind,
                                WorkflowSettings.id.label("settings_id"), WorkflowSettings.phi_safe_alerts,
                                WorkflowSettings.alert_external_id, WorkflowSettings.first_contact_stopped_by,
-                               WorkflowSettings.breach_reassign_to_id)
+                               WorkflowSettings.breach_reassign_to_id, WorkflowSettings.backlog_threshold)
                         .outerjoin(WorkflowSettings, WorkflowSettings.tenant_id == Tenant.id)
                         .where(Tenant.id.in_(tenant_ids))):
             organisation = Organisation(row.id, row.name, row.slug, row.timezone, row.kind)
@@ -289,9 +295,15 @@ class Batch:
                 organisation.alert_external_id = bool(row.alert_external_id)
                 organisation.first_contact_stopped_by = row.first_contact_stopped_by
                 organisation.breach_reassign_to_id = row.breach_reassign_to_id
+                organisation.backlog_threshold = row.backlog_threshold
             self.organisations[row.id] = organisation
         for tenant_id, members in load_members(self.organisations).items():
             self.organisations[tenant_id].members = members
+        if any(event.uses_workload for event in events):
+            for row in _all(select(Ticket.tenant_id, func.count(Ticket.id).label("open"))
+                            .where(Ticket.tenant_id.in_(tenant_ids), Ticket.status != Status.CLOSED)
+                            .group_by(Ticket.tenant_id)):
+                self.organisations[row.tenant_id].open_tickets = row.open
         if any(event.uses_lists for event in events):
             for tenant_id, lists in load_lists(self.organisations).items():
                 self.organisations[tenant_id].lists = lists

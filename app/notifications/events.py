@@ -19,7 +19,7 @@ from app.emailtemplates import Rendered, Spec
 from app.notifications import phi_safe
 from app.notifications.recipients import Recipient, first_name
 from app.surveys.models import BAND_LABELS
-from app.tenancy import WORKING_ROLES
+from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES
 from app.tickets.models import OUTCOMES, opened_because, reference
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ class Event:
     kind: str = ""  # the outbox kind (the X-Turnaround-Kind header, the email log); the name unless given
     template: str | None = None  # an editable template (emailtemplates.SPECS) the batch loads per organisation
     uses_lists = False  # whether the batch must load the notification lists
+    uses_workload = False  # whether the batch must count each organisation's open tickets
     to_contact = False  # mail to the contact about themselves: the PHI-safe rules do not apply
     uses_account = False  # whether its values include the ticket's account and the people over it
 
@@ -437,6 +438,81 @@ class ListAlert(Event):
         return emailtemplates.render(phi_safe_spec(safe, values) if ctx.organisation.phi_safe else full, values)
 
 
+class EveryoneAtCapacity(Event):
+    """A ticket opened while every working member was at capacity or away, so routing gave it to the routing
+    team's manager (or the least-loaded manager or admin): the managers and admins, and that assignee, are told.
+    It names the ticket and who has it, never the contact."""
+
+    name, label = "everyone_at_capacity", "Everyone at capacity"
+
+    def key(self, *, ticket_id=None, **_) -> str:
+        return f"ticket:{ticket_id}:everyone_at_capacity"
+
+    def owed(self, ctx: Context) -> bool:
+        return ctx.ticket is not None
+
+    def recipients(self, ctx: Context) -> list[Recipient]:
+        managers = sorted((m for m in ctx.organisation.members.values() if m.role in MANAGING_ROLES),
+                          key=lambda m: (m.name, m.user_id))
+        return [m.recipient for m in managers] + ([ctx.assignee.recipient] if ctx.assignee else [])
+
+    def values(self, ctx: Context) -> dict[str, str]:
+        ticket = ctx.ticket
+        return {
+            "organisation": ctx.organisation.name, "ticket.reference": reference(ticket.number),
+            "ticket.band": BAND_LABELS.get(ticket.band, ticket.band), "ticket.link": ctx.link(),
+            "agent.name": ctx.assignee_name or "nobody", "workload.link": ctx.page("teams.workload"),
+        }
+
+    def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
+        subject = f"Everyone is at capacity: {values['ticket.reference']} went to {values['agent.name']}"
+        headline = (f"Nobody at {values['organisation']} had room for a new ticket, so {values['ticket.reference']} "
+                    f"was assigned to {values['agent.name']}.")
+        text, html = render_file("everyone_at_capacity", values, subject=subject, headline=headline)
+        return Rendered(subject, text, html)
+
+
+class WorkloadBacklog(Event):
+    """Open tickets per working member are above the organisation's threshold: the admins are asked to add a
+    team member, once a day (the sweep names the organisation's local day in the key) while it lasts."""
+
+    name, label, uses_workload = "workload_backlog", "Backlog: add a team member", True
+
+    def key(self, *, day: date | None = None, **_) -> str:
+        return f"organisation:backlog:{day.isoformat() if day else 'now'}"
+
+    def owed(self, ctx: Context) -> bool:
+        return True
+
+    def recipients(self, ctx: Context) -> list[Recipient]:
+        admins = sorted((m for m in ctx.organisation.members.values() if m.role == Role.ADMIN),
+                        key=lambda m: (m.name, m.user_id))
+        return [m.recipient for m in admins]
+
+    def values(self, ctx: Context) -> dict[str, str]:
+        organisation = ctx.organisation
+        members = sum(1 for m in organisation.members.values() if m.role in WORKING_ROLES)
+        return {
+            "organisation": organisation.name, "backlog.open": str(organisation.open_tickets),
+            "backlog.members": str(members),
+            "backlog.per_member": per_member(organisation.open_tickets, members),
+            "backlog.threshold": str(organisation.backlog_threshold), "workload.link": ctx.page("teams.workload"),
+        }
+
+    def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
+        subject = f"Add a team member: {values['backlog.per_member']} open tickets per person at {values['organisation']}"
+        headline = (f"{values['organisation']} has {values['backlog.per_member']} open tickets per working member, "
+                    f"above your threshold of {values['backlog.threshold']}.")
+        text, html = render_file("workload_backlog", values, subject=subject, headline=headline)
+        return Rendered(subject, text, html)
+
+
+def per_member(open_tickets: int, members: int) -> str:
+    """Open tickets per working member as people read it ("112.5", "40"); all of them when nobody works."""
+    ratio = open_tickets / members if members else float(open_tickets)
+    return f"{ratio:.1f}".removesuffix(".0")
+
+
 def _day(value: date) -> str:
     return value.strftime("%a %d %b %Y")
 
@@ -452,5 +528,7 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
     ListAlert("ticket_closed", "Ticket closed"),
     TaskReminder(),
     ItemOverdue(),
+    EveryoneAtCapacity(),
+    WorkloadBacklog(),
 )}
 SLA_KINDS = tuple(name for name, event in EVENTS.items() if isinstance(event, SlaNotice))

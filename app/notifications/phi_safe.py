@@ -24,7 +24,9 @@ from typing import Iterable, Mapping
 SAFE_FIELDS = frozenset({
     "organisation", "ticket.reference", "ticket.band", "ticket.due", "ticket.due_label",
     "ticket.link", "ticket.outcome", "ticket.previous_assignee", "task.due", "item.due", "item.owner",
-    "item.team_owned", "sla.when", "sla.breached_at",
+    "item.team_owned", "sla.when", "sla.breached_at", "workload.link",
+    # The organisation's open tickets, working members and threshold: counts only.
+    "backlog.open", "backlog.members", "backlog.per_member", "backlog.threshold",
 })
 # Namespaces that hold only the organisation's own people (assignee, actor, recipient).
 SAFE_NAMESPACES = ("agent.", "actor.", "recipient.", "reassigned.")

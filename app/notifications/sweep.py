@@ -18,13 +18,19 @@ How it stays at-most-once and cheap:
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select, update
+import redis
+from sqlalchemy import Row, case, func, select, update
 
 from app import mail
+from app.accounts.models import Membership, Tenant
 from app.extensions import db
 from app.notifications.batch import Batch, Occurrence
-from app.tenancy import all_tenants, unscoped
+from app.notifications.events import EVENTS
+from app.settings.models import WorkflowSettings
+from app.tenancy import WORKING_ROLES, all_tenants, unscoped
+from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
 from app.workflow.models import ScheduledNotice
 
@@ -94,3 +100,75 @@ def handle(claimed: list[Row], now: datetime) -> list[int]:
             update(ScheduledNotice).where(ScheduledNotice.id.in_(dropped)).values(cancelled_at=now)
         ), execution_options={"synchronize_session": False})
     return result.message_ids
+
+
+# The backlog is counted across organisations at most this often (the notice is daily; the count reads every
+# organisation's open tickets).
+BACKLOG_CHECK_SECONDS = 300
+_BACKLOG_CHECKED_KEY = "turnaround:backlog_checked_at"
+DEFAULT_BACKLOG_THRESHOLD = WorkflowSettings.__table__.c.backlog_threshold.default.arg
+
+
+def backlog_check_due(now: datetime) -> bool:
+    """Whether :func:`sweep_backlog` should run in this sweep: when the last check is
+    :data:`BACKLOG_CHECK_SECONDS` old (remembered in Redis; without Redis, every sweep checks)."""
+    from app.jobs import redis_connection
+
+    try:
+        connection = redis_connection()
+        last = connection.get(_BACKLOG_CHECKED_KEY)
+        if last is not None and 0 <= now.timestamp() - float(last) < BACKLOG_CHECK_SECONDS:
+            return False
+        connection.set(_BACKLOG_CHECKED_KEY, now.timestamp())
+    except (redis.RedisError, ValueError):
+        pass
+    return True
+
+
+def backlogged_organisations() -> list[Row]:
+    """The organisations whose open tickets per working member (active admins, managers and agents; all
+    their open tickets when they have none) are above their backlog threshold: one statement for all of them."""
+    open_tickets = (select(Ticket.tenant_id, func.count(Ticket.id).label("count"))
+                    .where(Ticket.status != Status.CLOSED).group_by(Ticket.tenant_id).subquery())
+    members = (select(Membership.tenant_id, func.count(Membership.id).label("count"))
+               .where(Membership.role.in_(WORKING_ROLES), Membership.is_active.is_(True))
+               .group_by(Membership.tenant_id).subquery())
+    threshold = func.coalesce(WorkflowSettings.backlog_threshold, DEFAULT_BACKLOG_THRESHOLD)
+    working = func.coalesce(members.c.count, 0)
+    return db.session.execute(unscoped(
+        select(Tenant.id, Tenant.timezone)
+        .join(open_tickets, open_tickets.c.tenant_id == Tenant.id)
+        .outerjoin(members, members.c.tenant_id == Tenant.id)
+        .outerjoin(WorkflowSettings, WorkflowSettings.tenant_id == Tenant.id)
+        .where(open_tickets.c.count > threshold * case((working < 1, 1), else_=working))
+        .order_by(Tenant.id)
+    )).all()
+
+
+@all_tenants()
+def sweep_backlog(now: datetime | None = None) -> int:
+    """Ask the admins of every organisation with a backlog to add a team member: once per day per
+    organisation, the day as the organisation's timezone has it. Returns how many messages were queued.
+
+    The occurrence key names the organisation's day (``organisation:backlog:2026-12-02``), so the outbox's
+    unique dedupe key lets through one message per admin per day whatever the number of sweeps, restarts or
+    sweeps running at once; when the backlog ends the organisation drops out of the count and hears nothing.
+    """
+    now = now or utcnow()
+    event = EVENTS["workload_backlog"]
+    occurrences = [
+        Occurrence(event=event.name, tenant_id=row.id,
+                   key=event.key(day=now.astimezone(ZoneInfo(row.timezone or "UTC")).date()))
+        for row in backlogged_organisations()
+    ]
+    if not occurrences:
+        db.session.commit()
+        return 0
+    try:
+        message_ids = Batch(occurrences, now, stream=True).run().message_ids
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    mail.enqueue_deliveries(message_ids)
+    return len(message_ids)

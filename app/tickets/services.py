@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import notifications, timeutil
@@ -16,7 +16,8 @@ from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
 from app.surveys.models import Response, SurveyQuestion
-from app.tenancy import ID_MAX, MANAGING_ROLES, Role, WORKING_ROLES, current_tenant_id
+from app.teams import routing
+from app.tenancy import ID_MAX, MANAGING_ROLES, WORKING_ROLES, current_tenant_id
 from app.tickets.models import (
     CALL_OUTCOMES, EMAIL_DIRECTIONS, OUTCOMES, STATUSES, Activity, Status, Ticket,
 )
@@ -38,23 +39,6 @@ def _next_number(tenant_id: int) -> int:
         .values(next_ticket_number=table.c.next_ticket_number + 1)
         .returning(table.c.next_ticket_number)
     ).scalar_one() - 1
-
-
-def _pick_assignee() -> User | None:
-    """Round-robin: the active agent assigned longest ago; admins when there are no agents. One query."""
-    membership = db.session.execute(
-        select(Membership)
-        .where(Membership.role.in_((Role.AGENT, Role.ADMIN)), Membership.is_active.is_(True))
-        .order_by(case((Membership.role == Role.AGENT, 0), else_=1), Membership.last_assigned_at.asc().nulls_first(),
-                  Membership.id)
-        .limit(1)
-        .options(joinedload(Membership.user))
-        .with_for_update(of=Membership)
-    ).scalar_one_or_none()
-    if membership is None:
-        return None
-    membership.last_assigned_at = utcnow()
-    return membership.user
 
 
 def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = None, **details) -> Activity:
@@ -84,18 +68,20 @@ def open_ticket(response: Response, trigger: str = "score", question: SurveyQues
     settings = get_settings()
     clock = sla_calendar(settings, tenant)
     now = utcnow()
-    assignee = _pick_assignee()
+    # The number first: its UPDATE of the organisation's row also puts tickets opening at once in one queue.
+    number = _next_number(tenant.id)
+    routed = routing.route_new_ticket(tenant, settings, response.contact_id)
+    assignee = routed.assignee
     contact = db.session.get(Contact, response.contact_id)
     ticket = Ticket(
-        number=_next_number(tenant.id), response_id=response.id, contact_id=response.contact_id,
-        account_id=contact.account_id,
+        number=number, response_id=response.id, contact_id=response.contact_id, account_id=contact.account_id,
         assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=trigger, opened_at=now,
         trigger_question_id=question.id if question is not None else None, **sla_due_times(settings, clock, now),
     )
     db.session.add(ticket)
     db.session.flush()
     _record(ticket, "opened", None, score=response.score, trigger=trigger,
-            assignee=assignee.name if assignee else None)
+            assignee=assignee.name if assignee else None, routed=routed.reason)
     if assignee is not None:
         _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
                 automatic=True, agent=assignee.name)
@@ -104,7 +90,8 @@ def open_ticket(response: Response, trigger: str = "score", question: SurveyQues
                                                                              "email"):
         ticket.first_contact_at = now
     sla_clock.schedule_notices(ticket, opening=True)
-    notifications.notify("ticket_opened", "detractor_intro", ticket=ticket)
+    events = ("ticket_opened", "detractor_intro") + (("everyone_at_capacity",) if routed.everyone_busy else ())
+    notifications.notify(*events, ticket=ticket)
     return ticket
 
 

@@ -19,6 +19,9 @@ COMMENT = "My left knee brace pinched terribly"
 # Anything personal but the identifier: finding one of these in an alert can only mean it leaked.
 PERSONAL = ("Zanzibar", "Quillfeather", "zanzibar", PATIENT["phone"], "knee", "zq.7731")
 ALERTS = [name for name, event in EVENTS.items() if not event.to_contact]
+# Alerts about the team's work rather than the patient: a reminder names the task, the capacity and backlog
+# notices name the ticket and the workload. They carry no identifier.
+NOT_ABOUT_THE_PATIENT = {"task_reminder", "everyone_at_capacity", "workload_backlog"}
 
 
 def _programme(app) -> dict:
@@ -37,7 +40,7 @@ def test_a_programmes_phi_safe_alert_carries_the_external_id_and_nothing_else_pe
         whole = " ".join(str(value) for value in row)
         for detail in PERSONAL:
             assert detail not in whole, (event, detail)
-        if event == "task_reminder":  # a reminder names the task, not the patient: no identifier to carry
+        if event in NOT_ABOUT_THE_PATIENT:
             assert PATIENT["external_id"] not in whole
             continue
         assert f"Identifier: {PATIENT['external_id']}" in whole, event
