@@ -13,6 +13,9 @@ database, a few statements per table, which takes a minute or two rather than ho
 * ``small``: 1,000 tickets in the same proportions (the statement counts are compared against it).
 * 198 more organisations with 20 tickets each.
 
+Each organisation's contacts belong to accounts ("Practice 0" … "Practice 899", their tickets too), and its first
+two agents form a "Customer Success" team (the ticket list's filters, ``bench/list.py``).
+
 Every organisation has an admin, a manager and three agents; each member's password is ``bench-password``.
 """
 from __future__ import annotations
@@ -116,6 +119,18 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
                'Practice ' || (i % 900), 'P' || lpad(i::text, 7, '0'),
                now() - (i || ' minutes')::interval, now()
         FROM generate_series(1, :c) AS i""", **p)
+    # Accounts: each contact's "Practice N" becomes an account (900 at most), as migration 0009 does.
+    _sql("""
+        INSERT INTO customer_account (tenant_id, name, status, created_at, updated_at)
+        SELECT :t, 'Practice ' || k, 'active', now(), now() FROM generate_series(0, LEAST(899, :c - 1)) AS k""", **p)
+    _sql("""
+        UPDATE contact SET account_id = a.id FROM customer_account a
+        WHERE contact.tenant_id = :t AND a.tenant_id = :t AND a.name = contact.account_name""", **p)
+    # A "Customer Success" team of the first two agents.
+    _sql("""
+        WITH team AS (INSERT INTO team (tenant_id, name, created_at) VALUES (:t, 'Customer Success', now()) RETURNING id)
+        INSERT INTO team_member (tenant_id, team_id, user_id)
+        SELECT :t, team.id, agent FROM team, unnest((CAST(:agents AS integer[]))[1:2]) AS agent""", **p)
     _sql("""
         INSERT INTO contact_role (tenant_id, contact_id, role_id)
         SELECT :t, :b_contact + i, (SELECT id FROM recipient_role WHERE tenant_id = :t ORDER BY id LIMIT 1)
@@ -143,6 +158,9 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
         FROM generate_series(1, :n) AS i,
              LATERAL (SELECT now() - ((:n - i) * 5 || ' minutes')::interval AS opened) AS o,
              LATERAL (SELECT {STATUS_CASE} AS status) AS s""", **p)
+    _sql("""
+        UPDATE ticket SET account_id = contact.account_id FROM contact
+        WHERE ticket.tenant_id = :t AND contact.tenant_id = :t AND contact.id = ticket.contact_id""", **p)
     _sql("""
         INSERT INTO ticket_root_cause (tenant_id, ticket_id, root_cause_id)
         SELECT :t, id, (CAST(:causes AS integer[]))[1 + id % cardinality(CAST(:causes AS integer[]))]

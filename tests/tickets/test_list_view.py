@@ -17,7 +17,7 @@ from app.surveys.models import Response
 from app.teams.models import Team
 from app.tenancy import tenant_context
 from app.tickets import services
-from app.tickets.models import Activity, SavedView, Ticket
+from app.tickets.models import SavedView, Ticket
 from app.timeutil import utcnow
 from app.workflow.ticket_sla import sla_state
 from tests.support.data import add_member
