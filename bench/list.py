@@ -52,7 +52,7 @@ def _filters(app, slug: str) -> dict[str, str]:
     return {
         "closed, team, opened since": f"status=closed&team={team_id}&opened_from={since}",
         "open, team, SLA due order": f"status=open&team={team_id}&opened_from={since}&sort=due",
-        "account, contact search, score order": "account=practice%201&q=okafor&status=closed&sort=score",
+        "account, contact search, score order": "account=practice%201&q=ada%20okafor&status=closed&sort=score",
     }
 
 

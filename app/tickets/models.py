@@ -86,6 +86,8 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_ticket_tenant_updated", "tenant_id", "updated_at", "id"),
         Index("ix_ticket_tenant_status_updated", "tenant_id", "status", "updated_at", "id"),
         Index("ix_ticket_tenant_assignee_opened", "tenant_id", "assignee_id", "opened_at", "id"),
+        # Search by contact name (the contact's tickets).
+        Index("ix_ticket_tenant_contact", "tenant_id", "contact_id"),
         Index("ix_ticket_open_opened", "tenant_id", "opened_at", "id",
               postgresql_where=text(OPEN_SQL), sqlite_where=text(OPEN_SQL)),
         Index("ix_ticket_list_due", "tenant_id", text(CURRENT_DUE_SQL), "opened_at", "id").ddl_if(dialect="postgresql"),

@@ -2,7 +2,7 @@
 
 The list (app.tickets.listing) reads a keyset page in one of five orders (opened, SLA due, score, status, last
 update). Each order has an index that leads with tenant_id and holds the sort keys, so a page deep in the list
-costs what the first one does; "Open" tickets (and the SLA states, which only open tickets have) read partial
+costs what the first one does; a search finds a contact's tickets by index; "Open" tickets (and the SLA states, which only open tickets have) read partial
 indexes of the open tickets alone. Score is the response's: its order is read from the response.
 
 Revision ID: 0013
@@ -25,6 +25,7 @@ ADDED = [
     ('ix_ticket_tenant_status_updated', 'ticket', ['tenant_id', 'status', 'updated_at', 'id'], None),
     ('ix_ticket_tenant_assignee_opened', 'ticket', ['tenant_id', 'assignee_id', 'opened_at', 'id'], None),
     ('ix_ticket_open_opened', 'ticket', ['tenant_id', 'opened_at', 'id'], OPEN),
+    ('ix_ticket_tenant_contact', 'ticket', ['tenant_id', 'contact_id'], None),
     ('ix_response_tenant_score', 'response', ['tenant_id', 'score', 'id'], None),
 ]
 # The board's "SLA due soonest" key (app.tickets.board.current_due), as migration 0006 wrote it.
