@@ -28,9 +28,13 @@ ADDED = [
     ('ix_ticket_tenant_contact', 'ticket', ['tenant_id', 'contact_id'], None),
     ('ix_response_tenant_score', 'response', ['tenant_id', 'score', 'id'], None),
 ]
-# The board's "SLA due soonest" key (app.tickets.board.current_due), as migration 0006 wrote it.
-CURRENT_DUE = ("coalesce(CASE WHEN first_contact_at IS NULL THEN first_contact_due_at ELSE resolution_due_at END, "
-               "CAST('9999-12-31 00:00:00+00' AS TIMESTAMP WITH TIME ZONE))")
+# The list's "SLA due" key (app.tickets.listing.due_key): the board's due time written with CASE alone, so that
+# under row-level security a cursor's bound can start the index scan (PostgreSQL does not count COALESCE as
+# leaking nothing).
+NO_DUE = "CAST('9999-12-31 00:00:00+00' AS TIMESTAMP WITH TIME ZONE)"
+DUE_KEY = (f"CASE WHEN first_contact_at IS NULL THEN CASE WHEN first_contact_due_at IS NULL THEN {NO_DUE} "
+           f"ELSE first_contact_due_at END ELSE CASE WHEN resolution_due_at IS NULL THEN {NO_DUE} "
+           f"ELSE resolution_due_at END END")
 
 
 def upgrade():
@@ -38,8 +42,8 @@ def upgrade():
         condition = sa.text(where) if where else None
         op.create_index(name, table, columns, postgresql_where=condition, sqlite_where=condition)
     if op.get_bind().dialect.name == 'postgresql':
-        op.execute(f'CREATE INDEX ix_ticket_list_due ON ticket (tenant_id, ({CURRENT_DUE}), opened_at, id)')
-        op.execute(f'CREATE INDEX ix_ticket_open_due ON ticket (tenant_id, ({CURRENT_DUE}), opened_at, id) '
+        op.execute(f'CREATE INDEX ix_ticket_list_due ON ticket (tenant_id, ({DUE_KEY}), opened_at, id)')
+        op.execute(f'CREATE INDEX ix_ticket_open_due ON ticket (tenant_id, ({DUE_KEY}), opened_at, id) '
                    f'WHERE {OPEN}')
 
 
