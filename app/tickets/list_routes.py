@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -198,9 +198,3 @@ def delete_view(view_id: int):
     name = view.name
     db.session.delete(view)
     return saved(f"View “{name}” deleted.", _list_url())
-
-
-@bp.get("/views/<int:view_id>")
-def open_view(view_id: int):
-    """A saved view: the list with its filters."""
-    return redirect(_list_url(_own_view(view_id).query), 303)

@@ -540,7 +540,6 @@ def test_save_list_open_and_delete_a_view(app, org, as_member):
         view_id, query = view.id, view.query
         db.session.remove()
     assert query == "status=open&assignee=me"
-    assert client.get(f"/t/{org['slug']}/tickets/views/{view_id}").headers["Location"].endswith("?" + query)
 
     # The same name again updates the view.
     client.post(f"/t/{org['slug']}/tickets/views", data={"view-name": "Mine, open", "view-query": "sla=overdue"})
@@ -598,7 +597,6 @@ def test_another_members_or_organisations_view_is_a_404(app, org, other_org, as_
         db.session.remove()
     client = as_member("agent")
     for view_id in (theirs_id, colleagues_id):
-        assert client.get(f"/t/{org['slug']}/tickets/views/{view_id}").status_code == 404
         assert client.get(f"/t/{org['slug']}/tickets/views/{view_id}/delete").status_code == 404
         assert client.post(f"/t/{org['slug']}/tickets/views/{view_id}/delete").status_code == 404
     assert "Colleague" not in _get(client, _list(org))
