@@ -23,7 +23,7 @@ from app.tenancy import WORKING_ROLES, current_membership, current_tenant, get_o
 from app.tickets import bulk, listing, services
 from app.tickets.list_forms import BULK_ACTIONS, BulkForm, SaveViewForm
 from app.tickets.models import STATUSES, SavedView
-from app.views import refused, render_page, saved
+from app.views import refused, render_page, saved, wants_fragment
 from app.workflow.ticket_sla import SLA_FILTERS
 
 bp = Blueprint("ticket_list", __name__, url_prefix="/t/<tenant_slug>/tickets")
@@ -89,7 +89,12 @@ def list_context(chosen: listing.ListFilter, after: str | None, *, bulk_form: Bu
 @bp.get("/")
 def index():
     chosen = listing.parse_filter(request.args)
-    return render_page(PAGE, PARTIAL, **list_context(chosen, request.args.get("after")))
+    after = request.args.get("after")
+    html, status, headers = render_page(PAGE, PARTIAL, **list_context(chosen, after))
+    if wants_fragment():
+        # The filter form sends its empty fields too: the address bar shows only the filters chosen.
+        headers = {**headers, "HX-Push-Url": _list_url(_query_of(chosen, after))}
+    return html, status, headers
 
 
 # --- Bulk actions ----------------------------------------------------------------------------------

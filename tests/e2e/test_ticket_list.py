@@ -60,6 +60,7 @@ def test_filter_with_htmx_assign_in_bulk_and_save_a_view(app, page):
     expect(page).to_have_url(re.compile(r"sort=score"))
 
     # Bulk assign two ticked tickets.
+    page.get_by_text("Act on the ticked tickets").click()
     page.get_by_label("D-0001").check()
     page.get_by_label("D-0002").check()
     page.get_by_label("Assign to").select_option(label="Mia Manager")
@@ -94,6 +95,7 @@ def test_the_list_works_without_javascript(app, browser, live_server):
         expect(page.locator("#ticket-list tbody tr")).to_have_count(1)
         expect(page).to_have_url(re.compile(r"q=okafor"))
         page.get_by_label("D-0003").check()
+        page.get_by_text("Act on the ticked tickets").click()
         page.get_by_label("Move to").select_option(label="Action plan")
         page.get_by_role("button", name="Move ticked tickets").click()
         expect(page.get_by_role("status")).to_contain_text("1 ticket moved to Action plan.")

@@ -118,6 +118,8 @@ def test_htmx_gets_only_the_table_region(app, org, as_member):
     assert "<!doctype html>" not in html and '<section id="ticket-list"' in html
     assert "HX-Request" in response.headers["Vary"]
     assert 'id="list-sort" class="filter-sort" hx-swap-oob="true"' in html
+    empty_fields = as_member("agent").get(_list(org, "status=open&band=&q=&sort=opened&dir=desc"), headers=HTMX)
+    assert empty_fields.headers["HX-Push-Url"] == _list(org, "status=open")
 
 
 def test_bad_values_are_ignored_and_a_bad_date_is_said_next_to_its_field(app, org, as_member):
