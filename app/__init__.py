@@ -54,11 +54,12 @@ def create_app(config: dict | None = None) -> Flask:
     from app.surveys.routes import bp as surveys_bp
     from app.settings.routes import bp as settings_bp
     from app.teams.routes import bp as teams_bp
+    from app.tickets.list_routes import bp as ticket_list_bp
     from app.tickets.routes import bp as tickets_bp
     from app.workflow.routes import bp as workflow_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
-                      settings_bp, workflow_bp, customers_bp, profile_bp, teams_bp):
+                      settings_bp, workflow_bp, customers_bp, profile_bp, teams_bp, ticket_list_bp):
         app.register_blueprint(blueprint)
 
     from app import filters

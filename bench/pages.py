@@ -329,7 +329,7 @@ def main() -> None:
         print(f"{page.label:<28} {row['server_ms']:9.1f} {row['sql_ms']:7.1f} {row['statements']:5d} "
               f"{(f'{rate:.1f}' if rate else '-'):>7} {(f'{share:.2f}' if share else '-'):>7}  "
               f"{'met' if ok else 'MISSED'}")
-    print(f"\nStatements per request at 1,000 and at 100,000 tickets")
+    print("\nStatements per request at 1,000 and at 100,000 tickets")
     print(f"{'page':<28} {'1,000':>6} {'100,000':>8}")
     for page in pages:
         small, big = measured["small"][page.label]["statements"], measured["big"][page.label]["statements"]

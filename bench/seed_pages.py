@@ -13,6 +13,9 @@ database, a few statements per table, which takes a minute or two rather than ho
 * ``small``: 1,000 tickets in the same proportions (the statement counts are compared against it).
 * 198 more organisations with 20 tickets each.
 
+Each organisation's contacts belong to accounts ("Practice 0" … "Practice 899", their tickets too), and its first
+two agents form a "Customer Success" team (the ticket list's filters, ``bench/list.py``).
+
 Every organisation has an admin, a manager and three agents; each member's password is ``bench-password``.
 """
 from __future__ import annotations
@@ -121,6 +124,11 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
                now() - (i || ' minutes')::interval, now()
         FROM generate_series(1, :c) AS i
         JOIN customer_account a ON a.tenant_id = :t AND a.name = 'Practice ' || (i % 900)""", **p)
+    # A "Customer Success" team of the first two agents.
+    _sql("""
+        WITH team AS (INSERT INTO team (tenant_id, name, created_at) VALUES (:t, 'Customer Success', now()) RETURNING id)
+        INSERT INTO team_member (tenant_id, team_id, user_id)
+        SELECT :t, team.id, agent FROM team, unnest((CAST(:agents AS integer[]))[1:2]) AS agent""", **p)
     _sql("""
         INSERT INTO contact_role (tenant_id, contact_id, role_id)
         SELECT :t, :b_contact + i, (SELECT id FROM recipient_role WHERE tenant_id = :t ORDER BY id LIMIT 1)
@@ -148,6 +156,9 @@ def tenant_rows(tenant_id: int, tickets: int, contacts: int) -> None:
         FROM generate_series(1, :n) AS i,
              LATERAL (SELECT now() - ((:n - i) * 5 || ' minutes')::interval AS opened) AS o,
              LATERAL (SELECT {STATUS_CASE} AS status) AS s""", **p)
+    _sql("""
+        UPDATE ticket SET account_id = contact.account_id FROM contact
+        WHERE ticket.tenant_id = :t AND contact.tenant_id = :t AND contact.id = ticket.contact_id""", **p)
     _sql("""
         INSERT INTO ticket_root_cause (tenant_id, ticket_id, root_cause_id)
         SELECT :t, id, (CAST(:causes AS integer[]))[1 + id % cardinality(CAST(:causes AS integer[]))]

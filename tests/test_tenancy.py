@@ -35,6 +35,7 @@ ID_FACTORIES = {
     "member_id": lambda app, t: _account_team_seat(app, t),
     "function_id": lambda app, t: _setup_row(app, t, "account_function"),
     "team_id": lambda app, t: _team(app, t),
+    "view_id": lambda app, t: _saved_view(app, t),
 }
 
 
@@ -50,6 +51,22 @@ def _account_team_seat(app, tenant_id):
         db.session.add(seat)
         db.session.commit()
         return seat.id
+
+
+def _saved_view(app, tenant_id):
+    """A saved ticket-list view of the tenant's first admin."""
+    from app.accounts.models import Membership
+    from app.tickets.models import SavedView
+
+    with app.app_context(), tenant_context(tenant_id):
+        admin_id = db.session.execute(select(Membership.user_id).where(Membership.role == "admin")
+                                      .order_by(Membership.id).limit(1)).scalar_one()
+        view = SavedView(user_id=admin_id, name="Open tickets", query="status=open")
+        db.session.add(view)
+        db.session.commit()
+        view_id = view.id
+        db.session.remove()
+    return view_id
 
 
 def _setup_row(app, tenant_id, kind):

@@ -164,6 +164,8 @@ class Response(TenantScoped, db.Model):
     __table_args__ = (
         Index("ix_response_tenant_created", "tenant_id", "created_at"),
         Index("ix_response_tenant_contact", "tenant_id", "contact_id"),
+        # The ticket list's order by score (app.tickets.listing).
+        Index("ix_response_tenant_score", "tenant_id", "score", "id"),
         # Search in comments (app.search; PostgreSQL: pg_trgm with btree_gin, created by migration 0016).
         Index("ix_response_comment_trgm", "tenant_id", "comment", postgresql_using="gin",
               postgresql_ops={"comment": "gin_trgm_ops"}),

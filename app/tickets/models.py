@@ -73,6 +73,17 @@ CURRENT_DUE_SQL = ("COALESCE(\nCASE\n    WHEN first_contact_at IS NULL THEN firs
                    "    ELSE resolution_due_at\nEND, '9999-12-31 00:00:00+00'::timestamp with time zone)")
 
 
+# The same due time as the ticket list orders by it (app.tickets.listing.due_key: CASE alone, no COALESCE), as
+# PostgreSQL prints it back.
+DUE_KEY_SQL = ("(\nCASE\n    WHEN first_contact_at IS NULL THEN\n    CASE\n"
+               "        WHEN first_contact_due_at IS NULL THEN '9999-12-31 00:00:00+00'::timestamp with time zone\n"
+               "        ELSE first_contact_due_at\n    END\n    ELSE\n    CASE\n"
+               "        WHEN resolution_due_at IS NULL THEN '9999-12-31 00:00:00+00'::timestamp with time zone\n"
+               "        ELSE resolution_due_at\n    END\nEND)")
+# The condition of the partial indexes of open tickets.
+OPEN_SQL = "status <> 'closed'"
+
+
 class Ticket(TenantScoped, db.Model):
     __tablename__ = "ticket"
     __table_args__ = (
@@ -86,6 +97,18 @@ class Ticket(TenantScoped, db.Model):
         # "SLA due soonest": the due time that runs now (first contact until met, then resolution), undated last.
         Index("ix_ticket_board_due", "tenant_id", "status", text(CURRENT_DUE_SQL), "opened_at", "id")
         .ddl_if(dialect="postgresql"),
+        # The ticket list's orders (app.tickets.listing), over all tickets and over the open ones.
+        Index("ix_ticket_tenant_opened", "tenant_id", "opened_at", "id"),
+        Index("ix_ticket_tenant_updated", "tenant_id", "updated_at", "id"),
+        Index("ix_ticket_tenant_status_updated", "tenant_id", "status", "updated_at", "id"),
+        Index("ix_ticket_tenant_assignee_opened", "tenant_id", "assignee_id", "opened_at", "id"),
+        # Search by contact name (the contact's tickets).
+        Index("ix_ticket_tenant_contact", "tenant_id", "contact_id"),
+        Index("ix_ticket_open_opened", "tenant_id", "opened_at", "id",
+              postgresql_where=text(OPEN_SQL), sqlite_where=text(OPEN_SQL)),
+        Index("ix_ticket_list_due", "tenant_id", text(DUE_KEY_SQL), "opened_at", "id").ddl_if(dialect="postgresql"),
+        Index("ix_ticket_open_due", "tenant_id", text(DUE_KEY_SQL), "opened_at", "id",
+              postgresql_where=text(OPEN_SQL)).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,6 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Boolean, ColumnElement, and_, case, literal, literal_column, not_
+from sqlalchemy.ext.compiler import compiles
+
 from app.business_time import Calendar
 from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
@@ -94,6 +97,60 @@ def sla_state(ticket: Ticket, now: datetime | None = None) -> SlaState | None:
     if now >= at_risk_moment(ticket.opened_at, due):
         return SlaState(clock, "at_risk", f"At risk: {label.lower()} due in {span(due - now)}", due, breach)
     return SlaState(clock, "ok", f"{label} due in {span(due - now)}", due, breach)
+
+
+# The levels a working ticket can be filtered by, and what the ticket list calls them.
+SLA_FILTERS = {"ok": "On time", "at_risk": "At risk", "overdue": "Breached (past due)", "paused": "Paused"}
+
+
+class _Reached(ColumnElement):
+    """``now`` has reached ``fraction`` of the way from ``start`` to ``due`` (SQL for :func:`at_risk_moment`)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, now: datetime, start, due, fraction: float):
+        self.now, self.start, self.due, self.fraction = now, start, due, fraction
+
+
+@compiles(_Reached, "postgresql")
+def _reached_postgresql(element, compiler, **kw) -> str:
+    start, due = compiler.process(element.start, **kw), compiler.process(element.due, **kw)
+    now = compiler.process(_bind(element.now), **kw)
+    return f"({now} >= {start} + ({due} - {start}) * {float(element.fraction)!r})"
+
+
+@compiles(_Reached)
+def _reached_other(element, compiler, **kw) -> str:
+    start, due = compiler.process(element.start, **kw), compiler.process(element.due, **kw)
+    now = compiler.process(_bind(element.now), **kw)
+    return (f"(julianday({now}) >= julianday({start}) + (julianday({due}) - julianday({start})) "
+            f"* {float(element.fraction)!r})")
+
+
+def _bind(moment: datetime):
+    return literal(moment, Ticket.opened_at.type)
+
+
+def sla_condition(level: str, now: datetime) -> ColumnElement[bool]:
+    """The SQL twin of :func:`sla_state` for a working ticket: true for the tickets whose SLA stands at
+    ``level`` ("ok", "at_risk", "overdue" or "paused") at ``now``. Closed tickets match no level."""
+    first_contact = and_(Ticket.first_contact_at.is_(None), Ticket.first_contact_due_at.is_not(None))
+    # A constant, not a parameter, so that the planner can match it to the partial indexes of open tickets.
+    working = Ticket.status != literal_column(f"'{Status.CLOSED.value}'")
+    if level == "paused":
+        return and_(working, not_(first_contact), Ticket.paused_at.is_not(None))
+    due = case((first_contact, Ticket.first_contact_due_at),
+               (Ticket.paused_at.is_(None), Ticket.resolution_due_at), else_=None)
+    running = and_(working, due.is_not(None))
+    if level == "overdue":
+        return and_(running, due <= now)
+    at_risk = _Reached(now, Ticket.opened_at, due, AT_RISK_FRACTION)
+    if level == "at_risk":
+        return and_(running, due > now, at_risk)
+    if level == "ok":
+        return and_(running, due > now, not_(at_risk))
+    raise ValueError(f"unknown SLA level {level!r}")
 
 
 def notice_key(ticket_id: int, kind: str) -> str:

@@ -5,7 +5,7 @@ say why it opened ("Do you feel prepared to begin treatment? — No"). Tickets a
 first such question their response answered No.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 04:10:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
