@@ -228,12 +228,13 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then survey sends whose job was lost; then outbox messages still owed; then form
+    in this same pass; then survey sends and contact imports whose job was lost; then outbox messages still owed; then form
     submission keys older than a day.
     """
     from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.imports.running import sweep_imports
     from app.surveys.sending import sweep_sends
 
     try:
@@ -248,4 +249,10 @@ def sweep() -> dict:
         log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
         db.session.rollback()
         sends = 0
-    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    try:
+        imports = sweep_imports()
+    except Exception:  # noqa: BLE001  (nor a failing look at contact imports)
+        log.exception("contact import sweep failed; lost imports are handed over by the next sweep")
+        db.session.rollback()
+        imports = 0
+    return {"notices": notices, "sends": sends, "imports": imports, "outbox": sweep_outbox(), "submissions": submissions.prune()}

@@ -1,0 +1,368 @@
+"""Running an import: a job works through the stored file in batches of :data:`BATCH_SIZE` rows.
+
+Each batch is one transaction of a fixed number of statements, whatever its size: lock the import and read its
+place; read the contacts the batch's rows match (by email, else external ID) and the roles they hold; read
+the accounts the rows name (by external ID, else name) and insert the missing ones (``ON CONFLICT DO
+NOTHING``, then read back any another writer added first); insert the new contacts (one multi-row ``INSERT
+… ON CONFLICT DO NOTHING``); update the changed ones (one ``UPDATE … FROM (VALUES …)``); replace the roles
+of the contacts written (one ``DELETE``, one ``INSERT``); record the rejected rows; move the import's place
+and counts forward. The file is read as a stream from the stored bytes; only one batch of rows is held.
+
+A batch commits whole or not at all, so a job killed mid-way resumes at the first row not committed (the
+rows before it are read again only to remember their email addresses and external IDs, for the duplicate
+check). Writing nothing that is already there is the rule for every row, so running the same file again
+changes nothing: contacts already as the file says are counted as skipped. The job holds the import under
+a lease it renews each batch; :func:`sweep_imports` hands it to the worker again when its job was lost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import islice
+from typing import Iterator
+
+from flask import current_app
+from sqlalchemy import Integer, String, cast, column, delete, or_, select, update, values
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import undefer
+
+from app.contacts.models import Contact, RecipientRole, contact_role
+from app.customers.models import CustomerAccount
+from app.extensions import db
+from app.imports.models import ContactImport, ImportRejection
+from app.imports.reading import MODES, Checker, Row, data_rows
+from app.jobs import JobSpec, enqueue_now, job
+from app.leased import lock_for_batch, lost_work, run_leased
+from app.settings.models import AuditEntry
+from app.tenancy import scoped_by_hand
+from app.timeutil import utcnow
+
+BATCH_SIZE = 1000
+LEASE = timedelta(minutes=2)
+IMPORT_JOB = JobSpec(timeout=3600)
+AUDIT_AREA = "contact_imports"
+
+
+def active_roles_by_name() -> dict[str, int]:
+    """The organisation's recipient roles that may be given, ``{lower-cased name: id}``."""
+    rows = db.session.execute(select(RecipientRole.id, RecipientRole.name).where(RecipientRole.retired_at.is_(None)))
+    return {name.lower(): role_id for role_id, name in rows}
+
+
+def job_id(import_id: int) -> str:
+    """One RQ job id per import: the sweep asks Redis whether that job is still waiting or running."""
+    return f"{current_app.config['QUEUE_PREFIX']}-contact-import-{import_id}"
+
+
+def enqueue_imports(import_ids: list[int]) -> None:
+    for import_id in import_ids:
+        enqueue_now(run_import, import_id, job_id=job_id(import_id))
+
+
+@job(IMPORT_JOB)
+def run_import(import_id: int, batch_size: int = BATCH_SIZE) -> str:
+    """Work through an import, batch after batch, to the end of its file.
+
+    Returns ``done``, or ``skipped`` when another job holds the import or it is already finished.
+    """
+    return run_leased(ContactImport, import_id, lease=LEASE, prepare=_prepare_run,
+                      step=lambda run: _run_batch(run, batch_size), what="Contact import")
+
+
+def sweep_imports(stale_after: int | None = None) -> int:
+    """Hand imports whose job was lost back to the worker; returns how many (see
+    :func:`app.leased.lost_work`). Each resumes at its first row not yet committed."""
+    lost = lost_work(ContactImport, job_id, stale_after)
+    enqueue_imports(lost)
+    return len(lost)
+
+
+@dataclass
+class _Run:
+    """One run's reader over the stored file, positioned at the import's place, and what every batch needs."""
+
+    import_id: int
+    tenant_id: int
+    mode: str
+    mapping: dict
+    content: bytes
+    delimiter: str
+    roles: dict[str, int]
+    position: int = 0
+    checker: Checker = field(init=False)
+    rows: Iterator = field(init=False)
+
+    def seek(self, position: int) -> None:
+        """Read the file again up to ``position``, remembering each skipped row's keys for the duplicate check."""
+        self.checker = Checker(self.mapping, self.roles)
+        self.rows = data_rows(self.content, self.delimiter, start=position, on_skipped=self.checker.remember)
+        self.position = position
+
+
+def _prepare_run(import_id: int, tenant_id: int) -> _Run:
+    imported = db.session.execute(
+        select(ContactImport).where(ContactImport.id == import_id).options(undefer(ContactImport.content))
+    ).scalar_one()
+    run = _Run(import_id=import_id, tenant_id=tenant_id, mode=imported.mode if imported.mode in MODES else "update",
+               mapping=dict(imported.mapping), content=imported.content, delimiter=imported.delimiter,
+               roles=active_roles_by_name())
+    run.seek(imported.position)
+    db.session.expunge_all()
+    return run
+
+
+def _dialect():
+    return postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+
+
+@dataclass
+class _Existing:
+    id: int
+    name: str
+    email: str
+    phone: str | None
+    account_id: int | None
+    external_id: str | None
+    role_ids: frozenset[int] = frozenset()
+
+
+def _matching_contacts(rows: list[Row], tenant_id: int, active_role_ids: set[int]) -> tuple[dict, dict]:
+    """The contacts the rows match, by email and by external ID (a list: external IDs need not be unique),
+    with the active roles each holds: two statements."""
+    emails = {row.email for row in rows}
+    external_ids = {row.external_id for row in rows if row.external_id}
+    by_email: dict[str, _Existing] = {}
+    by_external: dict[str, list[_Existing]] = {}
+    if not rows:
+        return by_email, by_external
+    found = db.session.execute(
+        select(Contact.id, Contact.name, Contact.email, Contact.phone, Contact.account_id, Contact.external_id)
+        .where(or_(Contact.email.in_(emails), Contact.external_id.in_(external_ids)))
+        .order_by(Contact.id)
+    ).all()
+    contacts = {row.id: _Existing(*row) for row in found}
+    if contacts:
+        held: dict[int, set[int]] = {}
+        for contact_id, role_id in db.session.execute(scoped_by_hand(
+            select(contact_role.c.contact_id, contact_role.c.role_id)
+            .where(contact_role.c.tenant_id == tenant_id, contact_role.c.contact_id.in_(list(contacts)))
+        )):
+            if role_id in active_role_ids:
+                held.setdefault(contact_id, set()).add(role_id)
+        for contact_id, role_ids in held.items():
+            contacts[contact_id].role_ids = frozenset(role_ids)
+    for contact in contacts.values():
+        by_email[contact.email] = contact
+        if contact.external_id:
+            by_external.setdefault(contact.external_id, []).append(contact)
+    return by_email, by_external
+
+
+def _accounts(rows: list[Row], tenant_id: int) -> tuple[dict, dict, int]:
+    """The accounts the rows name, ``({external id: id}, {name: id}, how many were created)``: matched by
+    external ID, else by name, else created with the row's name and external ID. At most three statements."""
+    external_ids = {row.account_external_id for row in rows if row.account_external_id}
+    names = {row.account for row in rows if row.account}
+    by_external: dict[str, int] = {}
+    by_name: dict[str, int] = {}
+    if not (external_ids or names):
+        return by_external, by_name, 0
+
+    def read(statement) -> None:
+        for account_id, name, external_id in db.session.execute(statement.order_by(CustomerAccount.id)):
+            by_name.setdefault(name, account_id)
+            if external_id:
+                by_external.setdefault(external_id, account_id)
+
+    read(select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
+         .where(or_(CustomerAccount.external_id.in_(external_ids), CustomerAccount.name.in_(names))))
+    missing: dict[str, str | None] = {}
+    for row in rows:
+        if row.account_external_id in by_external or not row.account or row.account in by_name:
+            continue
+        missing.setdefault(row.account, row.account_external_id)
+    if not missing:
+        return by_external, by_name, 0
+    now = utcnow()
+    table = CustomerAccount.__table__
+    created = db.session.execute(scoped_by_hand(
+        _dialect().insert(table).on_conflict_do_nothing(index_elements=["tenant_id", "name"])
+        .returning(table.c.id, table.c.name, table.c.external_id)
+    ), [{"tenant_id": tenant_id, "name": name, "external_id": external_id, "status": "active",
+         "created_at": now, "updated_at": now} for name, external_id in missing.items()]).all()
+    for account_id, name, external_id in created:
+        by_name[name] = account_id
+        if external_id:
+            by_external.setdefault(external_id, account_id)
+    raced = set(missing) - {name for _, name, _ in created}
+    if raced:  # added by someone else since the first read
+        read(select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
+             .where(CustomerAccount.name.in_(raced)))
+    return by_external, by_name, len(created)
+
+
+@dataclass
+class _Outcome:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejections: list = field(default_factory=list)
+
+    def reject(self, row_number: int, row_values: list[str], reason: str) -> None:
+        self.rejections.append((row_number, row_values, reason))
+
+
+EXISTS = "A contact with this email address or external ID already exists (this import only adds new contacts)."
+
+
+def _run_batch(run: _Run, batch_size: int) -> bool:
+    """Import the next batch of rows in one transaction; returns whether the file is done."""
+    imported = lock_for_batch(ContactImport, run.import_id)
+    if imported.status != "running":
+        db.session.rollback()
+        return True
+    if imported.position != run.position:
+        run.seek(imported.position)
+    batch = list(islice(run.rows, batch_size))
+    done = len(batch) < batch_size
+    outcome = _Outcome()
+    checked: list[Row] = []
+    for _, number, row_values in batch:
+        row, problems = run.checker.check(number, row_values)
+        if row is None:
+            outcome.reject(number, row_values, " ".join(problems))
+        else:
+            checked.append(row)
+
+    active_role_ids = set(run.roles.values())
+    by_email, by_external = _matching_contacts(checked, run.tenant_id, active_role_ids)
+    to_write: list[tuple[Row, _Existing | None]] = []
+    claimed: dict[int, int] = {}
+    for row in checked:
+        existing = by_email.get(row.email)
+        if existing is None and row.external_id:
+            matches = by_external.get(row.external_id, [])
+            if len(matches) > 1:
+                outcome.reject(row.number, row.values,
+                               f"More than one contact has the external ID “{row.external_id}”.")
+                continue
+            existing = matches[0] if matches else None
+        if existing is not None:
+            if existing.id in claimed:
+                outcome.reject(row.number, row.values, f"Matches the same contact as row {claimed[existing.id]}.")
+                continue
+            claimed[existing.id] = row.number
+            if run.mode == "create":
+                outcome.reject(row.number, row.values, EXISTS)
+                continue
+            if run.mode == "skip":
+                outcome.skipped += 1
+                continue
+        to_write.append((row, existing))
+
+    accounts_by_external, accounts_by_name, accounts_created = _accounts([row for row, _ in to_write], run.tenant_id)
+    now = utcnow()
+    inserts, updates, role_sets = [], [], {}
+    for row, existing in to_write:
+        account_id = None
+        if row.account_external_id and row.account_external_id in accounts_by_external:
+            account_id = accounts_by_external[row.account_external_id]
+        elif row.account:
+            account_id = accounts_by_name.get(row.account)
+        elif row.account_external_id:
+            outcome.reject(row.number, row.values, f"No account has the external ID “{row.account_external_id}”; "
+                                                   "add the account's name to the row to create it.")
+            continue
+        if existing is None:
+            inserts.append({"tenant_id": run.tenant_id, "name": row.name, "email": row.email, "phone": row.phone,
+                            "account_id": account_id, "external_id": row.external_id, "created_at": now,
+                            "updated_at": now})
+            if row.role_ids:
+                role_sets[row.email] = row.role_ids
+            continue
+        # An empty cell leaves the contact's value as it is.
+        new = {"name": row.name or existing.name, "email": row.email, "phone": row.phone or existing.phone,
+               "account_id": account_id or existing.account_id,
+               "external_id": row.external_id or existing.external_id}
+        roles_change = row.role_ids is not None and row.role_ids != existing.role_ids
+        if all(new[key] == getattr(existing, key) for key in new) and not roles_change:
+            outcome.skipped += 1
+            continue
+        updates.append({"contact_id": existing.id, **new})
+        if roles_change:
+            role_sets[existing.id] = row.role_ids
+        outcome.updated += 1
+
+    # Each INSERT below is executed with its rows as parameters and a RETURNING clause, which SQLAlchemy sends
+    # as one multi-row statement per 1,000 rows ("insertmanyvalues"), never a statement per row.
+    table = Contact.__table__
+    created_ids: dict[str, int] = {}
+    if inserts:
+        created_ids = dict(db.session.execute(scoped_by_hand(
+            _dialect().insert(table).on_conflict_do_nothing(index_elements=["tenant_id", "email"])
+            .returning(table.c.email, table.c.id)
+        ), inserts).all())
+    outcome.created = len(created_ids)
+    outcome.skipped += len(inserts) - len(created_ids)  # added by someone else since this batch read
+    if updates:
+        changed = values(column("contact_id", Integer), column("name", String), column("email", String),
+                         column("phone", String), column("account_id", Integer), column("external_id", String),
+                         name="changed").data([tuple(u.values()) for u in updates])
+        db.session.execute(
+            update(Contact).where(Contact.id == changed.c.contact_id)
+            .values(name=changed.c.name, email=changed.c.email, phone=cast(changed.c.phone, String),
+                    account_id=cast(changed.c.account_id, Integer),
+                    external_id=cast(changed.c.external_id, String), updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    _write_roles(run.tenant_id, role_sets, created_ids, active_role_ids)
+    if outcome.rejections:
+        rejection_table = ImportRejection.__table__
+        db.session.execute(scoped_by_hand(
+            _dialect().insert(rejection_table).on_conflict_do_nothing(index_elements=["import_id", "row_number"])
+            .returning(rejection_table.c.id)
+        ), [{"tenant_id": run.tenant_id, "import_id": run.import_id, "row_number": number, "reason": reason,
+             "values": row_values} for number, row_values, reason in outcome.rejections])
+
+    position = batch[-1][0] + 1 if batch else imported.position
+    progress = {"position": position, "created": imported.created + outcome.created,
+                "updated": imported.updated + outcome.updated, "skipped": imported.skipped + outcome.skipped,
+                "rejected": imported.rejected + len(outcome.rejections),
+                "accounts_created": imported.accounts_created + accounts_created, "lease_until": now + LEASE}
+    if done:
+        progress.update(status="done", finished_at=now, lease_until=None, position=imported.total_rows)
+        db.session.add(AuditEntry(actor_id=imported.created_by_id, area=AUDIT_AREA,
+                                  summary=f"Imported contacts from {imported.filename[:200]}",
+                                  changes={key: [None, progress[key]] for key in
+                                           ("created", "updated", "skipped", "rejected", "accounts_created")}))
+    db.session.execute(update(ContactImport).where(ContactImport.id == run.import_id).values(**progress),
+                       execution_options={"synchronize_session": False})
+    db.session.commit()
+    db.session.expunge_all()
+    run.position = progress["position"]
+    return done
+
+
+def _write_roles(tenant_id: int, role_sets: dict, created_ids: dict[str, int], active_role_ids: set[int]) -> None:
+    """Give each contact written the roles its row lists: ``role_sets`` is keyed by email for new contacts
+    and by id for updated ones. Roles since retired that a contact holds are kept. Two statements."""
+    wanted: dict[int, frozenset[int]] = {}
+    for key, role_ids in role_sets.items():
+        contact_id = created_ids.get(key) if isinstance(key, str) else key
+        if contact_id is not None:
+            wanted[contact_id] = role_ids
+    new_ids = set(created_ids.values())
+    replaced = [contact_id for contact_id in wanted if contact_id not in new_ids]
+    if replaced:
+        db.session.execute(scoped_by_hand(
+            delete(contact_role).where(contact_role.c.tenant_id == tenant_id,
+                                       contact_role.c.contact_id.in_(replaced),
+                                       contact_role.c.role_id.in_(active_role_ids))
+        ))
+    pairs = [{"tenant_id": tenant_id, "contact_id": contact_id, "role_id": role_id}
+             for contact_id, role_ids in wanted.items() for role_id in sorted(role_ids)]
+    if pairs:
+        db.session.execute(scoped_by_hand(
+            _dialect().insert(contact_role).on_conflict_do_nothing(index_elements=["contact_id", "role_id"])
+            .returning(contact_role.c.contact_id)
+        ), pairs)
