@@ -78,3 +78,15 @@ def accounts(app, tenant_id: int) -> dict[str, str | None]:
         rows = db.session.execute(select(CustomerAccount.name, CustomerAccount.external_id)).all()
         db.session.remove()
     return dict(rows)
+
+
+def make_import(app, tenant_id: int, content: str = HEADER + "Ann Able,ann@client.example,,,,,\n") -> int:
+    """A draft import of ``content`` in the tenant, as its upload leaves it; returns its id."""
+    from app.imports import services
+
+    with app.app_context(), tenant_context(tenant_id):
+        imported = services.upload(filename="contacts.csv", data=content.encode(), by=None)
+        db.session.commit()
+        import_id = imported.id
+        db.session.remove()
+    return import_id
