@@ -19,13 +19,14 @@ class UploadForm(FlaskForm):
 class MappingForm(FlaskForm):
     """One select per field listing the file's columns, and the mode."""
 
-    name = SelectField(FIELDS["name"])
-    email = SelectField(FIELDS["email"])
-    phone = SelectField(FIELDS["phone"])
-    account = SelectField(FIELDS["account"])
-    account_external_id = SelectField(FIELDS["account_external_id"])
-    roles = SelectField(FIELDS["roles"], description="Several roles in one cell are separated by ; , or |.")
-    external_id = SelectField(FIELDS["external_id"])
+    name = SelectField(FIELDS["name"], default=NOT_IN_FILE)
+    email = SelectField(FIELDS["email"], default=NOT_IN_FILE)
+    phone = SelectField(FIELDS["phone"], default=NOT_IN_FILE)
+    account = SelectField(FIELDS["account"], default=NOT_IN_FILE)
+    account_external_id = SelectField(FIELDS["account_external_id"], default=NOT_IN_FILE)
+    roles = SelectField(FIELDS["roles"], default=NOT_IN_FILE,
+                        description="Several roles in one cell are separated by ; , or |.")
+    external_id = SelectField(FIELDS["external_id"], default=NOT_IN_FILE)
     mode = RadioField("Contacts that already exist (same email address, else same external ID)",
                       choices=list(MODES.items()), default="update")
 

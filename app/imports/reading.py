@@ -94,6 +94,8 @@ def inspect_upload(filename: str, data: bytes) -> Inspected:
                         "“CSV UTF-8 (comma delimited)” and upload that file.", "file")
     if not data.strip():
         raise RuleError("This file is empty.", "file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16, as spreadsheets save "Unicode text"
+        raise RuleError(NOT_UTF8, "file")
     if b"\x00" in data:
         raise RuleError("This is not a CSV text file. Upload a CSV file saved as UTF-8.", "file")
     delimiter = _delimiter(data)
