@@ -22,7 +22,8 @@ from itertools import islice
 from typing import Iterator
 
 from flask import current_app
-from sqlalchemy import Integer, String, cast, column, delete, or_, select, update, values
+from sqlalchemy import (ARRAY, ColumnElement, Integer, String, any_, bindparam, cast, column, delete, func, literal, or_,
+                        select, update, values)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import undefer
 
@@ -111,8 +112,50 @@ def _prepare_run(import_id: int, tenant_id: int) -> _Run:
     return run
 
 
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def _dialect():
-    return postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return postgresql if _postgres() else sqlite
+
+
+def _array(items: list, type_) -> ColumnElement:
+    return bindparam(None, items, type_=ARRAY(type_))
+
+
+def _among(column_: ColumnElement, items) -> ColumnElement:
+    """``column IN (items)``; on PostgreSQL ``column = ANY(array)``, one parameter: for a batch's 1,000 values
+    an IN list costs more to build and parse than the lookup itself."""
+    items = list(items)
+    return column_ == any_(_array(items, column_.type)) if _postgres() else column_.in_(items)
+
+
+def _columns(rows: list[dict], types: dict, name: str):
+    """``rows`` (dicts with the keys of ``types``) as a selectable named ``name`` with those columns: on
+    PostgreSQL ``unnest`` of one array per column (a parameter per column, however many rows), elsewhere a
+    VALUES list."""
+    keys = list(types)
+    if _postgres():
+        return func.unnest(*[_array([row[key] for row in rows], types[key]) for key in keys]).table_valued(
+            *keys).render_derived(name=name)
+    return values(*[column(key, types[key]) for key in keys], name=name).data(
+        [tuple(row[key] for key in keys) for row in rows])
+
+
+def _insert(table, rows: list[dict], *, conflict: list[str], returning=(), constants: dict | None = None):
+    """Insert ``rows`` into ``table`` in one statement, skipping those that conflict on ``conflict``, with
+    ``constants`` added to every row; returns the ``returning`` columns of the rows inserted."""
+    constants = constants or {}
+    source = _columns(rows, {key: table.c[key].type for key in rows[0]}, "incoming")
+    statement = _dialect().insert(table).from_select(
+        [*rows[0], *constants],
+        select(*source.c, *[literal(value, table.c[key].type) for key, value in constants.items()]),
+    ).on_conflict_do_nothing(index_elements=conflict)
+    if not returning:
+        db.session.execute(scoped_by_hand(statement))
+        return []
+    return db.session.execute(scoped_by_hand(statement.returning(*returning))).all()
 
 
 @dataclass
@@ -137,7 +180,7 @@ def _matching_contacts(rows: list[Row], tenant_id: int, active_role_ids: set[int
         return by_email, by_external
     found = db.session.execute(
         select(Contact.id, Contact.name, Contact.email, Contact.phone, Contact.account_id, Contact.external_id)
-        .where(or_(Contact.email.in_(emails), Contact.external_id.in_(external_ids)))
+        .where(or_(_among(Contact.email, emails), _among(Contact.external_id, external_ids)))
         .order_by(Contact.id)
     ).all()
     contacts = {row.id: _Existing(*row) for row in found}
@@ -145,7 +188,7 @@ def _matching_contacts(rows: list[Row], tenant_id: int, active_role_ids: set[int
         held: dict[int, set[int]] = {}
         for contact_id, role_id in db.session.execute(scoped_by_hand(
             select(contact_role.c.contact_id, contact_role.c.role_id)
-            .where(contact_role.c.tenant_id == tenant_id, contact_role.c.contact_id.in_(list(contacts)))
+            .where(contact_role.c.tenant_id == tenant_id, _among(contact_role.c.contact_id, contacts))
         )):
             if role_id in active_role_ids:
                 held.setdefault(contact_id, set()).add(role_id)
@@ -175,7 +218,7 @@ def _accounts(rows: list[Row], tenant_id: int) -> tuple[dict, dict, int]:
                 by_external.setdefault(external_id, account_id)
 
     read(select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
-         .where(or_(CustomerAccount.external_id.in_(external_ids), CustomerAccount.name.in_(names))))
+         .where(or_(_among(CustomerAccount.external_id, external_ids), _among(CustomerAccount.name, names))))
     missing: dict[str, str | None] = {}
     for row in rows:
         if row.account_external_id in by_external or not row.account or row.account in by_name:
@@ -185,11 +228,9 @@ def _accounts(rows: list[Row], tenant_id: int) -> tuple[dict, dict, int]:
         return by_external, by_name, 0
     now = utcnow()
     table = CustomerAccount.__table__
-    created = db.session.execute(scoped_by_hand(
-        _dialect().insert(table).on_conflict_do_nothing(index_elements=["tenant_id", "name"])
-        .returning(table.c.id, table.c.name, table.c.external_id)
-    ), [{"tenant_id": tenant_id, "name": name, "external_id": external_id, "status": "active",
-         "created_at": now, "updated_at": now} for name, external_id in missing.items()]).all()
+    created = _insert(table, [{"name": name, "external_id": external_id} for name, external_id in missing.items()],
+                      conflict=["tenant_id", "name"], returning=(table.c.id, table.c.name, table.c.external_id),
+                      constants={"tenant_id": tenant_id, "status": "active", "created_at": now, "updated_at": now})
     for account_id, name, external_id in created:
         by_name[name] = account_id
         if external_id:
@@ -197,7 +238,7 @@ def _accounts(rows: list[Row], tenant_id: int) -> tuple[dict, dict, int]:
     raced = set(missing) - {name for _, name, _ in created}
     if raced:  # added by someone else since the first read
         read(select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
-             .where(CustomerAccount.name.in_(raced)))
+             .where(_among(CustomerAccount.name, raced)))
     return by_external, by_name, len(created)
 
 
@@ -274,9 +315,8 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
                                                    "add the account's name to the row to create it.")
             continue
         if existing is None:
-            inserts.append({"tenant_id": run.tenant_id, "name": row.name, "email": row.email, "phone": row.phone,
-                            "account_id": account_id, "external_id": row.external_id, "created_at": now,
-                            "updated_at": now})
+            inserts.append({"name": row.name, "email": row.email, "phone": row.phone, "account_id": account_id,
+                            "external_id": row.external_id})
             if row.role_ids:
                 role_sets[row.email] = row.role_ids
             continue
@@ -293,21 +333,17 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
             role_sets[existing.id] = row.role_ids
         outcome.updated += 1
 
-    # Each INSERT below is executed with its rows as parameters and a RETURNING clause, which SQLAlchemy sends
-    # as one multi-row statement per 1,000 rows ("insertmanyvalues"), never a statement per row.
     table = Contact.__table__
     created_ids: dict[str, int] = {}
     if inserts:
-        created_ids = dict(db.session.execute(scoped_by_hand(
-            _dialect().insert(table).on_conflict_do_nothing(index_elements=["tenant_id", "email"])
-            .returning(table.c.email, table.c.id)
-        ), inserts).all())
+        created_ids = dict(_insert(table, inserts, conflict=["tenant_id", "email"],
+                                   returning=(table.c.email, table.c.id),
+                                   constants={"tenant_id": run.tenant_id, "created_at": now, "updated_at": now}))
     outcome.created = len(created_ids)
     outcome.skipped += len(inserts) - len(created_ids)  # added by someone else since this batch read
     if updates:
-        changed = values(column("contact_id", Integer), column("name", String), column("email", String),
-                         column("phone", String), column("account_id", Integer), column("external_id", String),
-                         name="changed").data([tuple(u.values()) for u in updates])
+        changed = _columns(updates, {"contact_id": Integer(), "name": String(), "email": String(), "phone": String(),
+                                     "account_id": Integer(), "external_id": String()}, "changed")
         db.session.execute(
             update(Contact).where(Contact.id == changed.c.contact_id)
             .values(name=changed.c.name, email=changed.c.email, phone=cast(changed.c.phone, String),
@@ -317,6 +353,8 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
         )
     _write_roles(run.tenant_id, role_sets, created_ids, active_role_ids)
     if outcome.rejections:
+        # Executed with its rows as parameters and a RETURNING clause, SQLAlchemy sends this as one multi-row
+        # statement per 1,000 rows ("insertmanyvalues").
         rejection_table = ImportRejection.__table__
         db.session.execute(scoped_by_hand(
             _dialect().insert(rejection_table).on_conflict_do_nothing(index_elements=["import_id", "row_number"])
@@ -356,13 +394,10 @@ def _write_roles(tenant_id: int, role_sets: dict, created_ids: dict[str, int], a
     if replaced:
         db.session.execute(scoped_by_hand(
             delete(contact_role).where(contact_role.c.tenant_id == tenant_id,
-                                       contact_role.c.contact_id.in_(replaced),
-                                       contact_role.c.role_id.in_(active_role_ids))
+                                       _among(contact_role.c.contact_id, replaced),
+                                       _among(contact_role.c.role_id, active_role_ids))
         ))
-    pairs = [{"tenant_id": tenant_id, "contact_id": contact_id, "role_id": role_id}
+    pairs = [{"contact_id": contact_id, "role_id": role_id}
              for contact_id, role_ids in wanted.items() for role_id in sorted(role_ids)]
     if pairs:
-        db.session.execute(scoped_by_hand(
-            _dialect().insert(contact_role).on_conflict_do_nothing(index_elements=["contact_id", "role_id"])
-            .returning(contact_role.c.contact_id)
-        ), pairs)
+        _insert(contact_role, pairs, conflict=["contact_id", "role_id"], constants={"tenant_id": tenant_id})
