@@ -200,7 +200,9 @@ class Checker:
 
     def remember(self, number: int, values: list[str]) -> tuple[int | None, int | None]:
         """Note the row's email address and external ID; returns the rows that gave them first, if earlier."""
-        email, external_id = self._value(values, "email"), self._value(values, "external_id")
+        return self._remember(number, self._value(values, "email"), self._value(values, "external_id"))
+
+    def _remember(self, number: int, email: str | None, external_id: str | None) -> tuple[int | None, int | None]:
         first_email = first_external = None
         if email:
             first_email = self.seen_emails.setdefault(normalise_email(email), number)
@@ -212,16 +214,18 @@ class Checker:
     def check(self, number: int, values: list[str]) -> tuple[Row | None, list[str]]:
         """The row (None when it has problems) and its problems, in words a person can act on."""
         problems: list[str] = []
-        fields = {field: self._value(values, field) for field in FIELDS}
-        for field in REQUIRED:
-            if not fields[field]:
-                problems.append(f"{FIELDS[field]} is missing.")
-        for field, limit in LIMITS.items():
-            value = fields[field]
-            if value and len(value) > limit:
-                problems.append(f"{FIELDS[field]} is longer than {limit} characters.")
-            elif value and _CONTROL.search(value):
-                problems.append(f"{FIELDS[field]} must be on one line, without line breaks.")
+        fields: dict[str, str | None] = dict.fromkeys(FIELDS)
+        width = len(values)
+        for field, index in self.mapping.items():
+            if index < width:
+                value = values[index].strip()
+                if value:
+                    fields[field] = value
+                    if len(value) > LIMITS.get(field, len(value)):
+                        problems.append(f"{FIELDS[field]} is longer than {LIMITS[field]} characters.")
+                    elif _CONTROL.search(value):
+                        problems.append(f"{FIELDS[field]} must be on one line, without line breaks.")
+        problems[:0] = [f"{FIELDS[field]} is missing." for field in REQUIRED if not fields[field]]
         email = fields["email"]
         if email and len(email) <= LIMITS["email"] and not valid_email(email):
             problems.append(f"“{email}” is not a valid email address.")
@@ -232,7 +236,7 @@ class Checker:
             if unknown:
                 problems.append(f"Unknown recipient role: {', '.join(f'“{n}”' for n in unknown)}.")
             role_ids = frozenset(self.roles[n.lower()] for n in names if n.lower() in self.roles)
-        duplicate_email, duplicate_external = self.remember(number, values)
+        duplicate_email, duplicate_external = self._remember(number, email, fields["external_id"])
         if duplicate_email:
             problems.append(f"Duplicate in file: the same email address as row {duplicate_email}.")
         elif duplicate_external:

@@ -22,7 +22,7 @@ from itertools import islice
 from typing import Iterator
 
 from flask import current_app
-from sqlalchemy import (ARRAY, ColumnElement, Integer, String, any_, bindparam, cast, column, delete, func, literal, or_,
+from sqlalchemy import (ARRAY, ColumnElement, Integer, String, bindparam, cast, column, delete, func, literal, or_,
                         select, update, values)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import undefer
@@ -125,10 +125,13 @@ def _array(items: list, type_) -> ColumnElement:
 
 
 def _among(column_: ColumnElement, items) -> ColumnElement:
-    """``column IN (items)``; on PostgreSQL ``column = ANY(array)``, one parameter: for a batch's 1,000 values
-    an IN list costs more to build and parse than the lookup itself."""
+    """``column IN (items)``; on PostgreSQL ``column IN (SELECT unnest(array))``, one parameter: for a batch's
+    1,000 values an IN list costs more to build and parse than the lookup itself, and ``= ANY(array)`` compares
+    each row with every item where this hashes them."""
     items = list(items)
-    return column_ == any_(_array(items, column_.type)) if _postgres() else column_.in_(items)
+    if _postgres():
+        return column_.in_(select(func.unnest(_array(items, column_.type))))
+    return column_.in_(items)
 
 
 def _columns(rows: list[dict], types: dict, name: str):
