@@ -88,7 +88,8 @@ def show(import_id: int):
             services.set_mapping(imported, form.chosen(), form.mode.data)
             if request.form.get("action") == "run":
                 services.start(imported)
-                return saved(f"Importing {imported.total_rows:,} rows from {imported.filename}.", here,
+                rows = f"{imported.total_rows:,} row{'s' if imported.total_rows != 1 else ''}"
+                return saved(f"Importing {rows} from {imported.filename}.", here,
                              lambda: render_page(SHOW_PAGE, PROGRESS_FRAGMENT, **_show_context(imported)), "info")
         except RuleError as error:
             problem = place_error(form, error)

@@ -76,3 +76,28 @@ def test_manager_imports_a_csv_sees_the_problems_and_downloads_the_rejected_rows
 
     page.get_by_role("link", name="Go to Contacts").click()
     expect(page.get_by_text(f"{500}+ contacts")).to_be_visible()
+
+
+def test_the_import_pages_fit_a_phone(app, browser, live_server, tmp_path):
+    tenant_id, _ = make_org(app, "Harbor Billing", email="owner@harbor.example")
+    slug = slug_of(app, tenant_id)
+    context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 740})
+    context.set_default_timeout(10_000)
+    phone = context.new_page()
+    try:
+        phone.goto("/login")
+        phone.get_by_label("Email").fill("owner@harbor.example")
+        phone.get_by_label("Password").fill(PASSWORD)
+        phone.get_by_role("button", name="Log in").click()
+        expect(phone).to_have_url(re.compile(rf"/t/{slug}/"))
+        phone.goto(f"/t/{slug}/imports/")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+        path = tmp_path / ("clients-" + "x" * 80 + ".csv")
+        path.write_text("Name,Email,Company,Notes\n"
+                        f"Ann Able,ann.{'y' * 70}@client.example,{'Harbor' * 20},{'z' * 200}\n", encoding="utf-8")
+        phone.get_by_label("CSV file").set_input_files(path)
+        phone.get_by_role("button", name="Upload file").click()
+        expect(phone.get_by_role("button", name="Import 1 row", exact=True)).to_be_visible()
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()
