@@ -22,8 +22,8 @@ from itertools import islice
 from typing import Iterator
 
 from flask import current_app
-from sqlalchemy import (ARRAY, ColumnElement, Integer, String, bindparam, cast, column, delete, func, literal, or_,
-                        select, update, values)
+from sqlalchemy import (ARRAY, ColumnElement, Integer, Select, String, bindparam, cast, column, delete, func, literal,
+                        or_, select, true, union, update, values)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import undefer
 
@@ -134,6 +134,30 @@ def _among(column_: ColumnElement, items) -> ColumnElement:
     return column_.in_(items)
 
 
+def _lookup(key_column: ColumnElement, keys, columns, per_key: int | None, *criteria) -> Select:
+    """PostgreSQL: up to ``per_key`` rows (None: all) meeting ``criteria`` for each of ``keys`` in ``key_column``, found by one
+    index lookup per key (a LATERAL subquery), whatever the table's statistics say: a table an import has
+    just filled has none yet, and the planner would rather read all of it."""
+    wanted = func.unnest(_array(list(keys), key_column.type)).table_valued("key").render_derived(name="wanted")
+    found = select(*columns).where(key_column == wanted.c.key, *criteria).limit(per_key).lateral("found")
+    return select(*found.c).select_from(wanted).join(found, true())
+
+
+def _find(columns, *lookups: tuple[ColumnElement, set, int]) -> list:
+    """Rows of ``columns`` whose key column holds one of its keys, for each ``(key column, keys, per key)``
+    lookup, in id order (the first column): on PostgreSQL by :func:`_lookup`, elsewhere with IN lists."""
+    lookups = tuple((key_column, keys, per_key) for key_column, keys, per_key in lookups if keys)
+    if not lookups:
+        return []
+    if _postgres():
+        statements = [_lookup(key_column, keys, columns, per_key) for key_column, keys, per_key in lookups]
+        found = db.session.execute(union(*statements) if len(statements) > 1 else statements[0]).all()
+    else:
+        found = db.session.execute(
+            select(*columns).where(or_(*[key_column.in_(keys) for key_column, keys, _ in lookups]))).all()
+    return sorted(found, key=lambda row: row[0])
+
+
 def _columns(rows: list[dict], types: dict, name: str):
     """``rows`` (dicts with the keys of ``types``) as a selectable named ``name`` with those columns: on
     PostgreSQL ``unnest`` of one array per column (a parameter per column, however many rows), elsewhere a
@@ -181,18 +205,17 @@ def _matching_contacts(rows: list[Row], tenant_id: int, active_role_ids: set[int
     by_external: dict[str, list[_Existing]] = {}
     if not rows:
         return by_email, by_external
-    found = db.session.execute(
-        select(Contact.id, Contact.name, Contact.email, Contact.phone, Contact.account_id, Contact.external_id)
-        .where(or_(_among(Contact.email, emails), _among(Contact.external_id, external_ids)))
-        .order_by(Contact.id)
-    ).all()
+    # Two contacts per external ID are enough to tell that it is shared.
+    found = _find((Contact.id, Contact.name, Contact.email, Contact.phone, Contact.account_id, Contact.external_id),
+                  (Contact.email, emails, 1), (Contact.external_id, external_ids, 2))
     contacts = {row.id: _Existing(*row) for row in found}
     if contacts:
         held: dict[int, set[int]] = {}
-        for contact_id, role_id in db.session.execute(scoped_by_hand(
-            select(contact_role.c.contact_id, contact_role.c.role_id)
-            .where(contact_role.c.tenant_id == tenant_id, _among(contact_role.c.contact_id, contacts))
-        )):
+        role_columns = (contact_role.c.contact_id, contact_role.c.role_id)
+        same_tenant = contact_role.c.tenant_id == tenant_id
+        statement = (_lookup(contact_role.c.contact_id, contacts, role_columns, None, same_tenant) if _postgres()
+                     else select(*role_columns).where(same_tenant, contact_role.c.contact_id.in_(contacts)))
+        for contact_id, role_id in db.session.execute(scoped_by_hand(statement)):
             if role_id in active_role_ids:
                 held.setdefault(contact_id, set()).add(role_id)
         for contact_id, role_ids in held.items():
@@ -214,14 +237,15 @@ def _accounts(rows: list[Row], tenant_id: int) -> tuple[dict, dict, int]:
     if not (external_ids or names):
         return by_external, by_name, 0
 
-    def read(statement) -> None:
-        for account_id, name, external_id in db.session.execute(statement.order_by(CustomerAccount.id)):
+    columns = (CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
+
+    def read(*lookups) -> None:
+        for account_id, name, external_id in _find(columns, *lookups):
             by_name.setdefault(name, account_id)
             if external_id:
                 by_external.setdefault(external_id, account_id)
 
-    read(select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
-         .where(or_(_among(CustomerAccount.external_id, external_ids), _among(CustomerAccount.name, names))))
+    read((CustomerAccount.external_id, external_ids, 1), (CustomerAccount.name, names, 1))
     missing: dict[str, str | None] = {}
     for row in rows:
         if row.account_external_id in by_external or not row.account or row.account in by_name:
@@ -240,8 +264,7 @@ def _accounts(rows: list[Row], tenant_id: int) -> tuple[dict, dict, int]:
             by_external.setdefault(external_id, account_id)
     raced = set(missing) - {name for _, name, _ in created}
     if raced:  # added by someone else since the first read
-        read(select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
-             .where(_among(CustomerAccount.name, raced)))
+        read((CustomerAccount.name, raced, 1))
     return by_external, by_name, len(created)
 
 

@@ -180,3 +180,22 @@ def test_an_import_is_audited_when_it_starts_and_when_it_ends(client, app, org):
     login(admin, app, org["admin"])
     log = text(admin.get(f"/t/{org['slug']}/settings/audit_log").get_data(as_text=True))
     assert "Imported contacts from contacts.csv" in log and "Contact imports" in log
+
+
+def test_contacts_and_accounts_of_another_organisation_are_never_matched(client, app, org, other_org):
+    from app.customers.models import CustomerAccount
+    from app.extensions import db
+    from app.tenancy import tenant_context
+    from tests.support.data import make_contact
+
+    make_contact(app, other_org["tenant_id"], "Ann Elsewhere", "ann@client.example", external_id="P1")
+    with app.app_context(), tenant_context(other_org["tenant_id"]):
+        db.session.add(CustomerAccount(name="Harbor Clinic", external_id="H-1"))
+        db.session.commit()
+        db.session.remove()
+    login(client, app, org["manager"])
+    import_id = import_file(client, app, org, FILE)
+    result = state(app, org["tenant_id"], import_id)
+    assert (result["created"], result["updated"], result["accounts_created"]) == (3, 0, 2)
+    assert contacts(app, other_org["tenant_id"])["ann@client.example"]["name"] == "Ann Elsewhere"
+    assert accounts(app, other_org["tenant_id"]) == {"Harbor Clinic": "H-1"}
