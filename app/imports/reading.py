@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass
 from typing import Iterator
@@ -66,7 +67,8 @@ class Inspected:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+    """Rounded up, so a file just over the limit never reads as exactly at it."""
+    return f"{math.ceil(size * 10 / (1024 * 1024)) / 10:.1f} MB"
 
 
 def _delimiter(data: bytes) -> str:
@@ -82,13 +84,18 @@ def records(data: bytes, delimiter: str) -> Iterator[list[str]]:
     yield from csv.reader(text, delimiter=delimiter)
 
 
+def check_size(size: int) -> None:
+    """Refuse a file over :data:`MAX_BYTES` (``RuleError`` on ``file``), saying how large it is."""
+    if size > MAX_BYTES:
+        raise RuleError(f"This file is {_megabytes(size)}; the largest file that can be imported is 20 MB. "
+                        "Split it into smaller files.", "file")
+
+
 def inspect_upload(filename: str, data: bytes) -> Inspected:
     """Check an uploaded file: UTF-8 (with or without BOM) CSV text, comma or semicolon separated, a header
     row, at least one and at most :data:`MAX_ROWS` rows, at most :data:`MAX_BYTES`. Raises ``RuleError`` on
     the ``file`` field with what to do otherwise."""
-    if len(data) > MAX_BYTES:
-        raise RuleError(f"This file is {_megabytes(len(data))}; the largest file that can be imported is 20 MB. "
-                        "Split it into smaller files.", "file")
+    check_size(len(data))
     if (filename or "").lower().endswith(WORKBOOK_SUFFIXES):
         raise RuleError("This is a spreadsheet workbook, not a CSV file. In your spreadsheet, save it as "
                         "“CSV UTF-8 (comma delimited)” and upload that file.", "file")

@@ -9,7 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.imports import services
 from app.imports.forms import MappingForm, UploadForm
 from app.imports.models import ContactImport
-from app.imports.reading import FIELDS, MAX_BYTES
+from app.imports.reading import FIELDS, MAX_BYTES, check_size
 from app.rules import RuleError
 from app.tenancy import MANAGING_ROLES, get_or_404, require_role, tenant_context
 from app.views import place_error, refused, render_page, saved
@@ -52,8 +52,12 @@ def index():
         return render_page(INDEX_PAGE, **_index_context(form))
     if form.validate_on_submit():
         upload = form.file.data
+        upload.stream.seek(0, 2)
+        size = upload.stream.tell()
+        upload.stream.seek(0)
         try:
-            imported = services.upload(filename=upload.filename or "", data=upload.read(MAX_BYTES + 1),
+            check_size(size)  # before reading it into memory
+            imported = services.upload(filename=upload.filename or "", data=upload.read(),
                                        by=current_user._get_current_object())
         except RuleError as error:
             place_error(form, error, "file")
