@@ -39,7 +39,7 @@ def test_a_file_over_20_mb_is_refused_with_its_size(client, app, org):
     assert message == ("This file is 20.1 MB; the largest file that can be imported is 20 MB. "
                        "Split it into smaller files.")
     message = _refusal(upload(client, org, HEADER + "x" * (MAX_BYTES + 5 * 1024 * 1024)))
-    assert message.startswith("This file is 25.0 MB;")
+    assert message.startswith("This file is 25.1 MB;")
 
 
 def test_a_request_far_over_the_limit_is_cut_off_and_the_upload_page_says_why(client, app, org):
