@@ -35,12 +35,13 @@ from app.imports.reading import MODES, Checker, Row, data_rows
 from app.jobs import JobSpec, enqueue_now, job
 from app.leased import lock_for_batch, lost_work, run_leased
 from app.settings.models import AuditEntry
-from app.tenancy import scoped_by_hand
+from app.tenancy import scoped_by_hand, unscoped
 from app.timeutil import utcnow
 
 BATCH_SIZE = 1000
 LEASE = timedelta(minutes=2)
 IMPORT_JOB = JobSpec(timeout=3600)
+DRAFT_LIFETIME = timedelta(days=7)
 AUDIT_AREA = "contact_imports"
 
 
@@ -72,7 +73,12 @@ def run_import(import_id: int, batch_size: int = BATCH_SIZE) -> str:
 
 def sweep_imports(stale_after: int | None = None) -> int:
     """Hand imports whose job was lost back to the worker; returns how many (see
-    :func:`app.leased.lost_work`). Each resumes at its first row not yet committed."""
+    :func:`app.leased.lost_work`). Each resumes at its first row not yet committed. Also deletes uploads
+    left unstarted for :data:`DRAFT_LIFETIME`, so abandoned files do not stay in the database."""
+    db.session.execute(unscoped(delete(ContactImport).where(ContactImport.status == "draft",
+                                                            ContactImport.created_at < utcnow() - DRAFT_LIFETIME)),
+                       execution_options={"synchronize_session": False})
+    db.session.commit()
     lost = lost_work(ContactImport, job_id, stale_after)
     enqueue_imports(lost)
     return len(lost)

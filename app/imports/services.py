@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app import audit
 from app.accounts.models import User
@@ -109,7 +110,8 @@ def mapped_fields(imported: ContactImport) -> list[str]:
 
 def recent_imports(limit: int = RECENT) -> list[ContactImport]:
     return list(db.session.execute(
-        select(ContactImport).order_by(ContactImport.created_at.desc(), ContactImport.id.desc()).limit(limit)
+        select(ContactImport).options(selectinload(ContactImport.created_by))
+        .order_by(ContactImport.created_at.desc(), ContactImport.id.desc()).limit(limit)
     ).scalars())
 
 

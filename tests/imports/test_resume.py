@@ -151,3 +151,18 @@ def test_a_queued_import_whose_job_redis_lost_is_handed_over_again_by_the_sweep(
     run_worker(app)
     assert state(app, org["tenant_id"], import_id)["created"] == 30
     assert _written(app, org["tenant_id"])[0] == 30
+
+
+def test_the_sweep_deletes_uploads_left_unstarted_for_a_week(client, app, org):
+    from tests.imports.helpers import make_import
+
+    old, recent = make_import(app, org["tenant_id"]), make_import(app, org["tenant_id"])
+    with app.app_context():
+        db.session.execute(update(ContactImport).where(ContactImport.id == old)
+                           .values(created_at=utcnow() - timedelta(days=8)).execution_options(all_tenants=True))
+        db.session.commit()
+        sweep()
+        db.session.remove()
+    login(client, app, org["manager"])
+    assert client.get(f"/t/{org['slug']}/imports/{old}").status_code == 404
+    assert client.get(f"/t/{org['slug']}/imports/{recent}").status_code == 200
