@@ -3,10 +3,12 @@
 Each batch is one transaction of a fixed number of statements, whatever its size: lock the import and read its
 place; read the contacts the batch's rows match (by email, else external ID) and the roles they hold; read
 the accounts the rows name (by external ID, else name) and insert the missing ones (``ON CONFLICT DO
-NOTHING``, then read back any another writer added first); insert the new contacts (one multi-row ``INSERT
-… ON CONFLICT DO NOTHING``); update the changed ones (one ``UPDATE … FROM (VALUES …)``); replace the roles
-of the contacts written (one ``DELETE``, one ``INSERT``); record the rejected rows; move the import's place
-and counts forward. The file is read as a stream from the stored bytes; only one batch of rows is held.
+NOTHING``, then read back any another writer added first); insert the new contacts (one ``INSERT … ON
+CONFLICT DO NOTHING``); update the changed ones (one ``UPDATE … FROM``); replace the roles of the contacts
+written (one ``DELETE``, one ``INSERT``); record the rejected rows; move the import's place and counts
+forward. On PostgreSQL each statement takes the batch as one array per column (``unnest``), so its size
+does not grow with the batch, and lookups probe the indexes once per key. The file is read as a stream
+from the stored bytes; only one batch of rows is held.
 
 A batch commits whole or not at all, so a job killed mid-way resumes at the first row not committed (the
 rows before it are read again only to remember their email addresses and external IDs, for the duplicate
@@ -141,9 +143,9 @@ def _among(column_: ColumnElement, items) -> ColumnElement:
 
 
 def _lookup(key_column: ColumnElement, keys, columns, per_key: int | None, *criteria) -> Select:
-    """PostgreSQL: up to ``per_key`` rows (None: all) meeting ``criteria`` for each of ``keys`` in ``key_column``, found by one
-    index lookup per key (a LATERAL subquery), whatever the table's statistics say: a table an import has
-    just filled has none yet, and the planner would rather read all of it."""
+    """PostgreSQL: up to ``per_key`` rows (None: all) meeting ``criteria`` for each of ``keys`` in
+    ``key_column``, found by one index lookup per key (a LATERAL subquery), whatever the table's statistics
+    say: a table an import has just filled has none yet, and the planner would rather read all of it."""
     wanted = func.unnest(_array(list(keys), key_column.type)).table_valued("key").render_derived(name="wanted")
     found = select(*columns).where(key_column == wanted.c.key, *criteria).limit(per_key).lateral("found")
     return select(*found.c).select_from(wanted).join(found, true())

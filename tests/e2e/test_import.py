@@ -71,7 +71,8 @@ def test_manager_imports_a_csv_sees_the_problems_and_downloads_the_rejected_rows
         ["Name", "Email", "Company", "Roles", "Row", "Reason"],
         ["Bad Email", "not-an-email", "Harbor Clinic", "Signer", "2", "“not-an-email” is not a valid email address."],
         ["Rolf Role", "rolf@client.example", "Harbor Clinic", "Boss", "3", "Unknown recipient role: “Boss”."],
-        ["Ann Twin", "ANN@client.example", "Harbor Clinic", "", "5", "Duplicate in file: the same email address as row 4."],
+        ["Ann Twin", "ANN@client.example", "Harbor Clinic", "", "5",
+         "Duplicate in file: the same email address as row 4."],
     ]
 
     page.get_by_role("link", name="Go to Contacts").click()
