@@ -31,9 +31,9 @@ def upload(*, filename: str, data: bytes, by: User | None) -> ContactImport:
     inspected = inspect_upload(filename, data)
     imported = ContactImport(created_by_id=by.id if by else None, filename=(filename or "contacts.csv")[:255],
                              content=data, size_bytes=len(data), delimiter=inspected.delimiter,
-                             headers=inspected.headers, mapping=guess_mapping(inspected.headers), mode="update", status="draft",
-                             total_rows=inspected.total_rows, position=0, created=0, updated=0, skipped=0,
-                             rejected=0, accounts_created=0)
+                             headers=inspected.headers, mapping=guess_mapping(inspected.headers), mode="update",
+                             status="draft", total_rows=inspected.total_rows, position=0, created=0, updated=0,
+                             skipped=0, rejected=0, accounts_created=0)
     db.session.add(imported)
     db.session.flush()
     return imported
