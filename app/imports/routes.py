@@ -10,9 +10,10 @@ from app.imports import services
 from app.imports.forms import MappingForm, UploadForm
 from app.imports.models import ContactImport
 from app.imports.reading import FIELDS, MAX_BYTES, check_size
+from app.extensions import db
 from app.rules import RuleError
 from app.tenancy import MANAGING_ROLES, get_or_404, require_role, tenant_context
-from app.views import place_error, refused, render_page, saved
+from app.views import place_error, refused, render_page, saved, wants_fragment
 
 bp = Blueprint("imports", __name__, url_prefix="/t/<tenant_slug>/imports")
 
@@ -84,25 +85,34 @@ def show(import_id: int):
     if request.method == "GET":
         fragment = PROGRESS_FRAGMENT if imported.status != "draft" else MAPPING_FRAGMENT
         return render_page(SHOW_PAGE, fragment, **_show_context(imported))
-    form = MappingForm(headers=imported.headers)
     here = url_for("imports.show", import_id=imported.id)
+
+    def progress():
+        return render_page(SHOW_PAGE, PROGRESS_FRAGMENT, **_show_context(imported))
+
+    if imported.status != "draft":
+        return saved(None, here, progress)  # already started: show how far it has got
+    form = MappingForm(headers=imported.headers)
     problem = None
     if form.validate_on_submit():
         try:
             services.set_mapping(imported, form.chosen(), form.mode.data)
             if request.form.get("action") == "run":
-                services.start(imported)
+                if not services.start(imported):
+                    db.session.rollback()
+                    db.session.refresh(imported)
+                    return saved(None, here, progress)
                 rows = f"{imported.total_rows:,} row{'s' if imported.total_rows != 1 else ''}"
-                return saved(f"Importing {rows} from {imported.filename}.", here,
-                             lambda: render_page(SHOW_PAGE, PROGRESS_FRAGMENT, **_show_context(imported)), "info")
+                # htmx swaps in the progress, which says as much; a flash would wait for the next whole page.
+                message = None if wants_fragment() else f"Importing {rows} from {imported.filename}."
+                return saved(message, here, progress, "info")
         except RuleError as error:
             problem = place_error(form, error)
         else:
             return saved(None, here, lambda: render_page(SHOW_PAGE, MAPPING_FRAGMENT, **_show_context(imported)))
 
     def context():
-        fresh = get_or_404(ContactImport, import_id)
-        return _show_context(fresh, form if fresh.status == "draft" else None, problem)
+        return _show_context(get_or_404(ContactImport, import_id), form, problem)
 
     return refused(SHOW_PAGE, MAPPING_FRAGMENT, context)
 

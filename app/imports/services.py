@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from app import audit
@@ -64,16 +64,24 @@ def set_mapping(imported: ContactImport, mapping: dict[str, int | None], mode: s
         raise RuleError.on_fields(errors)
 
 
-def start(imported: ContactImport) -> None:
-    """Hand a draft import to the worker once the current transaction commits, and audit it."""
-    if imported.status != "draft":
-        raise RuleError("This import has already started.")
-    imported.status = "queued"
-    imported.enqueued_at = utcnow()
+def start(imported: ContactImport) -> bool:
+    """Hand a draft import to the worker once the current transaction commits, and audit it. Returns False,
+    changing nothing, when another request started it first (a double click, a second tab)."""
+    db.session.flush()
+    now = utcnow()
+    claimed = db.session.execute(
+        update(ContactImport).where(ContactImport.id == imported.id, ContactImport.status == "draft")
+        .values(status="queued", enqueued_at=now).returning(ContactImport.id),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if claimed is None:
+        return False
+    imported.status, imported.enqueued_at = "queued", now
     audit.record(AUDIT_AREA, f"Started importing contacts from {imported.filename[:200]}",
                  {"rows": [None, imported.total_rows], "mode": [None, MODES[imported.mode]],
                   "columns": [None, {FIELDS[f]: imported.headers[i] for f, i in imported.mapping.items()}]})
     on_commit(enqueue_imports, imported.id)
+    return True
 
 
 @dataclass

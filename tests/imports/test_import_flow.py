@@ -199,3 +199,21 @@ def test_contacts_and_accounts_of_another_organisation_are_never_matched(client,
     assert (result["created"], result["updated"], result["accounts_created"]) == (3, 0, 2)
     assert contacts(app, other_org["tenant_id"])["ann@client.example"]["name"] == "Ann Elsewhere"
     assert accounts(app, other_org["tenant_id"]) == {"Harbor Clinic": "H-1"}
+
+
+def test_starting_an_import_twice_starts_it_once(client, app, org):
+    from app.jobs import get_queue
+    from tests.imports.helpers import post_mapping, upload, uploaded_id
+    from tests.support.data import audit_entries
+
+    login(client, app, org["manager"])
+    import_id = uploaded_id(upload(client, org, FILE))
+    assert post_mapping(client, org, import_id, "run").status_code == 303
+    again = client.post(f"/t/{org['slug']}/imports/{import_id}", headers={"HX-Request": "true"},
+                        data={"name": "0", "email": "1", "mode": "update", "action": "run"})
+    assert again.status_code == 200
+    assert "Imported 0 of 5 rows" in text(again.get_data(as_text=True))
+    with app.app_context():
+        assert get_queue().count == 1
+    started = [e for e in audit_entries(app, org["tenant_id"]) if e.summary.startswith("Started importing")]
+    assert len(started) == 1
