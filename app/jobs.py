@@ -227,36 +227,34 @@ def redis_available(url: str) -> bool:
 def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
-    Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then survey sends whose job was lost; then the daily backlog notice to organisations
-    over their threshold (counted every few minutes); then outbox messages still owed; then form
-    submission keys older than a day.
+    Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued in this
+    same pass; then survey sends and contact imports whose job was lost; then the daily backlog notice to
+    organisations over their threshold (counted every few minutes); then outbox messages still owed; then form
+    submission keys older than a day. A step that fails is logged and left for the next sweep: it never stops
+    the steps after it, owed mail above all.
     """
     from app import submissions
+    from app.imports.running import sweep_imports
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
     from app.notifications.sweep import backlog_check_due, sweep_backlog
     from app.surveys.sending import sweep_sends
     from app.timeutil import utcnow
 
+    steps = {
+        "notices": sweep_due,
+        "sends": sweep_sends,
+        "imports": sweep_imports,
+        "backlog": lambda: sweep_backlog() if backlog_check_due(utcnow()) else 0,
+    }
+    done = {name: _sweep_step(name, step) for name, step in steps.items()}
+    return {**done, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+
+
+def _sweep_step(name: str, step) -> int:
     try:
-        notices = sweep_due()
-    except Exception:  # noqa: BLE001  (a failing notice batch must not stop owed mail going out)
-        log.exception("notice sweep failed; the notices stay owed for the next sweep")
+        return step()
+    except Exception:  # noqa: BLE001  (one failing step must not stop the others)
+        log.exception("%s sweep failed; what it owes is left for the next sweep", name)
         db.session.rollback()
-        notices = 0
-    try:
-        sends = sweep_sends()
-    except Exception:  # noqa: BLE001  (nor must a failing look at survey sends)
-        log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
-        db.session.rollback()
-        sends = 0
-    backlog = 0
-    try:
-        if backlog_check_due(utcnow()):
-            backlog = sweep_backlog()
-    except Exception:  # noqa: BLE001  (nor a failing count of backlogs: the next check sends the notice)
-        log.exception("backlog sweep failed; the next check sends what is owed")
-        db.session.rollback()
-    return {"notices": notices, "sends": sends, "backlog": backlog, "outbox": sweep_outbox(),
-            "submissions": submissions.prune()}
+        return 0

@@ -12,6 +12,7 @@ from app.mail import OutboxMessage
 from app.tenancy import (TenantContextMissing, UnscopedStatement, all_tenants, scoped_by_hand, tenant_context,
                          unscoped)
 from app.tickets.models import Ticket
+from tests.imports.helpers import make_import
 from tests.support.data import add_member, answer, login, make_account, make_contact, make_org, managers_list_id, slug_of
 from tests.support.workflow import item_id, task_id
 
@@ -36,6 +37,7 @@ ID_FACTORIES = {
     "function_id": lambda app, t: _setup_row(app, t, "account_function"),
     "team_id": lambda app, t: _team(app, t),
     "view_id": lambda app, t: _saved_view(app, t),
+    "import_id": lambda app, t: make_import(app, t),
 }
 
 

@@ -16,15 +16,11 @@ in Redis) or its worker died (running past its lease).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-import redis
 from flask import current_app
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
-from sqlalchemy import and_, exists, false, func, or_, select, update
+from sqlalchemy import exists, false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
@@ -32,16 +28,15 @@ from app.accounts.models import Tenant, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.emailtemplates import Prepared, prepare
 from app.extensions import db
-from app.jobs import JobSpec, enqueue_now, job, on_commit, redis_connection
+from app.jobs import JobSpec, enqueue_now, job, on_commit
+from app.leased import lock_for_batch, lost_work, run_leased
 from app.mail import enqueue_deliveries
 from app.notifications.outbox import insert_outbox, row
 from app.security import new_token
 from app.settings.services import get_settings
 from app.surveys.models import Survey, SurveyInvitation, SurveySend
-from app.tenancy import scoped_by_hand, tenant_context, unscoped
+from app.tenancy import scoped_by_hand
 from app.timeutil import utcnow
-
-log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 # A batch takes well under a second; a send whose job has not renewed its lease for this long lost its worker.
@@ -112,40 +107,8 @@ def run_send(send_id: int, batch_size: int = BATCH_SIZE) -> str:
 
     Returns ``done``, or ``skipped`` when another job holds the send or it is already finished.
     """
-    tenant_id = db.session.execute(
-        unscoped(select(SurveySend.tenant_id).where(SurveySend.id == send_id))
-    ).scalar_one_or_none()
-    if tenant_id is None:
-        return "skipped"
-    with tenant_context(tenant_id):
-        now = utcnow()
-        claimed = db.session.execute(
-            update(SurveySend)
-            .where(SurveySend.id == send_id,
-                   or_(SurveySend.status == "queued",
-                       and_(SurveySend.status == "running", SurveySend.lease_until < now)))
-            .values(status="running", lease_until=now + LEASE,
-                    started_at=func.coalesce(SurveySend.started_at, now))
-            .returning(SurveySend.id),
-            execution_options={"synchronize_session": False},
-        ).first()
-        db.session.commit()
-        if claimed is None:
-            return "skipped"
-        run = _prepare_run(send_id, tenant_id)
-        db.session.commit()
-        try:
-            while not _run_batch(run, batch_size):
-                pass
-        except Exception:
-            db.session.rollback()
-            log.exception("Survey send %s failed; the batches already committed stay sent", send_id)
-            db.session.execute(update(SurveySend).where(SurveySend.id == send_id)
-                               .values(status="failed", finished_at=utcnow(), lease_until=None),
-                               execution_options={"synchronize_session": False})
-            db.session.commit()
-            raise
-    return "done"
+    return run_leased(SurveySend, send_id, lease=LEASE, prepare=_prepare_run,
+                      step=lambda run: _run_batch(run, batch_size), what="Survey send")
 
 
 _TOKEN_SLOT = "TOKENSLOT"
@@ -210,10 +173,7 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
     """Invite and queue the emails of the next batch, in one transaction; returns whether the send is done."""
     from app.surveys.services import INVITATION_LIFETIME
 
-    send = db.session.execute(
-        select(SurveySend).where(SurveySend.id == run.send_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    send = lock_for_batch(SurveySend, run.send_id)
     if send.status != "running":
         db.session.rollback()
         return True
@@ -266,37 +226,9 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
     return done
 
 
-def _still_in_redis(send_id: int) -> bool:
-    try:
-        status = Job.fetch(_job_id(send_id), connection=redis_connection()).get_status(refresh=False)
-    except NoSuchJobError:
-        return False
-    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
-
-
 def sweep_sends(stale_after: int | None = None) -> int:
-    """Hand sends whose job was lost back to the worker; returns how many.
-
-    Lost means: queued, handed over more than ``stale_after`` seconds ago (default ``OUTBOX_STALE_SECONDS``)
-    and no job for it waiting or running in Redis; or running with its lease run out (the worker died). The
-    job resumes after the last batch that committed.
-    """
-    now = utcnow()
-    stale = current_app.config["OUTBOX_STALE_SECONDS"] if stale_after is None else stale_after
-    candidates = db.session.execute(unscoped(
-        select(SurveySend.id, SurveySend.status).where(or_(
-            and_(SurveySend.status == "queued", SurveySend.enqueued_at <= now - timedelta(seconds=stale)),
-            and_(SurveySend.status == "running", SurveySend.lease_until < now),
-        )).order_by(SurveySend.id).limit(100)
-    )).all()
-    try:
-        lost = [send_id for send_id, status in candidates if status == "running" or not _still_in_redis(send_id)]
-    except redis.RedisError:
-        db.session.rollback()
-        return 0
-    if lost:
-        db.session.execute(unscoped(update(SurveySend).where(SurveySend.id.in_(lost)).values(enqueued_at=now)),
-                           execution_options={"synchronize_session": False})
-    db.session.commit()
+    """Hand sends whose job was lost back to the worker (see :func:`app.leased.lost_work`); returns how many.
+    The job resumes after the last batch that committed."""
+    lost = lost_work(SurveySend, _job_id, stale_after)
     _enqueue_sends(lost)
     return len(lost)

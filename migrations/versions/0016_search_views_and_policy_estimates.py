@@ -8,7 +8,7 @@ Searches by part of a word go through a view per searchable table (app.search): 
 under a policy the trigram indexes could not answer it. Comments and timeline entries get trigram indexes.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02 04:20:00
 
 """
@@ -19,7 +19,7 @@ from app.search import SEARCHABLE, create_search_view, drop_search_view
 from app.tenancy import TENANT_POLICY, TENANT_POLICY_BEFORE_0016, replace_row_level_security_policy
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Bringing contacts and their accounts in from a CSV file."""
