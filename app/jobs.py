@@ -228,12 +228,14 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then survey sends whose job was lost; then outbox messages still owed; then form
+    in this same pass; then survey sends whose job was lost; then webhook deliveries still owed; then outbox
+    messages still owed; then form
     submission keys older than a day.
     """
     from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.notifications.webhooks import sweep_webhooks
     from app.surveys.sending import sweep_sends
 
     try:
@@ -248,4 +250,11 @@ def sweep() -> dict:
         log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
         db.session.rollback()
         sends = 0
-    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    try:
+        webhooks = sweep_webhooks()
+    except Exception:  # noqa: BLE001  (nor a failing look at webhook deliveries)
+        log.exception("webhook sweep failed; owed deliveries are handed over by the next sweep")
+        db.session.rollback()
+        webhooks = 0
+    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "webhooks": webhooks,
+            "submissions": submissions.prune()}

@@ -1,0 +1,78 @@
+"""Settings → API (admins): create a token with a name and a scope, see its secret once, revoke it, and see
+when each was last used."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app.api import tokens as services
+from app.api.models import SCOPES, ApiToken
+from app.confirm import confirm_page
+from app.extensions import db
+from app.forms import strip
+from app.rules import RuleError
+from app.tenancy import Role, get_or_404, require_role
+from app.views import place_error, refused, saved
+
+tokens_bp = Blueprint("api_tokens", __name__, url_prefix="/t/<tenant_slug>/settings/api")
+
+PAGE = "api/tokens.html"
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(message="Give the token a name."),
+                                                 Length(max=80, message="Use at most 80 characters.")],
+                       filters=[strip], description="What will use it, e.g. “HubSpot sync”.")
+    scope = SelectField("What it may do", choices=list(SCOPES.items()), default="read")
+
+
+def _context(form: TokenForm | None = None, created: tuple[ApiToken, str] | None = None) -> dict:
+    return {"form": form or TokenForm(formdata=None), "tokens": services.tokens(), "created": created,
+            "scopes": SCOPES}
+
+
+@tokens_bp.get("/")
+@require_role(Role.ADMIN)
+def index():
+    return render_template(PAGE, **_context())
+
+
+@tokens_bp.post("/")
+@require_role(Role.ADMIN)
+def create():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            token, secret = services.create_token(name=form.name.data, scope=form.scope.data,
+                                                  created_by_id=current_user.id)
+        except RuleError as error:
+            place_error(form, error)
+        else:
+            db.session.commit()
+            # The secret is shown on this answer only (never flashed: flashes ride in the readable session cookie).
+            return render_template(PAGE, **_context(created=(token, secret))), 201, {"Cache-Control": "no-store"}
+    return refused(PAGE, None, lambda: _context(form))
+
+
+@tokens_bp.get("/<int:token_id>/revoke")
+@require_role(Role.ADMIN)
+def confirm_revoke(token_id: int):
+    token = get_or_404(ApiToken, token_id)
+    return confirm_page(
+        title="Revoke API token", question=f"Revoke the token “{token.name}”?",
+        consequence="Programs using it are refused from the next request on. This cannot be undone: "
+                    "create a new token to give access again.",
+        action=url_for("api_tokens.revoke", token_id=token.id), button="Revoke token",
+        cancel=url_for("api_tokens.index"))
+
+
+@tokens_bp.post("/<int:token_id>/revoke")
+@require_role(Role.ADMIN)
+def revoke(token_id: int):
+    token = get_or_404(ApiToken, token_id)
+    changed = services.revoke_token(token)
+    return saved(f"Token “{token.name}” revoked." if changed else "That token was already revoked.",
+                 url_for("api_tokens.index"))
