@@ -80,7 +80,7 @@ def create_account():
     """Add an account (409 when another account has the name)."""
     account = CustomerAccount(status=AccountStatus.ACTIVE)
     _apply(account, request.context.json)
-    audit_change(f"Account {account.id} added", snapshot(account, FIELDS))
+    audit_change(f"Account {account.id} added", diff({}, snapshot(account, FIELDS)))
     return serialise(account), 201
 
 

@@ -103,7 +103,7 @@ def list_contacts():
 def create_contact():
     """Add a contact (409 when another contact has the email)."""
     contact = _save(None, request.context.json)
-    audit_change(f"Contact {contact.id} added", snapshot(contact, FIELDS))
+    audit_change(f"Contact {contact.id} added", diff({}, snapshot(contact, FIELDS)))
     return serialise(contact), 201
 
 
