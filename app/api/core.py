@@ -207,8 +207,14 @@ def _http_error(exc: HTTPException):
 
 def api_error_for_app(status: int, message: str | None = None):
     """The JSON answer the app's own error handlers give under ``/api/`` (no route matched, NUL characters,
-    unexpected errors)."""
-    return error_body(status, message=message), status
+    unexpected errors). An id too large for any row makes the router answer 405 for a method other than GET
+    (the GET route's converter refuses it last); that is a 404, like the same id on a GET."""
+    if status == 405 and request.url_rule is None:
+        try:
+            current_app.url_map.bind_to_environ(request.environ).match(request.path, method="GET")
+        except HTTPException:
+            status = 404
+    return error_body(status, message=None if status == 404 else message), status
 
 
 # --- The write path -----------------------------------------------------------------------------------------
