@@ -31,7 +31,30 @@ ID_FACTORIES = {
     "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
     "question_id": lambda app, t: _survey_question(app, t),
     "send_id": lambda app, t: _survey_send(app, t),
+    "token_id": lambda app, t: _api_row(app, t, "token"),
+    "account_id": lambda app, t: _api_row(app, t, "account"),
+    "endpoint_id": lambda app, t: _api_row(app, t, "endpoint"),
+    "response_id": lambda app, t: answer(app, t, make_contact(app, t, "Rae Response"), 9),
 }
+
+
+def _api_row(app, tenant_id, kind):
+    """An API token (made by the organisation's first admin), a customer account or a webhook endpoint."""
+    from app.accounts.models import Membership
+    from app.api.models import WebhookEndpoint
+    from app.api.tokens import create_token
+    from app.customers.models import CustomerAccount
+
+    with app.app_context(), tenant_context(tenant_id):
+        if kind == "token":
+            admin = db.session.execute(select(Membership.user_id).order_by(Membership.id).limit(1)).scalar_one()
+            row, _ = create_token(name="Outside sync", scope="read_write", created_by_id=admin)
+        else:
+            row = (CustomerAccount(name=f"Account {kind}") if kind == "account" else
+                   WebhookEndpoint(url="https://hooks.example.com/t", events=[], secret_salt="salt"))
+            db.session.add(row)
+        db.session.commit()
+        return row.id
 
 
 def _setup_row(app, tenant_id, kind):

@@ -50,7 +50,7 @@ def create_webhook_endpoint():
                                created_by_token_id=g.api_token.id)
     db.session.add(endpoint)
     db.session.flush()
-    webhooks.forget_endpoints()
+    webhooks.endpoints_changed()
     audit_change(f"Webhook endpoint {endpoint.id} added", {"url": [None, endpoint.url],
                                                            "events": [None, endpoint.events]})
     return {**serialise(endpoint), "secret": webhooks.endpoint_secret(endpoint)}, 201
@@ -72,7 +72,7 @@ def delete_webhook_endpoint(endpoint_id: int):
     audit_change(f"Webhook endpoint {endpoint.id} removed", {"url": [endpoint.url, None]})
     db.session.delete(endpoint)
     db.session.flush()
-    webhooks.forget_endpoints()
+    webhooks.endpoints_changed()
     return "", 204
 
 

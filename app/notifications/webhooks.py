@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import and_, func, insert, or_, select, update
 
+from app.accounts.models import Tenant
 from app.api.models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint
 from app.extensions import db
 from app.jobs import QUEUE_DEFAULT, JobSpec, enqueue_after_commit, enqueue_now, job
@@ -167,6 +168,9 @@ def response_data(response) -> dict[str, Any]:
 
 def _listening(event_type: str) -> list[int]:
     """Ids of the current organisation's endpoints that hear ``event_type``: read once per transaction."""
+    tenant = db.session.get(Tenant, current_tenant_id())
+    if tenant is None or not tenant.has_webhook_endpoints:
+        return []
     session = db.session()
     transaction = session.get_transaction()
     cached = session.info.get(_CACHE_KEY)
@@ -178,8 +182,12 @@ def _listening(event_type: str) -> list[int]:
     return [endpoint_id for endpoint_id, events in cached[2] if not events or event_type in events]
 
 
-def forget_endpoints() -> None:
-    """Endpoints changed in this transaction: read them again at the next event."""
+def endpoints_changed() -> None:
+    """Endpoints were added or removed in this transaction: say whether the organisation has any, and read
+    them again at the next event."""
+    db.session.flush()
+    tenant = db.session.get(Tenant, current_tenant_id())
+    tenant.has_webhook_endpoints = db.session.execute(select(WebhookEndpoint.id).limit(1)).first() is not None
     db.session().info.pop(_CACHE_KEY, None)
 
 

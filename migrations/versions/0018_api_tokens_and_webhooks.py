@@ -1,4 +1,5 @@
-"""API tokens, idempotent requests and outgoing webhooks; audit entries name the token a change came through
+"""API tokens, idempotent requests and outgoing webhooks; audit entries name the token a change came through;
+organisations say whether any webhook endpoint listens
 
 Revision ID: 0018
 Revises: 0016
@@ -99,6 +100,8 @@ def upgrade():
     for table in TABLES:
         enable_row_level_security(table)
 
+    with op.batch_alter_table('tenant') as batch:
+        batch.add_column(sa.Column('has_webhook_endpoints', sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table('audit_entry') as batch:
         batch.add_column(sa.Column('api_token_id', sa.Integer(), nullable=True))
         batch.create_foreign_key(op.f('fk_audit_entry_api_token_id_api_token'), 'api_token', ['api_token_id'], ['id'],
@@ -109,6 +112,8 @@ def downgrade():
     with op.batch_alter_table('audit_entry') as batch:
         batch.drop_constraint(op.f('fk_audit_entry_api_token_id_api_token'), type_='foreignkey')
         batch.drop_column('api_token_id')
+    with op.batch_alter_table('tenant') as batch:
+        batch.drop_column('has_webhook_endpoints')
     for table in reversed(TABLES):
         disable_row_level_security(table)
         op.drop_table(table)
