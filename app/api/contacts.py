@@ -67,13 +67,13 @@ def _save(contact: Contact | None, body, **override) -> Contact:
             contact = services.create_contact(**fields, role_ids=role_ids or ())
         else:
             kept = [role.id for role in contact.roles if role.retired_at is None]
-            contact = services.update_contact(contact, **fields, role_ids=kept if role_ids is None else role_ids,
-                                              account_name=contact.account_name)
+            contact = services.update_contact(contact, **fields, role_ids=kept if role_ids is None else role_ids)
     except RuleError as error:
         if error.errors.get("email") == services.DUPLICATE_EMAIL:
             raise ApiError(409, "duplicate_email", services.DUPLICATE_EMAIL, "email") from None
         raise
-    contact.account_id = merged["account_id"]
+    # Through the relationship, so the contacts service (which may set it from an account name) never disagrees.
+    contact.account = db.session.get(CustomerAccount, merged["account_id"]) if merged["account_id"] else None
     db.session.flush()
     return contact
 

@@ -4,8 +4,9 @@ the write path (scope, audit, Idempotency-Key, commit), cursor pagination and th
 * ``Authorization: Bearer <token>``. The token is looked up by its SHA-256 across organisations (the one
   crossing, declared), then the request runs inside :func:`app.tenancy.tenant_context` of the token's
   organisation, so every query is scoped the way a page's is: another organisation's object is a 404.
-* A token works while it is not revoked and the admin who created it is still an active member; changes made
-  with it are attributed to that admin on the timeline, and to the token in the audit log.
+* A token works while it is not revoked and the admin who created it is still an active admin of the
+  organisation; changes made with it are attributed to that admin on the timeline, and to the token in the
+  audit log.
 * Errors are ``{"error": {"code", "message", "field"}}``: 400 malformed request, 401 no valid token, 403 a
   read-only token writing, 404 not found (or another organisation's), 409 conflict, 422 refused by a rule or a
   validation, 429 rate limited (with ``Retry-After``).
@@ -36,7 +37,7 @@ from app.api.models import ApiToken, IdempotentRequest
 from app.extensions import csrf, db, limiter
 from app.rules import RuleError
 from app.security import hash_token
-from app.tenancy import parse_id, tenant_context, unscoped
+from app.tenancy import Role, parse_id, tenant_context, unscoped
 from app.timeutil import utcnow
 from app.views import decode_cursor, keyset_page
 
@@ -146,7 +147,8 @@ def _authenticate():
         select(ApiToken, Tenant)
         .join(Tenant, Tenant.id == ApiToken.tenant_id)
         .join(Membership, (Membership.tenant_id == ApiToken.tenant_id)
-              & (Membership.user_id == ApiToken.created_by_id) & Membership.is_active.is_(True))
+              & (Membership.user_id == ApiToken.created_by_id) & Membership.is_active.is_(True)
+              & (Membership.role == Role.ADMIN))
         .where(ApiToken.token_hash == hash_token(token_value), ApiToken.revoked_at.is_(None))
     )).first()
     if row is None:

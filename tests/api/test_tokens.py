@@ -67,16 +67,17 @@ def test_missing_bad_and_foreign_scheme_tokens_are_401(client):
                                                  "message": "Send a valid API token as 'Authorization: Bearer <token>'."}}
 
 
-def test_a_token_stops_working_when_its_admin_leaves(app, org, client):
+def test_a_token_stops_working_when_its_admin_leaves_or_is_no_longer_an_admin(app, org, client):
     from app.accounts.models import Membership
 
     admin_two = add_member(app, org["tenant_id"], "admin", "Second Admin", "second@acme.example")
     api = Api(client, make_token(app, org["tenant_id"], admin_two))
     assert api.get("/contacts").status_code == 200
-    with app.app_context(), tenant_context(org["tenant_id"]):
-        db.session.execute(db.update(Membership).where(Membership.user_id == admin_two).values(is_active=False))
-        db.session.commit()
-    assert api.get("/contacts").status_code == 401
+    for change in ({"role": "manager"}, {"role": "admin", "is_active": False}):
+        with app.app_context(), tenant_context(org["tenant_id"]):
+            db.session.execute(db.update(Membership).where(Membership.user_id == admin_two).values(**change))
+            db.session.commit()
+        assert api.get("/contacts").status_code == 401, change
 
 
 def test_a_read_only_token_reads_but_every_change_is_403(read_api):
