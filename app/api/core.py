@@ -167,6 +167,13 @@ def _authenticate():
     return None
 
 
+@bp.after_request
+def _private(response):
+    """Answers carry an organisation's data: no cache keeps them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 @bp.teardown_request
 def _leave_tenant(exc):
     stack = g.pop("_api_tenant_context", None)

@@ -13,7 +13,8 @@ def test_a_contact_is_added_read_changed_and_listed(api):
     assert contact["email"] == "casey@client.example" and contact["roles"] == ["NPS Recipient"]
     assert contact["created_at"].endswith("Z")
 
-    assert api.get(f"/contacts/{contact['id']}").get_json()["name"] == "Casey Client"
+    read = api.get(f"/contacts/{contact['id']}")
+    assert read.get_json()["name"] == "Casey Client" and read.headers["Cache-Control"] == "no-store"
     changed = api.patch(f"/contacts/{contact['id']}", json={"phone": "555-0199"}).get_json()
     assert changed["phone"] == "555-0199" and changed["name"] == "Casey Client", "fields not given keep their values"
     assert changed["roles"] == ["NPS Recipient"]
