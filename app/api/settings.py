@@ -2,7 +2,11 @@
 when each was last used."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, url_for
+import json
+import secrets
+
+import redis
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -13,6 +17,7 @@ from app.api.models import SCOPES, ApiToken
 from app.confirm import confirm_page
 from app.extensions import db
 from app.forms import strip
+from app.jobs import key_name, redis_connection
 from app.rules import RuleError
 from app.tenancy import Role, get_or_404, require_role
 from app.views import place_error, refused, saved
@@ -34,10 +39,47 @@ def _context(form: TokenForm | None = None, created: tuple[ApiToken, str] | None
             "scopes": SCOPES}
 
 
+SHOWN_SECONDS = 300
+
+
+def _shown_key(nonce: str) -> str:
+    return key_name(f"api-token-shown:{nonce}")
+
+
+def _hand_over(token: ApiToken, secret: str):
+    """Show the new secret once, on the page the post redirects to: it waits in Redis for a few minutes under
+    a random name that only the redirect carries, and reading it deletes it. (Never in a flash: flashes ride in
+    the readable session cookie.) Without Redis the post's own answer shows it."""
+    nonce = secrets.token_urlsafe(16)
+    try:
+        redis_connection().set(_shown_key(nonce), json.dumps({"user": current_user.id, "token": token.id,
+                                                              "secret": secret}), ex=SHOWN_SECONDS)
+    except redis.RedisError:
+        return render_template(PAGE, **_context(created=(token, secret))), 201, {"Cache-Control": "no-store"}
+    return redirect(url_for("api_tokens.index", shown=nonce), 303)
+
+
+def _take_shown(nonce: str | None) -> tuple[ApiToken, str] | None:
+    if not nonce or len(nonce) > 64:
+        return None
+    try:
+        raw = redis_connection().getdel(_shown_key(nonce))
+    except redis.RedisError:
+        return None
+    if raw is None:
+        return None
+    shown = json.loads(raw)
+    token = db.session.get(ApiToken, shown["token"])
+    if token is None or shown["user"] != current_user.id:
+        return None
+    return token, shown["secret"]
+
+
 @tokens_bp.get("/")
 @require_role(Role.ADMIN)
 def index():
-    return render_template(PAGE, **_context())
+    created = _take_shown(request.args.get("shown"))
+    return render_template(PAGE, **_context(created=created)), 200, {"Cache-Control": "no-store"}
 
 
 @tokens_bp.post("/")
@@ -52,8 +94,7 @@ def create():
             place_error(form, error)
         else:
             db.session.commit()
-            # The secret is shown on this answer only (never flashed: flashes ride in the readable session cookie).
-            return render_template(PAGE, **_context(created=(token, secret))), 201, {"Cache-Control": "no-store"}
+            return _hand_over(token, secret)
     return refused(PAGE, None, lambda: _context(form))
 
 

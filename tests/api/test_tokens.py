@@ -17,10 +17,12 @@ def test_an_admin_creates_a_token_shown_once_and_stored_hashed(app, as_member, o
     page = client.get(f"/t/{org['slug']}/settings/api/")
     assert page.status_code == 200 and "Create a token" in page.get_data(as_text=True)
     created = client.post(f"/t/{org['slug']}/settings/api/", data={"name": "HubSpot sync", "scope": "read_write"})
-    html = created.get_data(as_text=True)
-    assert created.status_code == 201 and "shown only once" in html
+    assert created.status_code == 303
+    shown = client.get(created.headers["Location"])
+    html = shown.get_data(as_text=True)
+    assert "shown only once" in html and shown.headers["Cache-Control"] == "no-store"
     secret = re.search(r'value="(ta_[^"]+)"', html).group(1)
-    assert created.headers["Cache-Control"] == "no-store"
+    assert secret not in client.get(created.headers["Location"]).get_data(as_text=True), "shown once"
     with app.app_context(), tenant_context(org["tenant_id"]):
         token = db.session.execute(db.select(ApiToken)).scalar_one()
         assert token.token_hash == hash_token(secret) and secret not in (token.prefix + token.name)
