@@ -13,7 +13,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.api import tokens as services
-from app.api.models import SCOPES, ApiToken
+from app.api.models import DELIVERY_STATES, SCOPES, WEBHOOK_EVENTS, ApiToken, WebhookEndpoint
 from app.confirm import confirm_page
 from app.extensions import db
 from app.forms import strip
@@ -36,7 +36,7 @@ class TokenForm(FlaskForm):
 
 def _context(form: TokenForm | None = None, created: tuple[ApiToken, str] | None = None) -> dict:
     return {"form": form or TokenForm(formdata=None), "tokens": services.tokens(), "created": created,
-            "scopes": SCOPES}
+            "scopes": SCOPES, "endpoints": services.webhook_endpoints()}
 
 
 SHOWN_SECONDS = 300
@@ -96,6 +96,16 @@ def create():
             db.session.commit()
             return _hand_over(token, secret)
     return refused(PAGE, None, lambda: _context(form))
+
+
+@tokens_bp.get("/webhooks/<int:endpoint_id>")
+@require_role(Role.ADMIN)
+def webhook_deliveries(endpoint_id: int):
+    """An endpoint's delivery log: the latest deliveries, their attempts and the last answer of each."""
+    endpoint = get_or_404(WebhookEndpoint, endpoint_id)
+    return render_template("api/webhook_deliveries.html", endpoint=endpoint,
+                           deliveries=services.recent_deliveries(endpoint), states=DELIVERY_STATES,
+                           events=WEBHOOK_EVENTS)
 
 
 @tokens_bp.get("/<int:token_id>/revoke")

@@ -1,5 +1,6 @@
 """API tokens: created by admins with a name and a scope, the secret shown once and kept only as its SHA-256,
-revoked by admins. Each creation and revocation is in the audit log."""
+revoked by admins. Each creation and revocation is in the audit log. Also what Settings → API shows of the
+webhook endpoints and their delivery logs."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -7,11 +8,13 @@ from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.api.core import TOKEN_PREFIX
-from app.api.models import SCOPES, ApiToken
+from app.api.models import SCOPES, ApiToken, WebhookDelivery, WebhookEndpoint
 from app.extensions import db
 from app.rules import RuleError
 from app.security import hash_token, new_token
 from app.timeutil import utcnow
+
+DELIVERY_LOG_LIMIT = 50
 
 
 def tokens() -> list[ApiToken]:
@@ -19,6 +22,19 @@ def tokens() -> list[ApiToken]:
     return list(db.session.execute(
         select(ApiToken).options(joinedload(ApiToken.created_by))
         .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).scalars())
+
+
+def webhook_endpoints() -> list[WebhookEndpoint]:
+    """The organisation's webhook endpoints (managed through the API), oldest first."""
+    return list(db.session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars())
+
+
+def recent_deliveries(endpoint: WebhookEndpoint, limit: int = DELIVERY_LOG_LIMIT) -> list[WebhookDelivery]:
+    """The endpoint's latest deliveries, newest first."""
+    return list(db.session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(limit)
     ).scalars())
 
 

@@ -157,3 +157,15 @@ def test_an_endpoint_is_listed_and_removed(app, api, org, receiver):
     assert receiver.requests == []
     with app.app_context(), tenant_context(org["tenant_id"]):
         assert db.session.execute(db.select(WebhookDelivery)).first() is None
+
+
+def test_admins_see_endpoints_and_their_delivery_log_in_settings(app, api, org, receiver, as_member):
+    endpoint = api.post("/webhook-endpoints", json={"url": receiver.url, "description": "CRM"}).get_json()
+    receiver.statuses = [503]
+    answer(app, org["tenant_id"], make_contact(app, org["tenant_id"], "Ann"), 9)
+    run_jobs(app)
+    client = as_member("admin")
+    settings_page = client.get(f"/t/{org['slug']}/settings/api/").get_data(as_text=True)
+    assert receiver.url in settings_page and "Delivery log for CRM" in settings_page
+    log = client.get(f"/t/{org['slug']}/settings/api/webhooks/{endpoint['id']}").get_data(as_text=True)
+    assert "response.created" in log and "HTTP 503" in log and "next try" in log
