@@ -229,8 +229,7 @@ def sweep() -> dict:
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
     in this same pass; then survey sends whose job was lost; then webhook deliveries still owed; then outbox
-    messages still owed; then form
-    submission keys older than a day.
+    messages still owed; then form submission keys older than a day.
     """
     from app import submissions
     from app.mail import sweep_outbox
