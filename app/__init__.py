@@ -45,6 +45,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app.accounts.routes import bp as accounts_bp
     from app.accounts.routes import team_bp
+    from app.api.routes import bp as api_bp
+    from app.api.docs import docs_bp as api_docs_bp
+    from app.api.settings import tokens_bp as api_tokens_bp
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
     from app.customers.routes import bp as customers_bp
@@ -60,7 +63,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.workflow.routes import bp as workflow_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
-                      settings_bp, workflow_bp, customers_bp, profile_bp, teams_bp, ticket_list_bp, imports_bp):
+                      settings_bp, workflow_bp, customers_bp, profile_bp, teams_bp, ticket_list_bp, imports_bp, api_bp,
+                      api_docs_bp, api_tokens_bp):
         app.register_blueprint(blueprint)
 
     from app import filters
@@ -122,6 +126,10 @@ def _register_error_pages(app: Flask) -> None:
     }
 
     def render(code: int, message: str | None = None):
+        if request.path.startswith("/api/"):
+            from app.api.core import api_error_for_app
+
+            return api_error_for_app(code, message)
         title, message = messages[code][0], message or messages[code][1]
         template = "errors/_error.html" if request.headers.get("HX-Request") == "true" else "errors/error.html"
         return render_template(template, code=code, title=title, message=message), code

@@ -1,8 +1,10 @@
-"""The settings audit log: every change records who, when, and each field's before → after."""
+"""The audit log: every change records who (and which API token, for a change made through the API), when,
+and each field's before → after."""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from flask import g, has_request_context
 from flask_login import current_user
 
 from app.extensions import db
@@ -37,6 +39,11 @@ def record(area: str, summary: str, changes: Mapping[str, list] | None = None) -
     if changes is not None and not changes:
         return None
     actor_id = current_user.id if getattr(current_user, "is_authenticated", False) else None
-    entry = AuditEntry(actor_id=actor_id, area=area, summary=summary, changes=dict(changes or {}))
+    # A change made through the API names its token, and the admin who created the token as the actor.
+    token = g.get("api_token") if has_request_context() else None
+    if token is not None:
+        actor_id = token.created_by_id
+    entry = AuditEntry(actor_id=actor_id, area=area, summary=summary, changes=dict(changes or {}),
+                       api_token_id=token.id if token is not None else None)
     db.session.add(entry)
     return entry

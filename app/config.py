@@ -87,6 +87,15 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "PAGE_SIZE": 25,
+        # The REST API (app.api): requests per token, counted like every other limit (Flask-Limiter).
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "600 per minute"),
+        # Outgoing webhooks (app.notifications.webhooks). Private, loopback and link-local addresses are refused
+        # unless this is on (a self-hosted instance posting to its own network; the tests' local receiver).
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": _bool(env.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES")),
+        "WEBHOOK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
+        # First retry delay after a failed attempt; it doubles with each attempt (capped at an hour).
+        "WEBHOOK_RETRY_SECONDS": float(env.get("WEBHOOK_RETRY_SECONDS", "30")),
+        "WEBHOOK_MAX_ATTEMPTS": int(env.get("WEBHOOK_MAX_ATTEMPTS", "8")),
         # The email log shows the text of verification and password-reset emails only where it is the mailbox:
         # in development (the local sink keeps no messages). Deliberately no environment variable.
         "EMAIL_LOG_SHOWS_ONE_TIME_LINKS": app_env == "development",

@@ -228,16 +228,17 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued in this
-    same pass; then survey sends and contact imports whose job was lost; then the daily backlog notice to
-    organisations over their threshold (counted every few minutes); then outbox messages still owed; then form
-    submission keys older than a day. A step that fails is logged and left for the next sweep: it never stops
-    the steps after it, owed mail above all.
+    same pass; then survey sends and contact imports whose job was lost; then webhook deliveries still owed;
+    then the daily backlog notice to organisations over their threshold (counted every few minutes); then
+    outbox messages still owed; then form submission keys older than a day. A step that fails is logged and
+    left for the next sweep: it never stops the steps after it, owed mail above all.
     """
     from app import submissions
     from app.imports.running import sweep_imports
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
     from app.notifications.sweep import backlog_check_due, sweep_backlog
+    from app.notifications.webhooks import sweep_webhooks
     from app.surveys.sending import sweep_sends
     from app.timeutil import utcnow
 
@@ -245,6 +246,7 @@ def sweep() -> dict:
         "notices": sweep_due,
         "sends": sweep_sends,
         "imports": sweep_imports,
+        "webhooks": sweep_webhooks,
         "backlog": lambda: sweep_backlog() if backlog_check_due(utcnow()) else 0,
     }
     done = {name: _sweep_step(name, step) for name, step in steps.items()}

@@ -1,5 +1,6 @@
 """Every model, imported in one place so migrations and the app see the whole schema."""
 from app.accounts.models import Membership, TeamInvitation, Tenant, User
+from app.api.models import ApiToken, IdempotentRequest, WebhookDelivery, WebhookEndpoint
 from app.auth.models import AccountToken
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import AccountFunction, AccountStatusChange, AccountTeamMember, CustomerAccount
@@ -15,6 +16,7 @@ from app.tickets.models import Activity, SavedView, Ticket, ticket_root_cause
 from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 __all__ = [
+    "ApiToken", "IdempotentRequest", "WebhookDelivery", "WebhookEndpoint",
     "AccountFunction", "AccountStatusChange", "AccountTeamMember", "CustomerAccount", "SavedView", "Team", "team_member",
     "AccountToken", "ContactImport", "ImportRejection", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",

@@ -62,7 +62,8 @@ def world(app):
     world = {"client": client, "login": lambda: login(client, app, admin_id), "routes": routes,
              "values": {**{k: [v] for k, v in objects.items()}, "ticket_id": [objects["ticket_id"], closed_ticket],
                         "tenant_slug": [org["slug"]], "token": [token], "key": list(TEMPLATE_KEYS),
-                        "status": ["new", "contacted", "action_plan", "closed"], "name": ["htmx.js"]}}
+                        "status": ["new", "contacted", "action_plan", "closed"], "name": ["htmx.js"],
+                        "email": ["zed@example.com"]}}
     world["fields"] = _form_fields(app, world)
     return world
 

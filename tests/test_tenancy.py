@@ -38,6 +38,9 @@ ID_FACTORIES = {
     "team_id": lambda app, t: _team(app, t),
     "view_id": lambda app, t: _saved_view(app, t),
     "import_id": lambda app, t: make_import(app, t),
+    "token_id": lambda app, t: _api_row(app, t, "token"),
+    "endpoint_id": lambda app, t: _api_row(app, t, "endpoint"),
+    "response_id": lambda app, t: answer(app, t, make_contact(app, t, "Rae Response"), 9),
 }
 
 
@@ -69,6 +72,23 @@ def _saved_view(app, tenant_id):
         view_id = view.id
         db.session.remove()
     return view_id
+
+
+def _api_row(app, tenant_id, kind):
+    """An API token (made by the organisation's first admin) or a webhook endpoint."""
+    from app.accounts.models import Membership
+    from app.api.models import WebhookEndpoint
+    from app.api.tokens import create_token
+
+    with app.app_context(), tenant_context(tenant_id):
+        if kind == "token":
+            admin = db.session.execute(select(Membership.user_id).order_by(Membership.id).limit(1)).scalar_one()
+            row, _ = create_token(name="Outside sync", scope="read_write", created_by_id=admin)
+        else:
+            row = WebhookEndpoint(url="https://hooks.example.com/t", events=[], secret_salt="salt")
+            db.session.add(row)
+        db.session.commit()
+        return row.id
 
 
 def _setup_row(app, tenant_id, kind):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -58,6 +58,9 @@ class Tenant(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="other")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     next_ticket_number: Mapped[int] = mapped_column(Integer, default=1)
+    # Whether any webhook endpoint listens (app.notifications.webhooks): events of an organisation without one
+    # cost no query.
+    has_webhook_endpoints: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -4,6 +4,8 @@ Two ways in, one way through (:class:`app.notifications.batch.Batch`):
 
 * :func:`notify` — a service owes the mail of one occurrence (a ticket opened, reassigned, closed) now,
   in its own transaction; the messages are handed to the mail queue after commit.
+* :func:`announce` — a service tells the organisation's webhook endpoints about an event that owes no mail
+  (a ticket moved, an answer recorded), in its own transaction; posted after commit.
 * :func:`sweep_due` — the worker's periodic sweep sends the scheduled notices that fell due (SLA at risk
   and breached, task reminders, overdue action-plan items), a batch across organisations at a time.
 
@@ -23,12 +25,14 @@ from app.notifications.batch import Batch, Occurrence
 from app.notifications.events import EVENTS, SLA_KINDS
 from app.notifications.recipients import recipients
 from app.notifications.sweep import SWEEP_LIMIT, sweep_due
+from app.notifications import webhooks
+from app.notifications.webhooks import announce
 from app.tenancy import current_tenant_id
 from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, Task
 
-__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "notify", "recipients", "sweep_due"]
+__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "announce", "notify", "recipients", "sweep_due"]
 
 
 def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None, item: ActionPlanItem | None = None,
@@ -39,8 +43,11 @@ def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None,
     ``activity`` is the timeline entry that records the change (it names the occurrence of a reassignment
     or a closing); ``actor`` did it; ``previous_assignee`` is the name the ticket had before. Each recipient
     is told once per occurrence: calling again for the same occurrence queues nothing. The messages are
-    handed to the mail queue once the transaction commits. Returns how many messages were queued.
+    handed to the mail queue once the transaction commits. The organisation's webhook endpoints hear the
+    events that have a webhook counterpart (see :mod:`app.notifications.webhooks`). Returns how many messages
+    were queued.
     """
+    webhooks.announce_mail_events(events, ticket=ticket, activity=activity)
     db.session.flush()  # the batch reads the rows this transaction wrote
     subject = {"ticket_id": ticket.id if ticket else None, "task_id": task.id if task else None,
                "item_id": item.id if item else None}

@@ -15,6 +15,8 @@ AREA_LABELS = {
     **{endpoint.split(".", 1)[1]: title for endpoint, title, _ in SECTIONS},
     "action_plans": "Action-plan templates",
     "root_causes": "Root causes",
+    "api": "API",
+    "api_tokens": "API tokens",
 }
 
 

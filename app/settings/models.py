@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
+from app.api.models import ApiToken
 from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
@@ -143,6 +144,9 @@ class AuditEntry(TenantScoped, db.Model):
     area: Mapped[str] = mapped_column(String(40))
     summary: Mapped[str] = mapped_column(String(300))
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The API token a change came through, when it came through the API.
+    api_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[User | None] = relationship()
+    api_token: Mapped[ApiToken | None] = relationship()

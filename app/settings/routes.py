@@ -11,6 +11,8 @@ from app.tenancy import MANAGING_ROLES, Role, require_role
 bp = Blueprint("settings", __name__, url_prefix="/t/<tenant_slug>/settings")
 
 view_settings = require_role(*MANAGING_ROLES)
+# Sections only admins may open (the others are shown to managers too).
+ADMIN_SECTIONS = ("settings.audit", "api_tokens.index")
 change_settings = require_role(Role.ADMIN)
 
 SECTIONS = [
@@ -27,6 +29,7 @@ SECTIONS = [
     ("settings.account_functions", "Account-team functions", "What people do on an account's team: manager, director, BPA…"),
     ("settings.action_plans", "Action plans and root causes", "Checklists for action plans and the root-cause codes."),
     ("settings.audit", "Audit log", "Every settings change: who, when, before and after."),
+    ("api_tokens.index", "API", "Tokens for programs that use the REST API, and the API reference."),
     ("team.index", "Team", "Members, roles and invitations."),
 ]
 
@@ -34,7 +37,7 @@ SECTIONS = [
 @bp.get("/")
 @view_settings
 def index():
-    return render_template("settings/index.html", sections=SECTIONS)
+    return render_template("settings/index.html", sections=SECTIONS, admin_sections=ADMIN_SECTIONS)
 
 
 from app.settings import (  # noqa: E402,F401  (each module registers its routes on bp)

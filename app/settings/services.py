@@ -470,7 +470,7 @@ def set_root_cause_retired(cause: RootCause, retired: bool) -> None:
 def audit_entries_statement(area: str | None = None, actor_id: int | None = None) -> Select:
     """Audit entries, newest first, optionally of one area and one person, with their authors loaded."""
     statement = (
-        select(AuditEntry).options(joinedload(AuditEntry.actor))
+        select(AuditEntry).options(joinedload(AuditEntry.actor), joinedload(AuditEntry.api_token))
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     )
     if area:

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import audit, emailtemplates
+from app import audit, emailtemplates, notifications
 from app.accounts.models import Tenant, User
 from app.auth.services import unverified_founder
 from app.contacts.models import Contact, RecipientRole, contact_role
@@ -289,6 +289,7 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
         )
         db.session.add(response)
         db.session.flush()
+        notifications.announce("response.created", response=response)
         previous_score = None
         created = True
     else:

@@ -122,6 +122,7 @@ def _mark_contacted(ticket: Ticket, kind: str) -> None:
         _record(ticket, "status", None, previous=Status.NEW, status=Status.CONTACTED,
                 reason="first contact attempt logged")
         ticket.status = Status.CONTACTED
+        notifications.announce("ticket.status_changed", ticket=ticket, previous_status=Status.NEW)
 
 
 def lock_ticket(ticket: Ticket) -> Ticket:
@@ -227,6 +228,7 @@ def move_status(ticket: Ticket, actor: User, status: str) -> bool:
     if reopening:
         sla_clock.schedule_notices(ticket)
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
+    notifications.announce("ticket.status_changed", ticket=ticket, previous_status=previous)
     return True
 
 
