@@ -48,6 +48,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
     from app.email_log.routes import bp as email_log_bp
+    from app.integrations.routes import bp as integrations_bp
+    from app.integrations.routes import hooks_bp as integration_hooks_bp
     from app.surveys.public import public_bp as survey_public_bp
     from app.surveys.routes import bp as surveys_bp
     from app.settings.routes import bp as settings_bp
@@ -55,7 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.workflow.routes import bp as workflow_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
-                      settings_bp, workflow_bp):
+                      settings_bp, workflow_bp, integrations_bp, integration_hooks_bp):
         app.register_blueprint(blueprint)
 
     from app import filters

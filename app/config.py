@@ -87,6 +87,11 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), default=True),
         "RATELIMIT_HEADERS_ENABLED": False,
         "PAGE_SIZE": 25,
+        # Encrypts integration credentials at rest (app.integrations.crypto); derived from SECRET_KEY when unset.
+        "INTEGRATIONS_ENCRYPTION_KEY": env.get("INTEGRATIONS_ENCRYPTION_KEY") or None,
+        # Requests a receiving URL accepts per minute, and how often HubSpot is polled.
+        "INTEGRATION_RATE_LIMIT": env.get("INTEGRATION_RATE_LIMIT", "1200 per minute"),
+        "HUBSPOT_POLL_SECONDS": int(env.get("HUBSPOT_POLL_SECONDS", "300")),
         # The email log shows the text of verification and password-reset emails only where it is the mailbox:
         # in development (the local sink keeps no messages). Deliberately no environment variable.
         "EMAIL_LOG_SHOWS_ONE_TIME_LINKS": app_env == "development",

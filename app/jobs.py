@@ -228,12 +228,14 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
-    in this same pass; then survey sends whose job was lost; then outbox messages still owed; then form
+    in this same pass; then survey sends whose job was lost; then integration deliveries still owed work,
+    HubSpot polls that are due and delivery log rows past 30 days; then outbox messages still owed; then form
     submission keys older than a day.
     """
     from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.integrations.services import sweep as sweep_integrations
     from app.surveys.sending import sweep_sends
 
     try:
@@ -248,4 +250,11 @@ def sweep() -> dict:
         log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
         db.session.rollback()
         sends = 0
-    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    try:
+        integrations = sweep_integrations()
+    except Exception:  # noqa: BLE001  (nor must a failing look at integration deliveries)
+        log.exception("integration sweep failed; owed deliveries are handed over by the next sweep")
+        db.session.rollback()
+        integrations = {}
+    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune(),
+            "integrations": integrations}

@@ -31,7 +31,21 @@ ID_FACTORIES = {
     "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
     "question_id": lambda app, t: _survey_question(app, t),
     "send_id": lambda app, t: _survey_send(app, t),
+    "integration_id": lambda app, t: _integration_delivery(app, t)[0],
+    "delivery_id": lambda app, t: _integration_delivery(app, t)[1],
 }
+
+
+def _integration_delivery(app, tenant_id):
+    from app.integrations.models import IntegrationDelivery
+    from app.integrations.services import create_integration
+
+    with app.app_context(), tenant_context(tenant_id):
+        integration = create_integration(kind="hubspot", name="HubSpot")
+        delivery = IntegrationDelivery(integration_id=integration.id, outcome="accepted", payload="{}")
+        db.session.add(delivery)
+        db.session.commit()
+        return integration.id, delivery.id
 
 
 def _setup_row(app, tenant_id, kind):

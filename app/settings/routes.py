@@ -24,6 +24,7 @@ SECTIONS = [
     ("settings.notifications", "Notification lists", "Who is told about which ticket events, and PHI-safe alerts."),
     ("settings.email_templates", "Email templates", "The wording of every email sent on your behalf."),
     ("settings.action_plans", "Action plans and root causes", "Checklists for action plans and the root-cause codes."),
+    ("integrations.index", "Integrations", "Receive responses from Delighted, Typeform, SurveyMonkey, Qualtrics, HubSpot or any tool that signs its webhooks."),
     ("settings.audit", "Audit log", "Every settings change: who, when, before and after."),
     ("team.index", "Team", "Members, roles and invitations."),
 ]
