@@ -17,7 +17,7 @@ import logging
 import secrets
 from datetime import timedelta
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -154,7 +154,7 @@ def receiving_url(integration: Integration) -> str | None:
         return None
     url = absolute_url("integration_hooks.receive", token=integration.token)
     if integration.kind == "qualtrics":
-        url += "?key=" + keys_of(integration).signing_secret
+        url += "?" + urlencode({"key": keys_of(integration).signing_secret})
     return url
 
 
