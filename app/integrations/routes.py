@@ -89,6 +89,9 @@ def update(integration_id: int):
         services.update_integration(integration, name=form.name.data, enabled=form.enabled.data,
                                     credentials=credentials_from(form), settings=settings_from(form))
     except RuleError as error:
+        # The service names settings by their own names; the form's fields carry a "set_" prefix.
+        error.errors = {(f"set_{key}" if f"set_{key}" in form._fields else key): message
+                        for key, message in error.errors.items()}
         place_error(form, error, "name")
         return refused(SHOW, SHOW_FRAGMENT, lambda: _show_context(integration, form))
     return saved("Integration saved.", url_for("integrations.show", integration_id=integration.id))
