@@ -3,11 +3,11 @@ reaches the mailbox after its webhook was acknowledged.
 
     createdb -h 127.0.0.1 -U postgres bench_webhooks
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_webhooks REDIS_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/webhooks.py [COUNT] [CLIENTS]
+        .venv/bin/python bench/webhooks.py [COUNT] [CLIENTS] [WORKERS]
 
 The script rebuilds the schema (the database name must contain "bench" or "test"), signs up an organisation
-with a generic integration, and starts gunicorn (2 workers), ``python worker.py`` and an aiosmtpd sink, each
-in its own process. COUNT (default 1,000) Standard-Webhooks-signed answers, every one a detractor, are then
+with a generic integration, and starts gunicorn (2 worker processes of 4 threads each), WORKERS (default 1)
+``python worker.py`` processes and an aiosmtpd sink, each in its own process. COUNT (default 1,000) Standard-Webhooks-signed answers, every one a detractor, are then
 posted by CLIENTS (default 16) concurrent clients. It prints acknowledgements per second (first request to
 last acknowledgement), the acknowledgement latency, and for each webhook the time from its acknowledgement to
 the ticket's alert ("ticket opened", to the organisation's notification list) arriving in the sink: median,
@@ -49,6 +49,7 @@ from bench.delivery import PREFIX, _database_url, _free_port, bench_app  # noqa:
 
 COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000
 CLIENTS = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+WORKERS = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 TARGET_P95 = 5.0
 SECRET_KEY = "bench-webhooks-" + uuid.uuid4().hex
 
@@ -129,6 +130,8 @@ def _post_all(port: int, path: str, secret: str) -> tuple[dict[str, float], list
                 answer = connection.getresponse()
                 answer.read()
                 ok = answer.status == 200
+                if not ok and not failures[0]:
+                    print(f"webhook refused: {answer.status}", file=sys.stderr)
             except OSError:
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -175,6 +178,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     smtp_port, web_port = _free_port(), _free_port()
+    os.environ["SECRET_KEY"] = SECRET_KEY  # the web and worker processes must read the secrets this one stores
     app = bench_app(smtp_port)
     tenant_id, token, secret = _seed(app)
     out_path = tempfile.mktemp(prefix="bench-webhook-sink-")
@@ -187,15 +191,17 @@ def main() -> None:
                REDIS_URL=app.config["REDIS_URL"], QUEUE_PREFIX=PREFIX, SMTP_HOST="127.0.0.1",
                SMTP_PORT=str(smtp_port), SWEEP_INTERVAL_SECONDS="5", PYTHONPATH=str(ROOT))
     env.pop("JOBS_INLINE", None)
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{web_port}",
-                            "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env)
-    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b",
+                            f"127.0.0.1:{web_port}", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env)
+    workers = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(WORKERS)]
     try:
         _wait_for(web_port)
         acks, latencies, failures, started = _post_all(web_port, f"/hooks/{token}", secret)
         acked = time.time()
-        print(f"{len(acks)} of {COUNT} webhooks acknowledged by {CLIENTS} clients in {acked - started:.1f} s "
+        if not acks:
+            raise SystemExit("no webhook was acknowledged")
+        print(f"{WORKERS} worker process(es); {len(acks)} of {COUNT} webhooks acknowledged by {CLIENTS} clients in {acked - started:.1f} s "
               f"({len(acks) / (max(acks.values()) - started):.0f} acknowledgements/s); {failures} failed")
         print(f"acknowledgement latency: median {statistics.median(latencies) * 1000:.0f} ms, "
               f"p95 {_percentile(latencies, .95) * 1000:.0f} ms, worst {max(latencies) * 1000:.0f} ms")
@@ -213,10 +219,10 @@ def main() -> None:
                 break
             time.sleep(1)
     finally:
-        web.terminate()
-        worker.terminate()
-        web.wait(30)
-        worker.wait(30)
+        for process in (web, *workers):
+            process.terminate()
+        for process in (web, *workers):
+            process.wait(30)
         stop.set()
         sink.join(10)
     with app.app_context(), tenant_context(tenant_id):
