@@ -90,6 +90,8 @@ def _check(answer: ExternalAnswer) -> None:
         raise InvalidAnswer("The answer names no source.")
     if not (answer.external_id or "").strip() or len(answer.external_id) > 200:
         raise InvalidAnswer("The answer has no external id (up to 200 characters).")
+    if answer.answered_at is not None and answer.answered_at.tzinfo is None:
+        raise InvalidAnswer("The answer time must say its timezone (UTC is best).")
     if answer.email is not None and (len(answer.email) > 254 or not EMAIL.match(answer.email.strip())):
         raise InvalidAnswer("The email address is not valid.")
 

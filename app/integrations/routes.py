@@ -132,7 +132,7 @@ def confirm_delete(integration_id: int):
 @admins_only
 def delete(integration_id: int):
     integration = get_or_404(Integration, integration_id)
-    db.session.delete(integration)
+    services.delete_integration(integration)
     return saved("Integration removed.", url_for("integrations.index"))
 
 

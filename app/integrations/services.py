@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.extensions import db
 from app.ingestion.answers import InvalidAnswer, UnmatchedContact, record_external_answer
 from app.integrations import crypto
@@ -38,6 +39,7 @@ from app.urls import absolute_url
 log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 256 * 1024  # bytes of a request kept in the log (and the most a receiving URL accepts)
+REFUSED_PAYLOAD_LIMIT = 16 * 1024
 KEEP_DAYS = 30
 PICKUP_SECONDS = 60  # a fresh delivery whose job has not claimed it by then is handed over again by the sweep
 LEASE = timedelta(minutes=5)
@@ -115,6 +117,9 @@ def create_integration(*, kind: str, name: str, credentials: Mapping[str, str] |
                               credentials=crypto.encrypt_json(given), settings=_clean_settings(kind, settings or {}))
     db.session.add(integration)
     db.session.flush()
+    audit.record("integrations", f"Integration connected: {integration.kind_label} “{integration.name}”",
+                 {"name": [None, integration.name], "kind": [None, kind],
+                  "credentials": [None, sorted(given)] if given else [None, []]})
     return integration
 
 
@@ -130,13 +135,27 @@ def update_integration(integration: Integration, *, name: str, enabled: bool, cr
         value = str(credentials.get(key) or "").strip()
         if value:
             merged[key] = value
+    before = audit.snapshot(integration, ["name", "enabled", "settings"])
     integration.settings = _clean_settings(integration.kind, settings)
     integration.name, integration.enabled = name[:120], bool(enabled)
     integration.credentials = crypto.encrypt_json(merged)
+    changes = audit.diff(before, audit.snapshot(integration, ["name", "enabled", "settings"]))
+    replaced = sorted(key for key in merged if merged[key] != stored.get(key))
+    if replaced:  # which credentials changed, never their values
+        changes["credentials"] = ["(stored)", f"replaced: {', '.join(replaced)}"]
+    audit.record("integrations", f"Integration changed: {integration.kind_label} “{integration.name}”", changes)
 
 
 def rotate_secret(integration: Integration) -> None:
     integration.signing_secret = crypto.encrypt(new_signing_secret())
+    audit.record("integrations", f"New signing secret: {integration.kind_label} “{integration.name}”")
+
+
+def delete_integration(integration: Integration) -> None:
+    """Remove an integration and its delivery log; the responses it recorded stay."""
+    audit.record("integrations", f"Integration removed: {integration.kind_label} “{integration.name}”",
+                 {"name": [integration.name, None], "kind": [integration.kind, None]})
+    db.session.delete(integration)
 
 
 def keys_of(integration: Integration) -> Keys:
@@ -173,8 +192,10 @@ def _payload_text(body: bytes) -> str:
 
 def _log(integration: Integration, outcome: str, body: bytes, *, event_id: str | None = None,
          detail: str | None = None) -> IntegrationDelivery:
-    row = IntegrationDelivery(integration_id=integration.id, outcome=outcome, event_id=(event_id or None),
-                              detail=(detail or "")[:300] or None, payload=_payload_text(body),
+    # A refused request may come from anyone who has the URL: keep less of it.
+    kept = body[:REFUSED_PAYLOAD_LIMIT] if outcome == "bad_signature" else body
+    row = IntegrationDelivery(integration_id=integration.id, outcome=outcome, event_id=(event_id or "")[:200] or None,
+                              detail=(detail or "")[:300] or None, payload=_payload_text(kept),
                               processed_at=utcnow())
     db.session.add(row)
     return row

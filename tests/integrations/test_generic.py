@@ -126,3 +126,45 @@ def test_a_turned_off_integration_refuses_deliveries(app, client, org, connect):
         db.session.get(Integration, integration_id).enabled = False
         db.session.commit()
     assert post(client, path, secret, BODY).status_code == 404
+
+
+def test_the_receiving_url_needs_no_csrf_token_where_every_form_does(app, client, org, connect, recorded,
+                                                                       monkeypatch, as_member):
+    _, path, secret = connect("generic")
+    as_member("admin")
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    assert post(client, path, secret, BODY).status_code == 200
+    refused = client.post(f"/t/{org['slug']}/settings/integrations/", data={"kind": "generic", "name": "X"})
+    assert refused.status_code == 400
+
+
+def test_the_ingestion_service_records_one_response_per_source_and_external_id(app, org):
+    from datetime import datetime, timezone
+
+    from app.ingestion.answers import ExternalAnswer, InvalidAnswer, record_external_answer
+    from app.surveys.models import Response
+
+    answer = ExternalAnswer(source="api", external_id="A-1", score=4, email="kim@example.com", name="Kim",
+                            answered_at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        first = record_external_answer(answer)
+        again = record_external_answer(answer)
+        other_source = record_external_answer(ExternalAnswer(source="csv", external_id="A-1", score=9,
+                                                             email="kim@example.com"))
+        history = record_external_answer(ExternalAnswer(source="csv", external_id="A-2", score=1,
+                                                        email="kim@example.com"), open_tickets=False)
+        db.session.commit()
+        assert (first.outcome, again.outcome, other_source.outcome) == ("created", "unchanged", "created")
+        assert first.ticket_id is not None and again.ticket_id is None and history.ticket_id is None
+        assert first.response_id == again.response_id != other_source.response_id
+        stored = db.session.get(Response, first.response_id)
+        assert stored.created_at == datetime(2026, 11, 1, tzinfo=timezone.utc)
+        for bad in (ExternalAnswer(source="api", external_id="A-3", score=11, email="kim@example.com"),
+                    ExternalAnswer(source="api", external_id="", score=5, email="kim@example.com"),
+                    ExternalAnswer(source="api", external_id="A-4", score=5, email="not-an-email")):
+            try:
+                record_external_answer(bad)
+            except InvalidAnswer:
+                continue
+            raise AssertionError(f"{bad} was recorded")
+        assert db.session.execute(select(db.func.count(Response.id))).scalar_one() == 3
