@@ -19,10 +19,9 @@ KINDS = {
     "generic": "Generic webhook",
 }
 
-# A delivery's outcome. "queued" and "processing" are on their way; the rest are final.
+# A delivery's outcome. "queued" is on its way (or waiting for a retry); the rest are final.
 OUTCOMES = {
     "queued": "Waiting to be processed",
-    "processing": "Processing",
     "accepted": "Accepted",
     "duplicate": "Duplicate",
     "bad_signature": "Bad signature",
@@ -89,7 +88,6 @@ class IntegrationDelivery(TenantScoped, db.Model):
     payload: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     response_id: Mapped[int | None] = mapped_column(ForeignKey("response.id", ondelete="SET NULL"))
 

@@ -42,7 +42,6 @@ PAYLOAD_LIMIT = 256 * 1024  # bytes of a request kept in the log (and the most a
 REFUSED_PAYLOAD_LIMIT = 16 * 1024
 KEEP_DAYS = 30
 PICKUP_SECONDS = 60  # a fresh delivery whose job has not claimed it by then is handed over again by the sweep
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 RETRY_SECONDS = 30  # doubles with each attempt
 POLL_PAGES = 20
@@ -247,18 +246,19 @@ def _describe(results) -> str:
 
 @job(JobSpec(queue=QUEUE_DEFAULT, timeout=120))
 def process_delivery(delivery_id: int) -> str | None:
-    """Turn a stored delivery into responses (see the module docstring); safe to run twice."""
-    now = utcnow()
+    """Turn a stored delivery into responses (see the module docstring); safe to run twice.
+
+    The claim and the work are one transaction: the claim's row lock makes a second job for the same
+    delivery wait, then find it done; a job that dies leaves the delivery queued for the sweep.
+    """
     claimed = db.session.execute(unscoped(
         update(IntegrationDelivery)
-        .where(IntegrationDelivery.id == delivery_id,
-               or_(IntegrationDelivery.outcome == "queued",
-                   (IntegrationDelivery.outcome == "processing") & (IntegrationDelivery.lease_until < now)))
-        .values(outcome="processing", lease_until=now + LEASE, attempts=IntegrationDelivery.attempts + 1)
+        .where(IntegrationDelivery.id == delivery_id, IntegrationDelivery.outcome == "queued")
+        .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
         .returning(IntegrationDelivery.tenant_id)
     )).scalar_one_or_none()
-    db.session.commit()
     if claimed is None:
+        db.session.rollback()
         return None
     with tenant_context(claimed):
         delivery = db.session.get(IntegrationDelivery, delivery_id)
@@ -281,12 +281,37 @@ def process_delivery(delivery_id: int) -> str | None:
                 detail = f"{exc} Trying again at {retry_at:%H:%M:%S} UTC (attempt {delivery.attempts} of {MAX_ATTEMPTS})."
         except crypto.InvalidToken:
             detail = "The integration's secrets cannot be read: the encryption key changed."
+        except Exception:
+            log.exception("integration delivery %s failed", delivery_id)
+            db.session.rollback()
+            return _count_failed_attempt(delivery_id)
         delivery.outcome, delivery.detail = outcome, (detail or "")[:300] or None
-        delivery.response_id, delivery.lease_until = response_id, None
+        delivery.response_id = response_id
         delivery.next_attempt_at = retry_at
         delivery.processed_at = None if retry_at else utcnow()
         db.session.commit()
     return outcome
+
+
+def _count_failed_attempt(delivery_id: int) -> str | None:
+    """After an unexpected error (rolled back): keep only the attempt's count, so a delivery that always fails
+    is retried with backoff and then given up, instead of being handed over by every sweep."""
+    delivery = db.session.execute(
+        select(IntegrationDelivery)
+        .where(IntegrationDelivery.id == delivery_id, IntegrationDelivery.outcome == "queued")
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if delivery is None:
+        db.session.rollback()
+        return None
+    delivery.attempts += 1
+    delivery.detail = "An unexpected error; it has been logged."
+    if delivery.attempts < MAX_ATTEMPTS:
+        delivery.next_attempt_at = utcnow() + timedelta(seconds=RETRY_SECONDS * 2 ** (delivery.attempts - 1))
+    else:
+        delivery.outcome, delivery.next_attempt_at, delivery.processed_at = "error", None, utcnow()
+    db.session.commit()
+    return delivery.outcome
 
 
 def poll_now(integration: Integration) -> None:
@@ -372,12 +397,16 @@ def sweep() -> dict[str, int]:
     """Hand over deliveries whose job was lost or whose retry is due, start the HubSpot polls that are due,
     and delete log rows older than 30 days. Crosses organisations on purpose; safe to run concurrently."""
     now = utcnow()
+    # Handed over once per pick-up period: the next sweep leaves them to the job it queued.
+    overdue = (select(IntegrationDelivery.id)
+               .where(IntegrationDelivery.outcome == "queued", IntegrationDelivery.next_attempt_at <= now)
+               .order_by(IntegrationDelivery.next_attempt_at).limit(SWEEP_BATCH)
+               .with_for_update(skip_locked=True).scalar_subquery())
     due = list(db.session.execute(unscoped(
-        select(IntegrationDelivery.id)
-        .where(or_((IntegrationDelivery.outcome == "queued") & (IntegrationDelivery.next_attempt_at <= now),
-                   (IntegrationDelivery.outcome == "processing") & (IntegrationDelivery.lease_until < now)))
-        .order_by(IntegrationDelivery.next_attempt_at).limit(SWEEP_BATCH)
-    )).scalars())
+        update(IntegrationDelivery).where(IntegrationDelivery.id.in_(overdue))
+        .values(next_attempt_at=now + timedelta(seconds=PICKUP_SECONDS))
+        .returning(IntegrationDelivery.id)
+    ).execution_options(synchronize_session=False)).scalars())
     poll_before = now - timedelta(seconds=current_app.config["HUBSPOT_POLL_SECONDS"])
     polls = list(db.session.execute(unscoped(
         select(Integration.id)

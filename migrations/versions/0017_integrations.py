@@ -58,7 +58,6 @@ def upgrade():
         sa.Column('payload', sa.Text(), nullable=True),
         sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
         sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('response_id', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_integration_delivery_tenant_id_tenant'),

@@ -168,3 +168,35 @@ def test_the_ingestion_service_records_one_response_per_source_and_external_id(a
                 continue
             raise AssertionError(f"{bad} was recorded")
         assert db.session.execute(select(db.func.count(Response.id))).scalar_one() == 3
+
+
+def test_the_sweep_hands_over_a_lost_delivery_once_per_pick_up_period(app, client, connect, recorded, clock):
+    from app.integrations.services import sweep
+    from app.jobs import clear_queues
+
+    _, path, secret = connect("generic")
+    assert post(client, path, secret, BODY).status_code == 200
+    with app.app_context():
+        clear_queues()  # Redis lost the job
+        assert sweep()["deliveries"] == 0  # not overdue yet
+    clock.shift(61)
+    with app.app_context():
+        assert sweep()["deliveries"] == 1
+        assert sweep()["deliveries"] == 0  # its job is queued: not handed over again meanwhile
+    run_jobs(app)
+    assert recorded.outcomes() == ["accepted"] and len(recorded.responses()) == 1
+
+
+def test_the_sweep_deletes_log_rows_after_30_days(app, client, connect, recorded, clock):
+    from app.integrations.services import sweep
+
+    _, path, secret = connect("generic")
+    post(client, path, secret, BODY)
+    run_jobs(app)
+    clock.shift(29 * 24 * 3600)
+    with app.app_context():
+        assert sweep()["pruned"] == 0
+    clock.shift(2 * 24 * 3600)
+    with app.app_context():
+        assert sweep()["pruned"] == 1
+    assert recorded.outcomes() == [] and len(recorded.responses()) == 1
