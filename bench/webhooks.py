@@ -222,7 +222,11 @@ def main() -> None:
         for process in (web, *workers):
             process.terminate()
         for process in (web, *workers):
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:  # a worker finishing a sweep on a loaded machine
+                process.kill()
+                process.wait(10)
         stop.set()
         sink.join(10)
     with app.app_context(), tenant_context(tenant_id):
