@@ -46,6 +46,8 @@ MAX_ATTEMPTS = 6
 RETRY_SECONDS = 30  # doubles with each attempt
 POLL_PAGES = 20
 SWEEP_BATCH = 500
+BATCH = 20  # deliveries worked through in one transaction, for sources whose payload holds the answer
+BATCHED_KINDS = ("generic", "delighted", "typeform")
 
 
 def new_token() -> str:
@@ -244,74 +246,88 @@ def _describe(results) -> str:
     return "; ".join(parts) or "No answer in this delivery."
 
 
-@job(JobSpec(queue=QUEUE_DEFAULT, timeout=120))
+@job(JobSpec(queue=QUEUE_DEFAULT, timeout=300))
 def process_delivery(delivery_id: int) -> str | None:
-    """Turn a stored delivery into responses (see the module docstring); safe to run twice.
+    """Turn a stored delivery into responses (see the module docstring); safe to run twice. Returns its outcome.
 
     The claim and the work are one transaction: the claim's row lock makes a second job for the same
-    delivery wait, then find it done; a job that dies leaves the delivery queued for the sweep.
+    delivery wait, then find it done; a job that dies leaves the delivery queued for the sweep. Fresh
+    deliveries of the same integration waiting behind it are taken along (up to :data:`BATCH`, for sources
+    whose payload holds the answer), so a burst is worked through in a few transactions and its alerts
+    leave in shared mail jobs; their own jobs then find nothing to do.
     """
     claimed = db.session.execute(unscoped(
         update(IntegrationDelivery)
         .where(IntegrationDelivery.id == delivery_id, IntegrationDelivery.outcome == "queued")
         .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
-        .returning(IntegrationDelivery.tenant_id)
-    )).scalar_one_or_none()
+        .returning(IntegrationDelivery.tenant_id, IntegrationDelivery.integration_id)
+    )).one_or_none()
     if claimed is None:
         db.session.rollback()
         return None
-    with tenant_context(claimed):
-        delivery = db.session.get(IntegrationDelivery, delivery_id)
-        integration = db.session.get(Integration, delivery.integration_id)
-        outcome, detail, response_id, retry_at = "error", None, None, None
-        try:
-            answers = SOURCES[integration.kind].answers(keys_of(integration), delivery.payload or "")
-            results = [record_external_answer(answer) for answer in answers]
-            outcome, detail = "accepted", _describe(results)
-            response_id = results[-1].response_id if results else None
-        except UnmatchedContact as exc:
-            outcome, detail = "unmatched_contact", str(exc)
-        except (InvalidAnswer, BadPayload) as exc:
-            outcome, detail = "error", str(exc)
-        except FetchFailed as exc:
-            detail = str(exc)
-            if exc.transient and delivery.attempts < MAX_ATTEMPTS:
-                outcome = "queued"
-                retry_at = utcnow() + timedelta(seconds=RETRY_SECONDS * 2 ** (delivery.attempts - 1))
-                detail = f"{exc} Trying again at {retry_at:%H:%M:%S} UTC (attempt {delivery.attempts} of {MAX_ATTEMPTS})."
-        except crypto.InvalidToken:
-            detail = "The integration's secrets cannot be read: the encryption key changed."
-        except Exception:
-            log.exception("integration delivery %s failed", delivery_id)
-            db.session.rollback()
-            return _count_failed_attempt(delivery_id)
-        delivery.outcome, delivery.detail = outcome, (detail or "")[:300] or None
-        delivery.response_id = response_id
-        delivery.next_attempt_at = retry_at
-        delivery.processed_at = None if retry_at else utcnow()
+    tenant_id, integration_id = claimed
+    with tenant_context(tenant_id):
+        integration = db.session.get(Integration, integration_id)
+        ids = [delivery_id]
+        if integration.kind in BATCHED_KINDS:
+            waiting = (select(IntegrationDelivery.id)
+                       .where(IntegrationDelivery.integration_id == integration_id,
+                              IntegrationDelivery.outcome == "queued", IntegrationDelivery.attempts == 0)
+                       .order_by(IntegrationDelivery.id).limit(BATCH - 1)
+                       .with_for_update(skip_locked=True).scalar_subquery())
+            ids += sorted(db.session.execute(
+                update(IntegrationDelivery).where(IntegrationDelivery.id.in_(waiting))
+                .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
+                .returning(IntegrationDelivery.id).execution_options(synchronize_session=False)
+            ).scalars())
+        outcomes = {}
+        keys = _keys_or_none(integration)
+        for each in ids:
+            outcomes[each] = _process(db.session.get(IntegrationDelivery, each), integration, keys)
         db.session.commit()
-    return outcome
+    return outcomes[delivery_id]
 
 
-def _count_failed_attempt(delivery_id: int) -> str | None:
-    """After an unexpected error (rolled back): keep only the attempt's count, so a delivery that always fails
-    is retried with backoff and then given up, instead of being handed over by every sweep."""
-    delivery = db.session.execute(
-        select(IntegrationDelivery)
-        .where(IntegrationDelivery.id == delivery_id, IntegrationDelivery.outcome == "queued")
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if delivery is None:
-        db.session.rollback()
+def _keys_or_none(integration: Integration) -> Keys | None:
+    try:
+        return keys_of(integration)
+    except crypto.InvalidToken:
         return None
-    delivery.attempts += 1
-    delivery.detail = "An unexpected error; it has been logged."
-    if delivery.attempts < MAX_ATTEMPTS:
-        delivery.next_attempt_at = utcnow() + timedelta(seconds=RETRY_SECONDS * 2 ** (delivery.attempts - 1))
-    else:
-        delivery.outcome, delivery.next_attempt_at, delivery.processed_at = "error", None, utcnow()
-    db.session.commit()
-    return delivery.outcome
+
+
+def _process(delivery: IntegrationDelivery, integration: Integration, keys: Keys | None) -> str:
+    """Record one claimed delivery's answers in a savepoint and set its outcome (the caller commits)."""
+    outcome, detail, response_id, retry_at = "error", None, None, None
+    try:
+        with db.session.begin_nested():
+            if keys is None:
+                raise crypto.InvalidToken()
+            answers = SOURCES[integration.kind].answers(keys, delivery.payload or "")
+            results = [record_external_answer(answer) for answer in answers]
+        outcome, detail = "accepted", _describe(results)
+        response_id = results[-1].response_id if results else None
+    except UnmatchedContact as exc:
+        outcome, detail = "unmatched_contact", str(exc)
+    except (InvalidAnswer, BadPayload) as exc:
+        outcome, detail = "error", str(exc)
+    except crypto.InvalidToken:
+        detail = "The integration's secrets cannot be read: the encryption key changed."
+    except Exception as exc:  # noqa: BLE001  (one failing delivery must not sink the others in its batch)
+        transient = getattr(exc, "transient", True)
+        if isinstance(exc, FetchFailed):
+            detail = str(exc)
+        else:
+            log.exception("integration delivery %s failed", delivery.id)
+            detail = "An unexpected error; it has been logged."
+        if transient and delivery.attempts < MAX_ATTEMPTS:
+            outcome = "queued"
+            retry_at = utcnow() + timedelta(seconds=RETRY_SECONDS * 2 ** (delivery.attempts - 1))
+            detail = f"{detail} Trying again at {retry_at:%H:%M:%S} UTC (attempt {delivery.attempts} of {MAX_ATTEMPTS})."
+    delivery.outcome, delivery.detail = outcome, (detail or "")[:300] or None
+    delivery.response_id = response_id
+    delivery.next_attempt_at = retry_at
+    delivery.processed_at = None if retry_at else utcnow()
+    return outcome
 
 
 def poll_now(integration: Integration) -> None:

@@ -200,3 +200,19 @@ def test_the_sweep_deletes_log_rows_after_30_days(app, client, connect, recorded
     with app.app_context():
         assert sweep()["pruned"] == 1
     assert recorded.outcomes() == [] and len(recorded.responses()) == 1
+
+
+def test_a_burst_is_worked_through_together_and_one_bad_answer_sinks_no_other(app, client, connect, recorded):
+    from app.integrations.services import process_delivery
+
+    _, path, secret = connect("generic")
+    for n in range(5):
+        body = {**BODY, "external_id": f"burst-{n}", "email": f"p{n}@example.com"}
+        if n == 2:
+            body = {"external_id": "burst-2", "contact_external_id": "nobody", "score": 1}
+        post(client, path, secret, body, msg_id=f"msg_burst_{n}")
+    with app.app_context():
+        assert process_delivery(1) == "accepted"  # the first job takes the four waiting behind it along
+        assert process_delivery(2) is None
+    assert recorded.outcomes() == ["accepted", "accepted", "unmatched_contact", "accepted", "accepted"]
+    assert len(recorded.responses()) == 4 and recorded.tickets() == 4
