@@ -54,6 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.accounts.profile import bp as profile_bp
     from app.email_log.routes import bp as email_log_bp
     from app.imports.routes import bp as imports_bp
+    from app.integrations.routes import bp as integrations_bp
+    from app.integrations.routes import hooks_bp as integration_hooks_bp
     from app.surveys.public import public_bp as survey_public_bp
     from app.surveys.routes import bp as surveys_bp
     from app.settings.routes import bp as settings_bp
@@ -64,7 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
                       settings_bp, workflow_bp, customers_bp, profile_bp, teams_bp, ticket_list_bp, imports_bp, api_bp,
-                      api_docs_bp, api_tokens_bp):
+                      api_docs_bp, api_tokens_bp, integrations_bp, integration_hooks_bp):
         app.register_blueprint(blueprint)
 
     from app import filters
@@ -108,8 +110,11 @@ def _refuse_nul_characters(app: Flask) -> None:
     @app.before_request
     def _refuse():
         path_values = (v for v in (request.view_args or {}).values() if isinstance(v, str))
+        # The receiving URL of integrations reads its body as raw bytes (signatures are over them): parsing it
+        # as a form here would consume it. Its payloads are stored with NULs replaced.
+        reads_form = request.method != "GET" and request.endpoint != "integration_hooks.receive"
         if (any("\x00" in value for value in path_values) or carries_nul(request.args)
-                or (request.method != "GET" and carries_nul(request.form))):
+                or (reads_form and carries_nul(request.form))):
             raise NulCharacter()
 
 

@@ -96,6 +96,13 @@ def load_config(overrides: dict | None = None) -> dict:
         # First retry delay after a failed attempt; it doubles with each attempt (capped at an hour).
         "WEBHOOK_RETRY_SECONDS": float(env.get("WEBHOOK_RETRY_SECONDS", "30")),
         "WEBHOOK_MAX_ATTEMPTS": int(env.get("WEBHOOK_MAX_ATTEMPTS", "8")),
+        # Encrypts integration credentials at rest (app.integrations.crypto); derived from SECRET_KEY when unset.
+        "INTEGRATIONS_ENCRYPTION_KEY": env.get("INTEGRATIONS_ENCRYPTION_KEY") or None,
+        # Requests a receiving URL accepts per minute, and how often HubSpot is polled.
+        "INTEGRATION_RATE_LIMIT": env.get("INTEGRATION_RATE_LIMIT", "1200 per minute"),
+        "HUBSPOT_POLL_SECONDS": int(env.get("HUBSPOT_POLL_SECONDS", "300")),
+        # Vendor API base URLs must be public https addresses unless this is on (a local fake vendor in tests).
+        "INTEGRATIONS_ALLOW_LOCAL_API": _bool(env.get("INTEGRATIONS_ALLOW_LOCAL_API")),
         # The email log shows the text of verification and password-reset emails only where it is the mailbox:
         # in development (the local sink keeps no messages). Deliberately no environment variable.
         "EMAIL_LOG_SHOWS_ONE_TIME_LINKS": app_env == "development",

@@ -229,6 +229,7 @@ def sweep() -> dict:
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued in this
     same pass; then survey sends and contact imports whose job was lost; then webhook deliveries still owed;
+    then integration deliveries still owed work, HubSpot polls that are due and delivery log rows past 30 days;
     then the daily backlog notice to organisations over their threshold (counted every few minutes); then
     outbox messages still owed; then form submission keys older than a day. A step that fails is logged and
     left for the next sweep: it never stops the steps after it, owed mail above all.
@@ -239,6 +240,7 @@ def sweep() -> dict:
     from app.notifications import sweep_due
     from app.notifications.sweep import backlog_check_due, sweep_backlog
     from app.notifications.webhooks import sweep_webhooks
+    from app.integrations.services import sweep as sweep_integrations
     from app.surveys.sending import sweep_sends
     from app.timeutil import utcnow
 
@@ -247,6 +249,7 @@ def sweep() -> dict:
         "sends": sweep_sends,
         "imports": sweep_imports,
         "webhooks": sweep_webhooks,
+        "integrations": sweep_integrations,
         "backlog": lambda: sweep_backlog() if backlog_check_due(utcnow()) else 0,
     }
     done = {name: _sweep_step(name, step) for name, step in steps.items()}

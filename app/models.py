@@ -5,6 +5,7 @@ from app.auth.models import AccountToken
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import AccountFunction, AccountStatusChange, AccountTeamMember, CustomerAccount
 from app.imports.models import ContactImport, ImportRejection
+from app.integrations.models import Integration, IntegrationDelivery
 from app.mail import OutboxMessage
 from app.settings.models import (
     ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
@@ -19,6 +20,7 @@ __all__ = [
     "ApiToken", "IdempotentRequest", "WebhookDelivery", "WebhookEndpoint",
     "AccountFunction", "AccountStatusChange", "AccountTeamMember", "CustomerAccount", "SavedView", "Team", "team_member",
     "AccountToken", "ContactImport", "ImportRejection", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
+    "Integration", "IntegrationDelivery",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
     "User", "WorkflowSettings", "contact_role", "ticket_root_cause",

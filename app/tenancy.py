@@ -235,6 +235,10 @@ def _sync_settings(conn: Connection, cursor, statement, parameters, context, exe
     wanted = _wanted_settings(context)
     if conn.info.get(_SETTINGS_KEY) == wanted:
         return
+    if statement.startswith(("ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")):
+        # These read no rows, and after a failed statement (a unique violation caught in a savepoint) the
+        # transaction accepts nothing else until the rollback: the next statement sets the settings again.
+        return
     dbapi_connection = conn.connection.dbapi_connection
     # An autocommit connection (the mail job's outcome writer) runs each statement in a transaction of its
     # own, so a transaction-local setting would be gone before the statement: there the setting is made for

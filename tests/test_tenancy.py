@@ -41,6 +41,8 @@ ID_FACTORIES = {
     "token_id": lambda app, t: _api_row(app, t, "token"),
     "endpoint_id": lambda app, t: _api_row(app, t, "endpoint"),
     "response_id": lambda app, t: answer(app, t, make_contact(app, t, "Rae Response"), 9),
+    "integration_id": lambda app, t: _integration_delivery(app, t)[0],
+    "delivery_id": lambda app, t: _integration_delivery(app, t)[1],
 }
 
 
@@ -89,6 +91,18 @@ def _api_row(app, tenant_id, kind):
             db.session.add(row)
         db.session.commit()
         return row.id
+
+
+def _integration_delivery(app, tenant_id):
+    from app.integrations.models import IntegrationDelivery
+    from app.integrations.services import create_integration
+
+    with app.app_context(), tenant_context(tenant_id):
+        integration = create_integration(kind="hubspot", name="HubSpot")
+        delivery = IntegrationDelivery(integration_id=integration.id, outcome="accepted", payload="{}")
+        db.session.add(delivery)
+        db.session.commit()
+        return integration.id, delivery.id
 
 
 def _setup_row(app, tenant_id, kind):

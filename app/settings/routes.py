@@ -12,7 +12,7 @@ bp = Blueprint("settings", __name__, url_prefix="/t/<tenant_slug>/settings")
 
 view_settings = require_role(*MANAGING_ROLES)
 # Sections only admins may open (the others are shown to managers too).
-ADMIN_SECTIONS = ("settings.audit", "api_tokens.index")
+ADMIN_SECTIONS = ("settings.audit", "api_tokens.index", "integrations.index")
 change_settings = require_role(Role.ADMIN)
 
 SECTIONS = [
@@ -28,6 +28,7 @@ SECTIONS = [
     ("settings.email_templates", "Email templates", "The wording of every email sent on your behalf."),
     ("settings.account_functions", "Account-team functions", "What people do on an account's team: manager, director, BPA…"),
     ("settings.action_plans", "Action plans and root causes", "Checklists for action plans and the root-cause codes."),
+    ("integrations.index", "Integrations", "Receive responses from Delighted, Typeform, SurveyMonkey, Qualtrics, HubSpot or any tool that signs its webhooks."),
     ("settings.audit", "Audit log", "Every settings change: who, when, before and after."),
     ("api_tokens.index", "API", "Tokens for programs that use the REST API, and the API reference."),
     ("team.index", "Team", "Members, roles and invitations."),

@@ -169,6 +169,8 @@ class Response(TenantScoped, db.Model):
         # Search in comments (app.search; PostgreSQL: pg_trgm with btree_gin, created by migration 0016).
         Index("ix_response_comment_trgm", "tenant_id", "comment", postgresql_using="gin",
               postgresql_ops={"comment": "gin_trgm_ops"}),
+        # An answer collected elsewhere is recorded once per source (app.ingestion.answers).
+        UniqueConstraint("tenant_id", "source", "external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,6 +183,7 @@ class Response(TenantScoped, db.Model):
     band: Mapped[str] = mapped_column(String(12))
     comment: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(20), default="hosted")
+    external_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The respondent may amend the answer through the same link until this time.

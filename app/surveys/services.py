@@ -265,8 +265,6 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     The invitation row is locked so that the score posted on page load and a quick submit
     cannot create two responses.
     """
-    from app.tickets.services import note_score_change, open_ticket, ticket_for_response
-
     if not isinstance(score, int) or isinstance(score, bool) or score not in SCORES:
         raise ValueError(f"score must be an integer from 0 to 10, not {score!r}")
     db.session.execute(
@@ -301,16 +299,30 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
         db.session.flush()
     # A new response has no stored answers to match, so without answers there is nothing to write.
     if answers is not None and (answers or not created):
-        _store_answers(response, survey, band, answers)
+        store_answers(response, survey, band, answers)
+    apply_trigger_rule(response, survey, created=created, previous_score=previous_score)
+    return response
+
+
+def apply_trigger_rule(response: Response, survey: Survey, *, created: bool, previous_score: int | None):
+    """Open the response's ticket when the trigger rule says so, or note a changed score on the ticket it has:
+    the one path from an answer to a ticket, for hosted answers and answers collected elsewhere
+    (:mod:`app.ingestion.answers`) alike. Returns the ticket opened, or None.
+
+    A ticket opens when the score is at or below the survey's ticket trigger, or when a trigger question shown
+    to the score's band was answered No; a response never has more than one ticket.
+    """
+    from app.tickets.services import note_score_change, open_ticket, ticket_for_response
+
     ticket = None if created else ticket_for_response(response)
     if ticket is None:
-        if score <= survey.ticket_trigger_max:
-            open_ticket(response)
-        elif (declined := _declined_trigger_question(response, band)) is not None:
-            open_ticket(response, trigger="question", question=declined)
-    elif previous_score is not None and previous_score != score:
-        note_score_change(ticket, previous_score, score)
-    return response
+        if response.score <= survey.ticket_trigger_max:
+            return open_ticket(response)
+        if (declined := _declined_trigger_question(response, response.band)) is not None:
+            return open_ticket(response, trigger="question", question=declined)
+    elif previous_score is not None and previous_score != response.score:
+        note_score_change(ticket, previous_score, response.score)
+    return None
 
 
 BANDS = ("detractor", "passive", "promoter")
@@ -620,7 +632,7 @@ def clean_answer(question: SurveyQuestion, raw: str | None) -> str:
     return value
 
 
-def _store_answers(response: Response, survey: Survey, band: str, answers: Mapping[int, str]) -> None:
+def store_answers(response: Response, survey: Survey, band: str, answers: Mapping[int, str]) -> None:
     """Make the stored answers match what the respondent sent: one row per answered question of the band.
 
     Answers to questions in use but not shown to the band (the score changed) are removed; answers to

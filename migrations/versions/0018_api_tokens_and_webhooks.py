@@ -2,7 +2,7 @@
 organisations say whether any webhook endpoint listens
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02 04:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 from app.tenancy import disable_row_level_security, enable_row_level_security
 
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,443 @@
+"""Integrations: connecting a source, receiving its deliveries, processing them with a job, polling HubSpot.
+
+The receiving request only verifies and stores (:func:`receive`): a verified delivery is one row, unique per
+(integration, vendor event id), whose job is queued after commit, so the vendor is answered in milliseconds.
+The job (:func:`process_delivery`) claims the row with a conditional UPDATE, lets the vendor module turn it
+into answers (fetching from the vendor's API where the callback carries only ids, retried with backoff) and
+records them through the one ingestion service, :func:`app.ingestion.answers.record_external_answer`. The
+sweep (:func:`sweep`) hands over deliveries whose job was lost or whose retry is due, starts HubSpot polls
+that are due, and deletes log rows older than 30 days.
+"""
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any, Mapping
+from urllib.parse import urlencode, urlsplit
+
+from flask import current_app
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import audit
+from app.extensions import db
+from app.ingestion.answers import InvalidAnswer, UnmatchedContact, record_external_answer
+from app.integrations import crypto
+from app.integrations.models import KINDS, Integration, IntegrationDelivery
+from app.integrations.sources import SOURCES, BadPayload, BadSignature, FetchFailed, Keys
+from app.integrations.sources import hubspot
+from app.jobs import JobSpec, QUEUE_DEFAULT, enqueue_after_commit, enqueue_now, job
+from app.rules import RuleError
+from app.tenancy import tenant_context, unscoped
+from app.timeutil import utcnow
+from app.urls import absolute_url
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_LIMIT = 256 * 1024  # bytes of a request kept in the log (and the most a receiving URL accepts)
+REFUSED_PAYLOAD_LIMIT = 16 * 1024
+KEEP_DAYS = 30
+PICKUP_SECONDS = 60  # a fresh delivery whose job has not claimed it by then is handed over again by the sweep
+MAX_ATTEMPTS = 6
+RETRY_SECONDS = 30  # doubles with each attempt
+POLL_PAGES = 20
+SWEEP_BATCH = 500
+BATCH = 20  # deliveries worked through in one transaction, for sources whose payload holds the answer
+BATCHED_KINDS = ("generic", "delighted", "typeform")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def credential_fields(kind: str) -> list[tuple[str, str]]:
+    return list(SOURCES[kind].CREDENTIALS)
+
+
+def setting_fields(kind: str) -> list[tuple[str, str, str]]:
+    return list(SOURCES[kind].SETTINGS)
+
+
+def _allow_local() -> bool:
+    return bool(current_app.config.get("INTEGRATIONS_ALLOW_LOCAL_API"))
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a vendor API base URL: it must be https to a public host name (loopback and
+    private addresses are refused unless the instance allows them, for tests and local fakes)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        return "Enter the API's base URL, like https://api.example.com."
+    if _allow_local():
+        return None
+    if parts.scheme != "https":
+        return "The API's base URL must start with https://."
+    host = parts.hostname
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if host == "localhost" or host.endswith(".localhost") or (address is not None and not address.is_global):
+        return "The API's base URL must be a public address."
+    return None
+
+
+def _clean_settings(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
+    settings, errors = {}, {}
+    for name, label, default in setting_fields(kind):
+        value = str(values.get(name) or "").strip() or default
+        if name == "api_base_url" and value and (problem := base_url_problem(value)):
+            errors[name] = problem
+        settings[name] = value[:300]
+    if errors:
+        raise RuleError.on_fields(errors)
+    return settings
+
+
+def create_integration(*, kind: str, name: str, credentials: Mapping[str, str] | None = None,
+                       settings: Mapping[str, Any] | None = None) -> Integration:
+    """Connect a source: a new receiving URL token and signing secret, the credentials encrypted."""
+    if kind not in KINDS:
+        raise RuleError("Choose one of the sources listed.", "kind")
+    name = " ".join((name or "").split())
+    if not name:
+        raise RuleError("Give the integration a name.", "name")
+    given = {key: str(value).strip() for key, value in (credentials or {}).items()
+             if key in dict(credential_fields(kind)) and str(value or "").strip()}
+    integration = Integration(kind=kind, name=name[:120], token=new_token(),
+                              signing_secret=crypto.encrypt(new_signing_secret()),
+                              credentials=crypto.encrypt_json(given), settings=_clean_settings(kind, settings or {}))
+    db.session.add(integration)
+    db.session.flush()
+    audit.record("integrations", f"Integration connected: {integration.kind_label} “{integration.name}”",
+                 {"name": [None, integration.name], "kind": [None, kind],
+                  "credentials": [None, sorted(given)] if given else [None, []]})
+    return integration
+
+
+def update_integration(integration: Integration, *, name: str, enabled: bool, credentials: Mapping[str, str],
+                       settings: Mapping[str, Any]) -> None:
+    """Change the name, on/off, settings, and the credentials that were typed (a blank keeps the stored one)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise RuleError("Give the integration a name.", "name")
+    stored = keys_of(integration).credentials
+    merged = dict(stored)
+    for key, _label in credential_fields(integration.kind):
+        value = str(credentials.get(key) or "").strip()
+        if value:
+            merged[key] = value
+    before = audit.snapshot(integration, ["name", "enabled", "settings"])
+    integration.settings = _clean_settings(integration.kind, settings)
+    integration.name, integration.enabled = name[:120], bool(enabled)
+    integration.credentials = crypto.encrypt_json(merged)
+    changes = audit.diff(before, audit.snapshot(integration, ["name", "enabled", "settings"]))
+    replaced = sorted(key for key in merged if merged[key] != stored.get(key))
+    if replaced:  # which credentials changed, never their values
+        changes["credentials"] = ["(stored)", f"replaced: {', '.join(replaced)}"]
+    audit.record("integrations", f"Integration changed: {integration.kind_label} “{integration.name}”", changes)
+
+
+def rotate_secret(integration: Integration) -> None:
+    integration.signing_secret = crypto.encrypt(new_signing_secret())
+    audit.record("integrations", f"New signing secret: {integration.kind_label} “{integration.name}”")
+
+
+def delete_integration(integration: Integration) -> None:
+    """Remove an integration and its delivery log; the responses it recorded stay."""
+    audit.record("integrations", f"Integration removed: {integration.kind_label} “{integration.name}”",
+                 {"name": [integration.name, None], "kind": [integration.kind, None]})
+    db.session.delete(integration)
+
+
+def keys_of(integration: Integration) -> Keys:
+    return Keys(signing_secret=crypto.decrypt(integration.signing_secret),
+                credentials=crypto.decrypt_json(integration.credentials), settings=dict(integration.settings or {}))
+
+
+def stored_credential_names(integration: Integration) -> set[str]:
+    """Which credentials are stored (their values are never shown again)."""
+    return {key for key, value in keys_of(integration).credentials.items() if value}
+
+
+def receiving_url(integration: Integration) -> str | None:
+    if not SOURCES[integration.kind].RECEIVES:
+        return None
+    url = absolute_url("integration_hooks.receive", token=integration.token)
+    if integration.kind == "qualtrics":
+        url += "?" + urlencode({"key": keys_of(integration).signing_secret})
+    return url
+
+
+def find_by_token(token: str) -> Integration | None:
+    """The enabled integration whose receiving URL carries ``token``, whichever organisation owns it."""
+    if not token or len(token) > 64:
+        return None
+    return db.session.execute(unscoped(
+        select(Integration).where(Integration.token == token, Integration.enabled.is_(True))
+    )).scalar_one_or_none()
+
+
+def _payload_text(body: bytes) -> str:
+    return body[:PAYLOAD_LIMIT].decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def _log(integration: Integration, outcome: str, body: bytes, *, event_id: str | None = None,
+         detail: str | None = None) -> IntegrationDelivery:
+    # A refused request may come from anyone who has the URL: keep less of it.
+    kept = body[:REFUSED_PAYLOAD_LIMIT] if outcome == "bad_signature" else body
+    row = IntegrationDelivery(integration_id=integration.id, outcome=outcome, event_id=(event_id or "")[:200] or None,
+                              detail=(detail or "")[:300] or None, payload=_payload_text(kept),
+                              processed_at=utcnow())
+    db.session.add(row)
+    return row
+
+
+def receive(integration: Integration, headers, body: bytes, args) -> tuple[int, str]:
+    """Verify and store one request to ``integration``'s receiving URL; ``(HTTP status, outcome)``.
+
+    Runs in the integration's tenant context; the caller commits. Bad or missing signature (or a stale
+    timestamp): 401 and a log row, nothing else. A delivery seen before: 200, a "duplicate" log row, nothing
+    else. A valid one: stored, its job queued after commit, 200.
+    """
+    source = SOURCES[integration.kind]
+    try:
+        source.verify(keys_of(integration), headers, body, args)
+    except BadSignature as exc:
+        _log(integration, "bad_signature", body, detail=str(exc))
+        return 401, "bad_signature"
+    except crypto.InvalidToken:
+        _log(integration, "error", body, detail="The integration's secrets cannot be read: the encryption key changed.")
+        return 500, "error"
+    try:
+        delivery = source.identify(body, headers, args)
+    except BadPayload as exc:
+        _log(integration, "error", body, detail=str(exc))
+        return 400, "error"
+    if not delivery.relevant:
+        _log(integration, "ignored", body, event_id=delivery.event_id, detail="Not a response event.")
+        return 200, "ignored"
+    row = IntegrationDelivery(integration_id=integration.id, event_id=delivery.event_id,
+                              dedupe_key=delivery.dedupe_key, outcome="queued", payload=_payload_text(body),
+                              next_attempt_at=utcnow() + timedelta(seconds=PICKUP_SECONDS))
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        _log(integration, "duplicate", body, event_id=delivery.event_id, detail="This delivery was received before.")
+        return 200, "duplicate"
+    enqueue_after_commit(process_delivery, row.id)
+    return 200, "accepted"
+
+
+def _describe(results) -> str:
+    words = {"created": "Response recorded", "amended": "Response amended", "unchanged": "Response unchanged"}
+    parts = [words[result.outcome] + ("; ticket opened" if result.ticket_id else "") for result in results]
+    return "; ".join(parts) or "No answer in this delivery."
+
+
+@job(JobSpec(queue=QUEUE_DEFAULT, timeout=300))
+def process_delivery(delivery_id: int) -> str | None:
+    """Turn a stored delivery into responses (see the module docstring); safe to run twice. Returns its outcome.
+
+    The claim and the work are one transaction: the claim's row lock makes a second job for the same
+    delivery wait, then find it done; a job that dies leaves the delivery queued for the sweep. Fresh
+    deliveries of the same integration waiting behind it are taken along (up to :data:`BATCH`, for sources
+    whose payload holds the answer), so a burst is worked through in a few transactions and its alerts
+    leave in shared mail jobs; their own jobs then find nothing to do.
+    """
+    claimed = db.session.execute(unscoped(
+        update(IntegrationDelivery)
+        .where(IntegrationDelivery.id == delivery_id, IntegrationDelivery.outcome == "queued")
+        .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
+        .returning(IntegrationDelivery.tenant_id, IntegrationDelivery.integration_id)
+    )).one_or_none()
+    if claimed is None:
+        db.session.rollback()
+        return None
+    tenant_id, integration_id = claimed
+    with tenant_context(tenant_id):
+        integration = db.session.get(Integration, integration_id)
+        ids = [delivery_id]
+        if integration.kind in BATCHED_KINDS:
+            waiting = (select(IntegrationDelivery.id)
+                       .where(IntegrationDelivery.integration_id == integration_id,
+                              IntegrationDelivery.outcome == "queued", IntegrationDelivery.attempts == 0)
+                       .order_by(IntegrationDelivery.id).limit(BATCH - 1)
+                       .with_for_update(skip_locked=True).scalar_subquery())
+            ids += sorted(db.session.execute(
+                update(IntegrationDelivery).where(IntegrationDelivery.id.in_(waiting))
+                .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
+                .returning(IntegrationDelivery.id).execution_options(synchronize_session=False)
+            ).scalars())
+        outcomes = {}
+        keys = _keys_or_none(integration)
+        for each in ids:
+            outcomes[each] = _process(db.session.get(IntegrationDelivery, each), integration, keys)
+        db.session.commit()
+    return outcomes[delivery_id]
+
+
+def _keys_or_none(integration: Integration) -> Keys | None:
+    try:
+        return keys_of(integration)
+    except crypto.InvalidToken:
+        return None
+
+
+def _process(delivery: IntegrationDelivery, integration: Integration, keys: Keys | None) -> str:
+    """Record one claimed delivery's answers in a savepoint and set its outcome (the caller commits)."""
+    outcome, detail, response_id, retry_at = "error", None, None, None
+    try:
+        with db.session.begin_nested():
+            if keys is None:
+                raise crypto.InvalidToken()
+            answers = SOURCES[integration.kind].answers(keys, delivery.payload or "")
+            results = [record_external_answer(answer) for answer in answers]
+        outcome, detail = "accepted", _describe(results)
+        response_id = results[-1].response_id if results else None
+    except UnmatchedContact as exc:
+        outcome, detail = "unmatched_contact", str(exc)
+    except (InvalidAnswer, BadPayload) as exc:
+        outcome, detail = "error", str(exc)
+    except crypto.InvalidToken:
+        detail = "The integration's secrets cannot be read: the encryption key changed."
+    except Exception as exc:  # noqa: BLE001  (one failing delivery must not sink the others in its batch)
+        transient = getattr(exc, "transient", True)
+        if isinstance(exc, FetchFailed):
+            detail = str(exc)
+        else:
+            log.exception("integration delivery %s failed", delivery.id)
+            detail = "An unexpected error; it has been logged."
+        if transient and delivery.attempts < MAX_ATTEMPTS:
+            outcome = "queued"
+            retry_at = utcnow() + timedelta(seconds=RETRY_SECONDS * 2 ** (delivery.attempts - 1))
+            detail = f"{detail} Trying again at {retry_at:%H:%M:%S} UTC (attempt {delivery.attempts} of {MAX_ATTEMPTS})."
+    delivery.outcome, delivery.detail = outcome, (detail or "")[:300] or None
+    delivery.response_id = response_id
+    delivery.next_attempt_at = retry_at
+    delivery.processed_at = None if retry_at else utcnow()
+    return outcome
+
+
+def poll_now(integration: Integration) -> None:
+    """Queue a HubSpot poll after commit (the "Poll now" button; the sweep polls every few minutes)."""
+    enqueue_after_commit(poll_hubspot, integration.id)
+
+
+@job(JobSpec(queue=QUEUE_DEFAULT, timeout=600))
+def poll_hubspot(integration_id: int) -> int:
+    """Read the HubSpot NPS submissions created since the cursor and record each once; returns how many were
+    recorded. Holds the integration under a lease, so two polls never run at once; each page commits its
+    answers, log rows and the moved cursor together."""
+    now = utcnow()
+    tenant_id = db.session.execute(unscoped(
+        update(Integration)
+        .where(Integration.id == integration_id, Integration.kind == hubspot.KIND, Integration.enabled.is_(True),
+               or_(Integration.poll_lease_until.is_(None), Integration.poll_lease_until < now))
+        .values(poll_lease_until=now + timedelta(minutes=10))
+        .returning(Integration.tenant_id)
+    )).scalar_one_or_none()
+    db.session.commit()
+    if tenant_id is None:
+        return 0
+    recorded = 0
+    with tenant_context(tenant_id):
+        integration = db.session.get(Integration, integration_id)
+        keys = keys_of(integration)
+        since = int((integration.cursor or {}).get("since_ms", 0))
+        after = None
+        try:
+            for _page in range(POLL_PAGES):
+                rows, after = hubspot.search_page(keys, since, after)
+                recorded += _record_submissions(integration, keys, rows)
+                if rows:
+                    since = max(since, max(hubspot.created_ms(row) for row in rows))
+                integration.cursor = {"since_ms": since}
+                db.session.commit()
+                if not after:
+                    break
+        except (FetchFailed, BadPayload) as exc:
+            db.session.rollback()
+            log.warning("HubSpot poll of integration %s stopped: %s", integration_id, exc)
+        integration = db.session.get(Integration, integration_id)
+        integration.last_polled_at, integration.poll_lease_until = utcnow(), None
+        db.session.commit()
+    return recorded
+
+
+def _record_submissions(integration: Integration, keys: Keys, rows: list[dict]) -> int:
+    keys_by_id = {str(row.get("id")): f"submission:{row.get('id')}" for row in rows}
+    if not keys_by_id:
+        return 0
+    seen = set(db.session.execute(
+        select(IntegrationDelivery.dedupe_key)
+        .where(IntegrationDelivery.integration_id == integration.id,
+               IntegrationDelivery.dedupe_key.in_(list(keys_by_id.values())))
+    ).scalars())
+    fresh = [row for row in rows if keys_by_id[str(row.get("id"))] not in seen]
+    contacts = hubspot.contacts_of(keys, [str(row.get("id")) for row in fresh])
+    recorded = 0
+    for row in fresh:
+        submission_id = str(row.get("id"))
+        contact = contacts.get(submission_id)
+        delivery = IntegrationDelivery(
+            integration_id=integration.id, event_id=submission_id, dedupe_key=keys_by_id[submission_id],
+            payload=json.dumps({"submission": row, "contact": contact}, indent=2)[:PAYLOAD_LIMIT],
+            attempts=1, processed_at=utcnow())
+        try:
+            result = record_external_answer(hubspot.answer_of(row, contact))
+            delivery.outcome, delivery.detail = "accepted", _describe([result])
+            delivery.response_id = result.response_id
+            recorded += 1
+        except UnmatchedContact as exc:
+            delivery.outcome, delivery.detail = "unmatched_contact", str(exc)[:300]
+        except (InvalidAnswer, BadPayload) as exc:
+            delivery.outcome, delivery.detail = "error", str(exc)[:300]
+        db.session.add(delivery)
+        db.session.flush()
+    return recorded
+
+
+def sweep() -> dict[str, int]:
+    """Hand over deliveries whose job was lost or whose retry is due, start the HubSpot polls that are due,
+    and delete log rows older than 30 days. Crosses organisations on purpose; safe to run concurrently."""
+    now = utcnow()
+    # Handed over once per pick-up period: the next sweep leaves them to the job it queued.
+    overdue = (select(IntegrationDelivery.id)
+               .where(IntegrationDelivery.outcome == "queued", IntegrationDelivery.next_attempt_at <= now)
+               .order_by(IntegrationDelivery.next_attempt_at).limit(SWEEP_BATCH)
+               .with_for_update(skip_locked=True).scalar_subquery())
+    due = list(db.session.execute(unscoped(
+        update(IntegrationDelivery).where(IntegrationDelivery.id.in_(overdue))
+        .values(next_attempt_at=now + timedelta(seconds=PICKUP_SECONDS))
+        .returning(IntegrationDelivery.id)
+    ).execution_options(synchronize_session=False)).scalars())
+    poll_before = now - timedelta(seconds=current_app.config["HUBSPOT_POLL_SECONDS"])
+    polls = list(db.session.execute(unscoped(
+        select(Integration.id)
+        .where(Integration.kind == hubspot.KIND, Integration.enabled.is_(True),
+               or_(Integration.last_polled_at.is_(None), Integration.last_polled_at <= poll_before),
+               or_(Integration.poll_lease_until.is_(None), Integration.poll_lease_until < now))
+    )).scalars())
+    old = select(IntegrationDelivery.id).where(
+        IntegrationDelivery.received_at < now - timedelta(days=KEEP_DAYS)).limit(10_000).scalar_subquery()
+    pruned = db.session.execute(unscoped(
+        delete(IntegrationDelivery).where(IntegrationDelivery.id.in_(old))
+    ).execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    for delivery_id in due:
+        enqueue_now(process_delivery, delivery_id)
+    for integration_id in polls:
+        enqueue_now(poll_hubspot, integration_id)
+    return {"deliveries": len(due), "polls": len(polls), "pruned": pruned or 0}
