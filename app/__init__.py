@@ -52,12 +52,13 @@ def create_app(config: dict | None = None) -> Flask:
     from app.email_log.routes import bp as email_log_bp
     from app.surveys.public import public_bp as survey_public_bp
     from app.surveys.routes import bp as surveys_bp
+    from app.reports.routes import bp as reports_bp
     from app.settings.routes import bp as settings_bp
     from app.tickets.routes import bp as tickets_bp
     from app.workflow.routes import bp as workflow_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
-                      settings_bp, workflow_bp, customers_bp, profile_bp):
+                      settings_bp, workflow_bp, customers_bp, profile_bp, reports_bp):
         app.register_blueprint(blueprint)
 
     from app import filters

@@ -1,0 +1,542 @@
+"""Every report figure, defined once: the pages, the digest, the export and the API all read them from here.
+
+Each metric is one function taking a :class:`Period` (local dates in the organisation's timezone) and running
+a fixed number of aggregate statements in the database, scoped to the current tenant by the ORM criteria
+(:mod:`app.tenancy`); the number of statements never depends on how many rows there are. Python only
+arranges the few aggregate rows that come back (one per band, per week, per root cause…).
+
+A moment belongs to a period when it falls between local midnight of the period's first day and local midnight
+after its last day, in the organisation's timezone; the bounds are turned into UTC instants once, so every range
+condition can use an index leading with ``tenant_id``.
+
+Sections: periods · NPS (responses and invitations) · follow-up (tickets) · root causes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Float, and_, cast, func, literal, or_, select
+
+from app.accounts.models import Membership, User
+from app.contacts.models import Contact, RecipientRole, contact_role
+from app.customers.models import CustomerAccount
+from app.extensions import db
+from app.rules import RuleError
+from app.settings.models import RootCause
+from app.surveys.models import Response, SurveyInvitation
+from app.tenancy import WORKING_ROLES, current_tenant_id
+from app.tickets.models import Status, Ticket, ticket_root_cause
+from app.timeutil import utcnow
+from app.workflow.models import ActionPlanItem
+
+# --- Periods -----------------------------------------------------------------------------------------
+
+PERIOD_CHOICES = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "quarter": "This quarter",
+                  "custom": "Custom dates"}
+MAX_PERIOD_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days ``first`` … ``last`` (both included) in the timezone ``tz``."""
+
+    first: date
+    last: date
+    tz: str = "UTC"
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def start(self) -> datetime:
+        """The period's first instant (local midnight of ``first``), in UTC."""
+        return _local_midnight(self.first, self.tz)
+
+    @property
+    def end(self) -> datetime:
+        """The instant just after the period (local midnight after ``last``), in UTC."""
+        return _local_midnight(self.last + timedelta(days=1), self.tz)
+
+    def previous(self) -> Period:
+        """The period of the same length that ends the day before this one starts."""
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.tz)
+
+    @property
+    def grain(self) -> str:
+        """The trend's step: weeks up to about four months, months beyond."""
+        return "week" if self.days <= 126 else "month"
+
+    def contains(self, column):
+        return and_(column >= self.start, column < self.end)
+
+
+def _local_midnight(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def local_today(tz: str, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(ZoneInfo(tz)).date()
+
+
+def period_for(choice: str | None, first: str | None, last: str | None, tz: str,
+               today: date | None = None) -> Period:
+    """The period a report asks for: ``choice`` is a key of :data:`PERIOD_CHOICES` (anything else: the last 30
+    days); ``custom`` takes ISO dates ``first`` and ``last`` and raises ``RuleError`` naming the bad one."""
+    today = today or local_today(tz)
+    if choice in ("7", "30", "90"):
+        return Period(today - timedelta(days=int(choice) - 1), today, tz)
+    if choice == "quarter":
+        return Period(date(today.year, 3 * ((today.month - 1) // 3) + 1, 1), today, tz)
+    if choice == "custom":
+        start = _parse_day(first, "from", "Enter the first day as a date, e.g. 2026-01-31.")
+        end = _parse_day(last, "to", "Enter the last day as a date, e.g. 2026-03-31.")
+        if end < start:
+            raise RuleError("The last day must not be before the first day.", "to")
+        if (end - start).days + 1 > MAX_PERIOD_DAYS:
+            raise RuleError("Choose a period of at most three years.", "to")
+        return Period(start, end, tz)
+    return Period(today - timedelta(days=29), today, tz)
+
+
+def _parse_day(raw: str | None, name: str, message: str) -> date:
+    try:
+        day = date.fromisoformat((raw or "").strip())
+    except ValueError:
+        raise RuleError(message, name) from None
+    if not date(2000, 1, 1) <= day <= date(2100, 12, 31):
+        raise RuleError(message, name)
+    return day
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _local_bucket(column, grain: str, tz: str):
+    """The local date that starts the week (Monday) or month ``column`` falls in, as SQL."""
+    if _is_postgresql():
+        return func.date(func.date_trunc(grain, func.timezone(tz, column)))
+    # SQLite has no timezones: shift by the zone's offset today (an hour off across daylight saving at most).
+    offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
+    shift = f"{int(offset.total_seconds() // 60):+d} minutes"
+    if grain == "month":
+        return func.strftime("%Y-%m-01", column, shift)
+    return func.date(column, shift, "-6 days", "weekday 1")
+
+
+def buckets(period: Period, grain: str) -> list[date]:
+    """Every week (starting Monday) or month start that overlaps the period, in order."""
+    if grain == "month":
+        day = period.first.replace(day=1)
+    else:
+        day = period.first - timedelta(days=period.first.weekday())
+    out = []
+    while day <= period.last:
+        out.append(day)
+        day = (day.replace(year=day.year + day.month // 12, month=day.month % 12 + 1)
+               if grain == "month" else day + timedelta(days=7))
+    return out
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+# --- NPS: responses and invitations ----------------------------------------------------------------------
+
+BANDS = ("promoter", "passive", "detractor")
+
+
+@dataclass
+class NpsFigures:
+    """Responses of one period split by band, and the NPS they make."""
+
+    responses: int = 0
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+
+    @property
+    def nps(self) -> float | None:
+        """% promoters − % detractors (−100 … 100, one decimal), None without responses."""
+        if not self.responses:
+            return None
+        return round(100.0 * (self.promoters - self.detractors) / self.responses, 1)
+
+    def percent(self, band: str) -> float | None:
+        return _percent(getattr(self, band + "s"), self.responses)
+
+
+def _band_counts(where):
+    return (func.count(Response.id).filter(where),
+            func.count(Response.id).filter(where, Response.band == "promoter"),
+            func.count(Response.id).filter(where, Response.band == "passive"),
+            func.count(Response.id).filter(where, Response.band == "detractor"))
+
+
+@dataclass
+class NpsOverview:
+    period: Period
+    current: NpsFigures
+    previous: NpsFigures
+
+    @property
+    def change(self) -> float | None:
+        """The NPS of the period minus that of the previous period of the same length."""
+        if self.current.nps is None or self.previous.nps is None:
+            return None
+        return round(self.current.nps - self.previous.nps, 1)
+
+
+def nps_overview(period: Period) -> NpsOverview:
+    """**NPS** of the responses answered in the period, and of the previous period of the same length.
+
+    Counts ``response`` rows whose ``created_at`` (the moment the answer arrived; an imported response keeps its
+    answer date) falls in the period in the organisation's timezone. A response amended within its window is
+    the same row with its latest score and band, so it counts once, in its latest band. Bands are the ones
+    stored with the response (the survey's thresholds when it was answered). NPS = % promoters − % detractors.
+    One statement.
+    """
+    previous = period.previous()
+    row = db.session.execute(
+        select(*_band_counts(period.contains(Response.created_at)),
+               *_band_counts(previous.contains(Response.created_at)))
+        .where(Response.created_at >= previous.start, Response.created_at < period.end)
+    ).one()
+    return NpsOverview(period, NpsFigures(*row[:4]), NpsFigures(*row[4:]))
+
+
+@dataclass
+class ResponseRate:
+    sent: int
+    answered: int
+    still_open: int
+
+    @property
+    def rate(self) -> float | None:
+        """Invitations answered ÷ invitations sent, as a percentage."""
+        return _percent(self.answered, self.sent)
+
+
+def response_rate(period: Period) -> ResponseRate:
+    """**Response rate**: of the invitations sent in the period (``survey_invitation.created_at`` in the period),
+    the share that has a response (whenever it came). ``still_open`` counts the unanswered ones whose link has
+    not expired yet: they may still be answered, so they are shown apart. Responses without an invitation
+    (imports, integrations) are not in it. One statement."""
+    now = utcnow()
+    row = db.session.execute(
+        select(func.count(SurveyInvitation.id), func.count(Response.id),
+               func.count(SurveyInvitation.id).filter(Response.id.is_(None), SurveyInvitation.expires_at > now))
+        .select_from(SurveyInvitation)
+        .outerjoin(Response, Response.invitation_id == SurveyInvitation.id)
+        .where(period.contains(SurveyInvitation.created_at))
+    ).one()
+    return ResponseRate(*row)
+
+
+@dataclass
+class SeriesPoint:
+    starts: date
+    figures: NpsFigures
+
+
+def nps_series(period: Period, grain: str | None = None) -> list[SeriesPoint]:
+    """**NPS trend**: the responses of the period grouped by the local week (Monday first) or month they were
+    answered in, each with its counts and NPS, as :func:`nps_overview` counts them. Every week or month of the
+    period is listed, empty ones with no responses (the first and last may be partly outside the period, but
+    only the period's responses count). One statement."""
+    grain = grain or period.grain
+    bucket = _local_bucket(Response.created_at, grain, period.tz).label("bucket")
+    rows = db.session.execute(
+        select(bucket, *_band_counts(literal(True))).where(period.contains(Response.created_at))
+        .group_by(bucket)
+    ).all()
+    found = {_as_date(row[0]): NpsFigures(*row[1:]) for row in rows}
+    return [SeriesPoint(day, found.get(day, NpsFigures())) for day in buckets(period, grain)]
+
+
+BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner"}
+BREAKDOWN_SORTS = ("responses", "nps", "name")
+SOURCE_LABELS = {"hosted": "Hosted survey page", "import": "Import", "webhook": "Integration"}
+BREAKDOWN_LIMIT = 50
+
+
+@dataclass
+class BreakdownRow:
+    key: object
+    name: str
+    figures: NpsFigures = field(default_factory=NpsFigures)
+
+
+def nps_breakdown(period: Period, by: str, sort: str = "responses", descending: bool = True,
+                  limit: int = BREAKDOWN_LIMIT) -> list[BreakdownRow]:
+    """**NPS by account, recipient role, survey source or account owner**: the period's responses (as
+    :func:`nps_overview`) grouped by the responding contact's account as it is now, each of the contact's
+    recipient roles (a contact with two roles counts in both), the response's ``source``, or the owner of the
+    contact's account. Responses without an account / role / owner make one row of their own (key None), listed
+    last.
+    Sorted in SQL by responses, NPS or name, at most ``limit`` rows. One statement."""
+    if by not in BREAKDOWNS:
+        raise ValueError(by)
+    counts = _band_counts(literal(True))
+    query = select().where(period.contains(Response.created_at))
+    if by == "account":
+        key, name = CustomerAccount.id, CustomerAccount.name
+        query = (query.select_from(Response).join(Contact, Contact.id == Response.contact_id)
+                 .outerjoin(CustomerAccount, CustomerAccount.id == Contact.account_id))
+    elif by == "owner":
+        key, name = User.id, User.name
+        query = (query.select_from(Response).join(Contact, Contact.id == Response.contact_id)
+                 .outerjoin(CustomerAccount, CustomerAccount.id == Contact.account_id)
+                 .outerjoin(User, User.id == CustomerAccount.owner_id))
+    elif by == "role":
+        key, name = RecipientRole.id, RecipientRole.name
+        query = (query.select_from(Response)
+                 .outerjoin(contact_role, and_(contact_role.c.contact_id == Response.contact_id,
+                                               contact_role.c.tenant_id == current_tenant_id()))
+                 .outerjoin(RecipientRole, RecipientRole.id == contact_role.c.role_id))
+    else:
+        key, name = Response.source, Response.source
+        query = query.select_from(Response)
+    total = counts[0]
+    nps = (cast(counts[1] - counts[3], Float) * 100 / func.nullif(total, 0))
+    order = {"responses": total, "nps": nps, "name": func.coalesce(name, "")}[sort if sort in BREAKDOWN_SORTS else "responses"]
+    order = order.desc() if descending else order.asc()
+    if sort == "nps":
+        order = order.nulls_last()
+    rows = db.session.execute(
+        query.add_columns(key.label("key"), name.label("name"), *counts).group_by(key, name)
+        .order_by(key.is_(None), order, func.coalesce(name, "")).limit(limit)
+    ).all()
+    out = []
+    for row in rows:
+        label = row.name if by != "source" else SOURCE_LABELS.get(row.name, (row.name or "").title())
+        out.append(BreakdownRow(row.key, label or _NO_NAME[by], NpsFigures(*row[2:])))
+    return out
+
+
+_NO_NAME = {"account": "No account", "owner": "No owner", "role": "No recipient role", "source": "Unknown"}
+
+
+# --- Follow-up: tickets ------------------------------------------------------------------------------------
+
+OUTCOME_ORDER = ("resolved", "not_resolved", "no_response")
+
+
+@dataclass
+class FollowUp:
+    opened: int
+    closed: int
+    open_now: int
+    contacted: int
+    median_first_contact_minutes: int | None
+    p90_first_contact_minutes: int | None
+    first_contact_within_target: int
+    resolved_within_target: int
+    first_contact_breaches: int
+    resolution_breaches: int
+    items_overdue: int
+    outcomes: dict[str, int]
+
+    @property
+    def first_contact_within_target_percent(self) -> float | None:
+        return _percent(self.first_contact_within_target, self.contacted)
+
+    @property
+    def resolved_within_target_percent(self) -> float | None:
+        return _percent(self.resolved_within_target, self.closed)
+
+
+def _percentile_minutes(fraction: float, where):
+    """The ``fraction`` percentile (nearest rank: the smallest value with at least that share of values at or
+    below it) of ``ticket.first_contact_minutes`` over the tickets matching ``where``, as a scalar subquery."""
+    if _is_postgresql():
+        return (select(func.percentile_disc(fraction).within_group(Ticket.first_contact_minutes))
+                .where(where, Ticket.first_contact_minutes.is_not(None)).scalar_subquery())
+    counted = (select(func.count(Ticket.id)).where(where, Ticket.first_contact_minutes.is_not(None))
+               .scalar_subquery())
+    return (select(Ticket.first_contact_minutes).where(where, Ticket.first_contact_minutes.is_not(None))
+            .order_by(Ticket.first_contact_minutes)
+            .offset(cast(counted * fraction + 0.999999, db.Integer) - 1)
+            .limit(1).scalar_subquery())
+
+
+def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
+    """**Follow-up performance** of the period (two statements).
+
+    - ``opened``: tickets whose ``opened_at`` is in the period; ``closed``: tickets whose ``closed_at`` is in it;
+      ``open_now``: tickets not closed at the moment of asking, whenever they opened.
+    - ``contacted``: tickets whose first contact (``first_contact_at``) was logged in the period. Their
+      **time to first contact** is the SLA clock time from opening to that first contact (opening hours only
+      when the organisation counts business hours; stored on the ticket as ``first_contact_minutes`` when the
+      contact is logged): ``median`` and ``p90`` are nearest-rank percentiles in minutes.
+      ``first_contact_within_target``: of those, the ones contacted no later than their first-contact due time.
+    - ``resolved_within_target``: of the tickets closed in the period, those closed no later than their
+      resolution due time (the due time moves on while a ticket waits on the customer).
+    - ``first_contact_breaches``: tickets opened in the period that passed their first-contact breach time
+      without contact (contacted after it, or still uncontacted now); ``resolution_breaches``: tickets opened
+      in the period closed after their resolution due time or still open past it now.
+    - ``items_overdue``: action-plan items not done whose due date is before today (local) on tickets still open,
+      now, whatever the period.
+    - ``outcomes``: tickets closed in the period by outcome (resolved / not resolved / no response).
+    """
+    now = now or utcnow()
+    today = local_today(period.tz, now)
+    opened, closed, contacted = (period.contains(Ticket.opened_at), period.contains(Ticket.closed_at),
+                                 period.contains(Ticket.first_contact_at))
+    count = func.count(Ticket.id)
+    counts = select(
+        count.filter(opened).label("opened"),
+        count.filter(closed).label("closed"),
+        count.filter(Ticket.status != Status.CLOSED).label("open_now"),
+        count.filter(contacted).label("contacted"),
+        count.filter(contacted, Ticket.first_contact_at <= Ticket.first_contact_due_at).label("fc_within"),
+        count.filter(closed, Ticket.closed_at <= Ticket.resolution_due_at).label("res_within"),
+        count.filter(opened, Ticket.first_contact_breach_at.is_not(None),
+                     func.coalesce(Ticket.first_contact_at, now) > Ticket.first_contact_breach_at).label("fc_breach"),
+        count.filter(opened, Ticket.resolution_due_at.is_not(None),
+                     func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
+        *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
+        _percentile_minutes(0.5, contacted).label("median"),
+        _percentile_minutes(0.9, contacted).label("p90"),
+    ).where(or_(Ticket.status != Status.CLOSED, opened, closed, contacted))
+    row = db.session.execute(counts).one()
+    overdue = db.session.execute(
+        select(func.count(ActionPlanItem.id)).join(Ticket, Ticket.id == ActionPlanItem.ticket_id)
+        .where(ActionPlanItem.done_at.is_(None), ActionPlanItem.due_date < today, Ticket.status != Status.CLOSED)
+    ).scalar_one()
+    return FollowUp(
+        opened=row.opened, closed=row.closed, open_now=row.open_now, contacted=row.contacted,
+        median_first_contact_minutes=row.median, p90_first_contact_minutes=row.p90,
+        first_contact_within_target=row.fc_within, resolved_within_target=row.res_within,
+        first_contact_breaches=row.fc_breach, resolution_breaches=row.res_breach, items_overdue=overdue,
+        outcomes={outcome: getattr(row, outcome) for outcome in OUTCOME_ORDER},
+    )
+
+
+@dataclass
+class MemberLoad:
+    user_id: int
+    name: str
+    capacity: int
+    open_now: int
+    closed: int
+    contacted: int
+    median_first_contact_minutes: int | None
+
+    @property
+    def load_percent(self) -> float | None:
+        return _percent(self.open_now, self.capacity)
+
+
+def member_load(period: Period) -> list[MemberLoad]:
+    """**Per member** (active members who work tickets): tickets assigned to them and open now against their
+    capacity (``membership.capacity``), tickets they hold that closed in the period, and the median time to
+    first contact (as :func:`follow_up`) of their tickets first contacted in the period. On SQLite the median is
+    the average (no ordered-set aggregates there). One statement."""
+    contacted = period.contains(Ticket.first_contact_at)
+    if _is_postgresql():
+        middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes).filter(contacted)
+    else:
+        middle = cast(func.avg(Ticket.first_contact_minutes).filter(contacted), db.Integer)
+    per_member = (
+        select(Ticket.assignee_id.label("user_id"),
+               func.count(Ticket.id).filter(Ticket.status != Status.CLOSED).label("open_now"),
+               func.count(Ticket.id).filter(period.contains(Ticket.closed_at)).label("closed"),
+               func.count(Ticket.id).filter(contacted).label("contacted"),
+               middle.label("median"))
+        .where(Ticket.assignee_id.is_not(None),
+               or_(Ticket.status != Status.CLOSED, period.contains(Ticket.closed_at), contacted))
+        .group_by(Ticket.assignee_id).subquery()
+    )
+    rows = db.session.execute(
+        select(User.id, User.name, Membership.capacity, per_member.c.open_now, per_member.c.closed,
+               per_member.c.contacted, per_member.c.median)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(per_member, per_member.c.user_id == User.id)
+        .where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
+        .order_by(func.coalesce(per_member.c.open_now, 0).desc(), User.name)
+    ).all()
+    return [MemberLoad(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, r[6]) for r in rows]
+
+
+# --- Root causes -------------------------------------------------------------------------------------------
+
+@dataclass
+class CauseCount:
+    cause_id: int
+    label: str
+    tickets: int
+    cumulative_percent: float
+
+
+def root_cause_pareto(period: Period) -> tuple[list[CauseCount], int]:
+    """**Root-cause Pareto**: for tickets closed in the period (``closed_at``), how many carry each root cause,
+    most frequent first (ties by label), with the cumulative share of all cause tags so far. A ticket with two
+    causes counts once under each, so the cumulative share is of cause tags, reaching 100 % at the last bar.
+    Also returns how many tickets closed in the period carry no root cause. Two statements."""
+    tagged = (select(ticket_root_cause.c.root_cause_id.label("cause_id"), func.count().label("tickets"))
+              .select_from(Ticket)
+              .join(ticket_root_cause, and_(ticket_root_cause.c.ticket_id == Ticket.id,
+                                            ticket_root_cause.c.tenant_id == current_tenant_id()))
+              .where(period.contains(Ticket.closed_at))
+              .group_by(ticket_root_cause.c.root_cause_id).subquery())
+    rows = db.session.execute(
+        select(RootCause.id, RootCause.label, tagged.c.tickets)
+        .join(tagged, tagged.c.cause_id == RootCause.id)
+        .order_by(tagged.c.tickets.desc(), RootCause.label)
+    ).all()
+    untagged = db.session.execute(
+        select(func.count(Ticket.id)).where(
+            period.contains(Ticket.closed_at),
+            ~select(ticket_root_cause.c.ticket_id).where(
+                ticket_root_cause.c.ticket_id == Ticket.id,
+                ticket_root_cause.c.tenant_id == current_tenant_id()).exists())
+    ).scalar_one()
+    total = sum(row.tickets for row in rows)
+    out, running = [], 0
+    for row in rows:
+        running += row.tickets
+        out.append(CauseCount(row.id, row.label, row.tickets, round(100.0 * running / total, 1)))
+    return out, untagged
+
+
+@dataclass
+class CauseTrend:
+    cause_id: int
+    label: str
+    counts: list[int]
+
+
+def root_cause_trend(period: Period, causes: list[CauseCount], top: int = 5) -> tuple[list[date], list[CauseTrend]]:
+    """**Top causes month by month**: for the ``top`` causes of :func:`root_cause_pareto`, how many tickets
+    closed in each local month of the period carry the cause. One statement."""
+    chosen = causes[:top]
+    months = buckets(period, "month")
+    if not chosen:
+        return months, []
+    month = _local_bucket(Ticket.closed_at, "month", period.tz).label("month")
+    rows = db.session.execute(
+        select(ticket_root_cause.c.root_cause_id, month, func.count())
+        .select_from(Ticket)
+        .join(ticket_root_cause, and_(ticket_root_cause.c.ticket_id == Ticket.id,
+                                      ticket_root_cause.c.tenant_id == current_tenant_id()))
+        .where(period.contains(Ticket.closed_at),
+               ticket_root_cause.c.root_cause_id.in_([c.cause_id for c in chosen]))
+        .group_by(ticket_root_cause.c.root_cause_id, month)
+    ).all()
+    found = {(row[0], _as_date(row[1])): row[2] for row in rows}
+    return months, [CauseTrend(c.cause_id, c.label, [found.get((c.cause_id, m), 0) for m in months]) for c in chosen]
+
+
+__all__ = [
+    "BANDS", "BREAKDOWNS", "PERIOD_CHOICES", "Period", "period_for", "nps_overview", "response_rate", "nps_series",
+    "nps_breakdown", "follow_up", "member_load", "root_cause_pareto", "root_cause_trend"
+]
