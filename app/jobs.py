@@ -229,11 +229,12 @@ def sweep() -> dict:
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued
     in this same pass; then survey sends whose job was lost; then outbox messages still owed; then form
-    submission keys older than a day.
+    submission keys older than a day; then the report rollups of days whose responses or invitations changed.
     """
     from app import submissions
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
+    from app.reports.rollup import roll_up
     from app.surveys.sending import sweep_sends
 
     try:
@@ -248,4 +249,11 @@ def sweep() -> dict:
         log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
         db.session.rollback()
         sends = 0
-    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    try:
+        rolled_up = roll_up()
+    except Exception:  # noqa: BLE001  (nor must the report rollups: they catch up on the next sweep)
+        log.exception("report rollup failed; the next sweep recomputes the changed days")
+        db.session.rollback()
+        rolled_up = 0
+    return {"notices": notices, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune(),
+            "report_days": rolled_up}

@@ -9,6 +9,10 @@ A moment belongs to a period when it falls between local midnight of the period'
 after its last day, in the organisation's timezone; the bounds are turned into UTC instants once, so every range
 condition can use an index leading with ``tenant_id``.
 
+Responses and invitations are read from the daily rollups (:mod:`app.reports.rollup`, kept by the sweep) for
+the days before today, and live for today (on SQLite: live throughout), so a two-year period costs the same as
+a week. Past days therefore show changes up to the last sweep.
+
 Sections: periods · NPS (responses and invitations) · follow-up (tickets) · root causes.
 """
 from __future__ import annotations
@@ -23,6 +27,8 @@ from app.accounts.models import Membership, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
+from app.reports.models import InvitationDaily, ResponseDaily
+from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
 from app.surveys.models import Response, SurveyInvitation
@@ -71,6 +77,18 @@ class Period:
 
     def contains(self, column):
         return and_(column >= self.start, column < self.end)
+
+    def has_day(self, column):
+        return and_(column >= self.first, column <= self.last)
+
+    def split(self, today: date) -> tuple[Period | None, Period | None]:
+        """The days read from the rollups (before ``today``) and the days read live (from ``today``), each
+        None when empty. Without rollups every day is live."""
+        if not rollups_enabled():
+            return None, self
+        rolled = Period(self.first, min(self.last, today - timedelta(days=1)), self.tz)
+        live = Period(max(self.first, today), self.last, self.tz)
+        return (rolled if rolled.first <= rolled.last else None), (live if live.first <= live.last else None)
 
 
 def _local_midnight(day: date, tz: str) -> datetime:
@@ -181,6 +199,42 @@ def _band_counts(where):
             func.count(Response.id).filter(where, Response.band == "detractor"))
 
 
+def _rolled_band_counts(where):
+    def total(*conditions):
+        return func.coalesce(func.sum(ResponseDaily.responses).filter(where, *conditions), 0)
+    return (total(), total(ResponseDaily.band == "promoter"), total(ResponseDaily.band == "passive"),
+            total(ResponseDaily.band == "detractor"))
+
+
+_NEVER = literal(False)
+
+
+def _band_totals(periods: list[Period], today: date) -> list[NpsFigures]:
+    """Band counts of responses answered in each of ``periods``: two statements (rollups, live) in all."""
+    parts = [period.split(today) for period in periods]
+    rolled = [r for r, _ in parts if r is not None]
+    live = [lv for _, lv in parts if lv is not None]
+    rolled_rows = live_rows = None
+    if rolled:
+        rolled_rows = db.session.execute(
+            select(*(c for r, _ in parts for c in _rolled_band_counts(r.has_day(ResponseDaily.day) if r else _NEVER)))
+            .where(ResponseDaily.day >= min(r.first for r in rolled), ResponseDaily.day <= max(r.last for r in rolled))
+        ).one()
+    if live:
+        live_rows = db.session.execute(
+            select(*(c for _, lv in parts for c in _band_counts(lv.contains(Response.created_at) if lv else _NEVER)))
+            .where(Response.created_at >= min(lv.start for lv in live), Response.created_at < max(lv.end for lv in live))
+        ).one()
+    out = []
+    for i in range(len(periods)):
+        counts = [0, 0, 0, 0]
+        for rows in (rolled_rows, live_rows):
+            if rows is not None:
+                counts = [a + int(b or 0) for a, b in zip(counts, rows[4 * i:4 * i + 4])]
+        out.append(NpsFigures(*counts))
+    return out
+
+
 @dataclass
 class NpsOverview:
     period: Period
@@ -195,22 +249,17 @@ class NpsOverview:
         return round(self.current.nps - self.previous.nps, 1)
 
 
-def nps_overview(period: Period) -> NpsOverview:
+def nps_overview(period: Period, now: datetime | None = None) -> NpsOverview:
     """**NPS** of the responses answered in the period, and of the previous period of the same length.
 
     Counts ``response`` rows whose ``created_at`` (the moment the answer arrived; an imported response keeps its
     answer date) falls in the period in the organisation's timezone. A response amended within its window is
     the same row with its latest score and band, so it counts once, in its latest band. Bands are the ones
     stored with the response (the survey's thresholds when it was answered). NPS = % promoters − % detractors.
-    One statement.
+    Days before today come from ``response_daily``. Two statements.
     """
-    previous = period.previous()
-    row = db.session.execute(
-        select(*_band_counts(period.contains(Response.created_at)),
-               *_band_counts(previous.contains(Response.created_at)))
-        .where(Response.created_at >= previous.start, Response.created_at < period.end)
-    ).one()
-    return NpsOverview(period, NpsFigures(*row[:4]), NpsFigures(*row[4:]))
+    current, previous = _band_totals([period, period.previous()], local_today(period.tz, now))
+    return NpsOverview(period, current, previous)
 
 
 @dataclass
@@ -225,20 +274,34 @@ class ResponseRate:
         return _percent(self.answered, self.sent)
 
 
-def response_rate(period: Period) -> ResponseRate:
+def response_rate(period: Period, now: datetime | None = None) -> ResponseRate:
     """**Response rate**: of the invitations sent in the period (``survey_invitation.created_at`` in the period),
     the share that has a response (whenever it came). ``still_open`` counts the unanswered ones whose link has
     not expired yet: they may still be answered, so they are shown apart. Responses without an invitation
-    (imports, integrations) are not in it. One statement."""
-    now = utcnow()
+    (imports, integrations) are not in it. Days before today come from ``invitation_daily``; the open ones are
+    always counted live (only invitations younger than a link's lifetime can be open). Two statements."""
+    from app.surveys.services import INVITATION_LIFETIME
+
+    now = now or utcnow()
+    rolled, live = period.split(local_today(period.tz, now))
+    sent = answered = 0
+    if rolled is not None:
+        row = db.session.execute(
+            select(func.coalesce(func.sum(InvitationDaily.sent), 0), func.coalesce(func.sum(InvitationDaily.answered), 0))
+            .where(rolled.has_day(InvitationDaily.day))
+        ).one()
+        sent, answered = int(row[0]), int(row[1])
+    live_range = live.contains(SurveyInvitation.created_at) if live is not None else _NEVER
+    recent = and_(period.contains(SurveyInvitation.created_at),
+                  SurveyInvitation.created_at > now - INVITATION_LIFETIME)
     row = db.session.execute(
-        select(func.count(SurveyInvitation.id), func.count(Response.id),
+        select(func.count(SurveyInvitation.id).filter(live_range), func.count(Response.id).filter(live_range),
                func.count(SurveyInvitation.id).filter(Response.id.is_(None), SurveyInvitation.expires_at > now))
         .select_from(SurveyInvitation)
         .outerjoin(Response, Response.invitation_id == SurveyInvitation.id)
-        .where(period.contains(SurveyInvitation.created_at))
+        .where(or_(live_range, recent))
     ).one()
-    return ResponseRate(*row)
+    return ResponseRate(sent + row[0], answered + row[1], row[2])
 
 
 @dataclass
@@ -247,19 +310,33 @@ class SeriesPoint:
     figures: NpsFigures
 
 
-def nps_series(period: Period, grain: str | None = None) -> list[SeriesPoint]:
+def nps_series(period: Period, grain: str | None = None, now: datetime | None = None) -> list[SeriesPoint]:
     """**NPS trend**: the responses of the period grouped by the local week (Monday first) or month they were
     answered in, each with its counts and NPS, as :func:`nps_overview` counts them. Every week or month of the
     period is listed, empty ones with no responses (the first and last may be partly outside the period, but
-    only the period's responses count). One statement."""
+    only the period's responses count). Two statements (rollups, live)."""
     grain = grain or period.grain
-    bucket = _local_bucket(Response.created_at, grain, period.tz).label("bucket")
-    rows = db.session.execute(
-        select(bucket, *_band_counts(literal(True))).where(period.contains(Response.created_at))
-        .group_by(bucket)
-    ).all()
-    found = {_as_date(row[0]): NpsFigures(*row[1:]) for row in rows}
-    return [SeriesPoint(day, found.get(day, NpsFigures())) for day in buckets(period, grain)]
+    rolled, live = period.split(local_today(period.tz, now))
+    found: dict[date, list[int]] = {}
+    queries = []
+    if rolled is not None:
+        bucket = _day_bucket(ResponseDaily.day, grain).label("bucket")
+        queries.append(select(bucket, *_rolled_band_counts(literal(True))).where(rolled.has_day(ResponseDaily.day))
+                       .group_by(bucket))
+    if live is not None:
+        bucket = _local_bucket(Response.created_at, grain, period.tz).label("bucket")
+        queries.append(select(bucket, *_band_counts(literal(True))).where(live.contains(Response.created_at))
+                       .group_by(bucket))
+    for query in queries:
+        for row in db.session.execute(query).all():
+            day = _as_date(row[0])
+            found[day] = [a + int(b or 0) for a, b in zip(found.get(day, [0, 0, 0, 0]), row[1:])]
+    return [SeriesPoint(day, NpsFigures(*found.get(day, [0, 0, 0, 0]))) for day in buckets(period, grain)]
+
+
+def _day_bucket(column, grain: str):
+    """The week (Monday) or month start of a date column, as SQL (rollups exist only on PostgreSQL)."""
+    return func.date(func.date_trunc(grain, cast(column, db.DateTime)))
 
 
 BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner"}
@@ -282,9 +359,12 @@ def nps_breakdown(period: Period, by: str, sort: str = "responses", descending: 
     recipient roles (a contact with two roles counts in both), the response's ``source``, or the owner of the
     contact's account. Responses without an account / role / owner make one row of their own (key None), listed
     last.
-    Sorted in SQL by responses, NPS or name, at most ``limit`` rows. One statement."""
+    Sorted in SQL by responses, NPS or name, at most ``limit`` rows. One statement; by source, the days before
+    today come from ``response_daily`` (two statements, the handful of sources sorted here)."""
     if by not in BREAKDOWNS:
         raise ValueError(by)
+    if by == "source":
+        return _source_breakdown(period, sort, descending)[:limit]
     counts = _band_counts(literal(True))
     query = select().where(period.contains(Response.created_at))
     if by == "account":
@@ -320,6 +400,31 @@ def nps_breakdown(period: Period, by: str, sort: str = "responses", descending: 
         label = row.name if by != "source" else SOURCE_LABELS.get(row.name, (row.name or "").title())
         out.append(BreakdownRow(row.key, label or _NO_NAME[by], NpsFigures(*row[2:])))
     return out
+
+
+def _source_breakdown(period: Period, sort: str, descending: bool) -> list[BreakdownRow]:
+    rolled, live = period.split(local_today(period.tz))
+    found: dict[str, list[int]] = {}
+    queries = []
+    if rolled is not None:
+        queries.append(select(ResponseDaily.source, *_rolled_band_counts(literal(True)))
+                       .where(rolled.has_day(ResponseDaily.day)).group_by(ResponseDaily.source))
+    if live is not None:
+        queries.append(select(Response.source, *_band_counts(literal(True)))
+                       .where(live.contains(Response.created_at)).group_by(Response.source))
+    for query in queries:
+        for row in db.session.execute(query).all():
+            found[row[0]] = [a + int(b or 0) for a, b in zip(found.get(row[0], [0, 0, 0, 0]), row[1:])]
+    rows = [BreakdownRow(source, SOURCE_LABELS.get(source, (source or "").title()), NpsFigures(*counts))
+            for source, counts in found.items() if counts[0]]
+    rows.sort(key=lambda r: r.name)
+    if sort == "nps":
+        rows.sort(key=lambda r: (r.figures.nps is None, -(r.figures.nps or 0) if descending else (r.figures.nps or 0)))
+    elif sort == "name":
+        rows.sort(key=lambda r: r.name, reverse=descending)
+    else:
+        rows.sort(key=lambda r: r.figures.responses, reverse=descending)
+    return rows
 
 
 _NO_NAME = {"account": "No account", "owner": "No owner", "role": "No recipient role", "source": "Unknown"}

@@ -74,7 +74,7 @@ def feedback_url(by: str, key) -> str | None:
 def overview():
     context = _context("overview")
     period = context["period"]
-    by = request.args.get("by") if request.args.get("by") in metrics.BREAKDOWNS else "account"
+    by = request.args.get("by") if request.args.get("by") in metrics.BREAKDOWNS else "source"
     sort = request.args.get("sort") if request.args.get("sort") in metrics.BREAKDOWN_SORTS else "responses"
     descending = request.args.get("dir") != "asc"
     series = metrics.nps_series(period)

@@ -44,3 +44,12 @@ def unanswered_invitation(app, tenant_id: int, contact_id: int, at: datetime, *,
         latest.expires_at = utcnow() + (timedelta(days=5) if still_open else -timedelta(days=1))
         db.session.commit()
         db.session.remove()
+
+
+def roll_up(app) -> None:
+    """Run the sweep's report rollup, as the worker would."""
+    from app.reports.rollup import roll_up as sweep_rollups
+
+    with app.app_context():
+        sweep_rollups()
+        db.session.remove()

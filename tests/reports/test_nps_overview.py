@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.reports.support import respond, unanswered_invitation
+from tests.reports.support import respond, roll_up, unanswered_invitation
 from tests.support.data import add_member, login, make_contact
 
 NY = ZoneInfo("America/New_York")
@@ -48,6 +48,7 @@ def known_responses(app, org, other_org):
     stranger = make_contact(app, other_org["tenant_id"], "Stan Stranger")
     for day in (5, 6, 7):
         respond(app, other_org["tenant_id"], stranger, 10, ny(2026, 11, day, 10))
+    roll_up(app)
     return org
 
 

@@ -1,0 +1,88 @@
+"""Daily rollups for the NPS overview, kept by the periodic sweep.
+
+Aggregating a million responses live takes too long for a two-year period, so the sweep keeps one
+``response_daily`` row per (organisation, local day, source, band) and one ``invitation_daily`` row per
+(organisation, local day). Each sweep recomputes only the (organisation, day) pairs whose source rows changed
+since the stored watermark: responses created or amended (``response.updated_at``), invitations sent, and the
+invitations whose response changed. That is a fixed number of statements whatever the volume: find the pairs
+into a temporary table, delete and re-insert both rollups for them, move the watermark.
+
+The watermark is taken back by :data:`OVERLAP` each time, so a row written by a transaction that committed
+late (its ``updated_at`` a little older than its commit) is still picked up by the next sweep; re-counting a
+day twice is harmless because a day is always recomputed whole.
+
+PostgreSQL only: on SQLite the pages aggregate live (a newcomer's data set is small).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+
+from app.extensions import db
+from app.reports.models import RollupState
+from app.tenancy import all_tenants, unscoped
+from app.timeutil import utcnow
+
+OVERLAP = timedelta(minutes=10)
+EPOCH = datetime(1970, 1, 1).astimezone()
+
+_LOCAL_DAY = "(({alias}.created_at AT TIME ZONE t.timezone)::date)"
+_DAY_START = "((c.day::timestamp) AT TIME ZONE t.timezone)"
+_DAY_END = "(((c.day + 1)::timestamp) AT TIME ZONE t.timezone)"
+
+_CHANGED = f"""
+CREATE TEMPORARY TABLE rollup_changed ON COMMIT DROP AS
+SELECT r.tenant_id, {_LOCAL_DAY.format(alias='r')} AS day
+  FROM response r JOIN tenant t ON t.id = r.tenant_id WHERE r.updated_at > :since
+UNION
+SELECT i.tenant_id, {_LOCAL_DAY.format(alias='i')}
+  FROM survey_invitation i JOIN tenant t ON t.id = i.tenant_id WHERE i.created_at > :since
+UNION
+SELECT i.tenant_id, {_LOCAL_DAY.format(alias='i')}
+  FROM response r JOIN survey_invitation i ON i.id = r.invitation_id JOIN tenant t ON t.id = i.tenant_id
+ WHERE r.updated_at > :since
+"""
+
+_STATEMENTS = (
+    "DELETE FROM response_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    f"""INSERT INTO response_daily (tenant_id, day, source, band, responses, score_sum)
+        SELECT r.tenant_id, c.day, r.source, r.band, count(*), sum(r.score)
+          FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id
+          JOIN response r ON r.tenant_id = c.tenant_id AND r.created_at >= {_DAY_START} AND r.created_at < {_DAY_END}
+         GROUP BY r.tenant_id, c.day, r.source, r.band""",
+    "DELETE FROM invitation_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    f"""INSERT INTO invitation_daily (tenant_id, day, sent, answered)
+        SELECT i.tenant_id, c.day, count(*), count(r.id)
+          FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id
+          JOIN survey_invitation i ON i.tenant_id = c.tenant_id
+               AND i.created_at >= {_DAY_START} AND i.created_at < {_DAY_END}
+          LEFT JOIN response r ON r.invitation_id = i.id
+         GROUP BY i.tenant_id, c.day""",
+)
+
+
+def rollups_enabled() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+@all_tenants()
+def roll_up(now: datetime | None = None) -> int:
+    """Bring the daily rollups up to date; returns how many (organisation, day) pairs were recomputed.
+    Concurrent sweeps queue on the state row's lock, so each change is rolled up by one of them."""
+    if not rollups_enabled():
+        return 0
+    now = now or utcnow()
+    state = db.session.execute(select(RollupState).where(RollupState.id == 1).with_for_update()).scalar_one_or_none()
+    if state is None:
+        db.session.execute(unscoped(text(
+            "INSERT INTO report_rollup_state (id, watermark) VALUES (1, NULL) ON CONFLICT (id) DO NOTHING")))
+        state = db.session.execute(select(RollupState).where(RollupState.id == 1).with_for_update()).scalar_one()
+    since = (state.watermark - OVERLAP) if state.watermark else EPOCH
+    db.session.execute(unscoped(text(_CHANGED)), {"since": since})
+    pairs = db.session.execute(unscoped(text("SELECT count(*) FROM rollup_changed"))).scalar_one()
+    for statement in _STATEMENTS:
+        db.session.execute(unscoped(text(statement)))
+    state.watermark = now
+    db.session.commit()
+    return pairs
