@@ -72,7 +72,10 @@ def test_time_to_first_contact_counts_opening_hours_only(app, org, as_member, cl
     assert table_rows(html, "outcome-table") == [["Resolved", "0", "0%"], ["Not resolved", "1", "100%"],
                                                  ["No response", "0", "0%"]]
     members = {row[0]: row[1:] for row in table_rows(html, "member-table")}
-    assert members["Alex Agent"] == ["3", "50", "6%", "1", "3", "2 h 30 min"]
+    # SQLite has no ordered-set aggregates: there the member's column is the average (390 minutes).
+    with app.app_context():
+        middle = "2 h 30 min" if db.engine.dialect.name == "postgresql" else "6 h 30 min"
+    assert members["Alex Agent"] == ["3", "50", "6%", "1", "3", middle]
 
     # A period that holds only T3's first contact.
     html = client.get(f"/t/{org['slug']}/reports/follow-up?period=custom&from=2025-03-11&to=2025-03-11"
