@@ -5,7 +5,8 @@ Aggregating a million responses live takes too long for a two-year period, so th
 (organisation, local day). Each sweep recomputes only the (organisation, day) pairs whose source rows changed
 since the stored watermark: responses created or amended (``response.updated_at``), invitations sent, and the
 invitations whose response changed. That is a fixed number of statements whatever the volume: find the pairs
-into a temporary table, delete and re-insert both rollups for them, move the watermark.
+into a temporary table (and each organisation's span of changed days into another), delete and re-insert both
+rollups for them, move the watermark.
 
 The watermark is taken back by :data:`OVERLAP` each time, so a row written by a transaction that committed
 late (its ``updated_at`` a little older than its commit) is still picked up by the next sweep; re-counting a
@@ -31,6 +32,7 @@ _LOCAL_DAY = "(({alias}.created_at AT TIME ZONE t.timezone)::date)"
 _DAY_START = "((c.day::timestamp) AT TIME ZONE t.timezone)"
 _DAY_END = "(((c.day + 1)::timestamp) AT TIME ZONE t.timezone)"
 
+
 _CHANGED = f"""
 CREATE TEMPORARY TABLE rollup_changed ON COMMIT DROP AS
 SELECT r.tenant_id, {_LOCAL_DAY.format(alias='r')} AS day
@@ -44,21 +46,33 @@ SELECT i.tenant_id, {_LOCAL_DAY.format(alias='i')}
  WHERE r.updated_at > :since
 """
 
+# Each organisation's changed days are read with one index range scan (its earliest to its latest changed day),
+# then kept only for the changed days themselves.
+_RANGES = f"""
+CREATE TEMPORARY TABLE rollup_ranges ON COMMIT DROP AS
+SELECT c.tenant_id, min({_DAY_START}) AS starts, max({_DAY_END}) AS ends, t.timezone
+  FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id GROUP BY c.tenant_id, t.timezone
+"""
+
 _STATEMENTS = (
+    _RANGES,
+    "ANALYZE rollup_changed",
     "DELETE FROM response_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
-    f"""INSERT INTO response_daily (tenant_id, day, source, band, responses, score_sum)
-        SELECT r.tenant_id, c.day, r.source, r.band, count(*), sum(r.score)
-          FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id
-          JOIN response r ON r.tenant_id = c.tenant_id AND r.created_at >= {_DAY_START} AND r.created_at < {_DAY_END}
-         GROUP BY r.tenant_id, c.day, r.source, r.band""",
+    """INSERT INTO response_daily (tenant_id, day, source, band, responses, score_sum)
+        SELECT r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date AS day, r.source, r.band, count(*),
+               sum(r.score)
+          FROM rollup_ranges g
+          JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends
+         WHERE (r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date) IN (SELECT tenant_id, day FROM rollup_changed)
+         GROUP BY 1, 2, 3, 4""",
     "DELETE FROM invitation_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
-    f"""INSERT INTO invitation_daily (tenant_id, day, sent, answered)
-        SELECT i.tenant_id, c.day, count(*), count(r.id)
-          FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id
-          JOIN survey_invitation i ON i.tenant_id = c.tenant_id
-               AND i.created_at >= {_DAY_START} AND i.created_at < {_DAY_END}
+    """INSERT INTO invitation_daily (tenant_id, day, sent, answered)
+        SELECT i.tenant_id, (i.created_at AT TIME ZONE g.timezone)::date AS day, count(*), count(r.id)
+          FROM rollup_ranges g
+          JOIN survey_invitation i ON i.tenant_id = g.tenant_id AND i.created_at >= g.starts AND i.created_at < g.ends
           LEFT JOIN response r ON r.invitation_id = i.id
-         GROUP BY i.tenant_id, c.day""",
+         WHERE (i.tenant_id, (i.created_at AT TIME ZONE g.timezone)::date) IN (SELECT tenant_id, day FROM rollup_changed)
+         GROUP BY 1, 2""",
 )
 
 
