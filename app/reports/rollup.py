@@ -57,21 +57,26 @@ SELECT c.tenant_id, min({_DAY_START}) AS starts, max({_DAY_END}) AS ends, t.time
 _STATEMENTS = (
     _RANGES,
     "ANALYZE rollup_changed",
+    "ANALYZE rollup_ranges",
     "DELETE FROM response_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    # Materialized: the planner must scan each organisation's span once, not once per changed day.
     """INSERT INTO response_daily (tenant_id, day, source, band, responses, score_sum)
-        SELECT r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date AS day, r.source, r.band, count(*),
-               sum(r.score)
-          FROM rollup_ranges g
-          JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends
-         WHERE (r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date) IN (SELECT tenant_id, day FROM rollup_changed)
+        WITH spanned AS MATERIALIZED (
+          SELECT r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date AS day, r.source, r.band, r.score
+            FROM rollup_ranges g
+            JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends)
+        SELECT s.tenant_id, s.day, s.source, s.band, count(*), sum(s.score)
+          FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
          GROUP BY 1, 2, 3, 4""",
     "DELETE FROM invitation_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
     """INSERT INTO invitation_daily (tenant_id, day, sent, answered)
-        SELECT i.tenant_id, (i.created_at AT TIME ZONE g.timezone)::date AS day, count(*), count(r.id)
-          FROM rollup_ranges g
-          JOIN survey_invitation i ON i.tenant_id = g.tenant_id AND i.created_at >= g.starts AND i.created_at < g.ends
-          LEFT JOIN response r ON r.invitation_id = i.id
-         WHERE (i.tenant_id, (i.created_at AT TIME ZONE g.timezone)::date) IN (SELECT tenant_id, day FROM rollup_changed)
+        WITH spanned AS MATERIALIZED (
+          SELECT i.tenant_id, (i.created_at AT TIME ZONE g.timezone)::date AS day, r.id AS response_id
+            FROM rollup_ranges g
+            JOIN survey_invitation i ON i.tenant_id = g.tenant_id AND i.created_at >= g.starts AND i.created_at < g.ends
+            LEFT JOIN response r ON r.invitation_id = i.id)
+        SELECT s.tenant_id, s.day, count(*), count(s.response_id)
+          FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
          GROUP BY 1, 2""",
 )
 
