@@ -292,14 +292,15 @@ def response_rate(period: Period, now: datetime | None = None) -> ResponseRate:
         ).one()
         sent, answered = int(row[0]), int(row[1])
     live_range = live.contains(SurveyInvitation.created_at) if live is not None else _NEVER
-    recent = and_(period.contains(SurveyInvitation.created_at),
-                  SurveyInvitation.created_at > now - INVITATION_LIFETIME)
+    # One index range: the days read live, and the open ones (younger than a link's lifetime).
     row = db.session.execute(
         select(func.count(SurveyInvitation.id).filter(live_range), func.count(Response.id).filter(live_range),
                func.count(SurveyInvitation.id).filter(Response.id.is_(None), SurveyInvitation.expires_at > now))
         .select_from(SurveyInvitation)
         .outerjoin(Response, Response.invitation_id == SurveyInvitation.id)
-        .where(or_(live_range, recent))
+        .where(SurveyInvitation.created_at >= min(live.start if live is not None else period.end,
+                                                  max(period.start, now - INVITATION_LIFETIME)),
+               SurveyInvitation.created_at < period.end)
     ).one()
     return ResponseRate(sent + row[0], answered + row[1], row[2])
 
