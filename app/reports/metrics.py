@@ -278,31 +278,46 @@ def response_rate(period: Period, now: datetime | None = None) -> ResponseRate:
     """**Response rate**: of the invitations sent in the period (``survey_invitation.created_at`` in the period),
     the share that has a response (whenever it came). ``still_open`` counts the unanswered ones whose link has
     not expired yet: they may still be answered, so they are shown apart. Responses without an invitation
-    (imports, integrations) are not in it. Days before today come from ``invitation_daily``; the open ones are
-    always counted live (only invitations younger than a link's lifetime can be open). Two statements."""
+    (imports, integrations) are not in it.
+
+    Days before today come from ``invitation_daily``. A link lives ``INVITATION_LIFETIME`` from sending, so
+    every unanswered invitation of a whole day after the day it began to be possible to still be open is open:
+    those days' open links come from the rollup too, and only that first day and today are read live. Two
+    statements.
+    """
     from app.surveys.services import INVITATION_LIFETIME
 
     now = now or utcnow()
-    rolled, live = period.split(local_today(period.tz, now))
-    sent = answered = 0
+    today = local_today(period.tz, now)
+    rolled, live = period.split(today)
+    oldest_open = Period(local_today(period.tz, now - INVITATION_LIFETIME), today, period.tz)
+    sent = answered = still_open = 0
     if rolled is not None:
         row = db.session.execute(
-            select(func.coalesce(func.sum(InvitationDaily.sent), 0), func.coalesce(func.sum(InvitationDaily.answered), 0))
+            select(func.coalesce(func.sum(InvitationDaily.sent), 0), func.coalesce(func.sum(InvitationDaily.answered), 0),
+                   func.coalesce(func.sum(InvitationDaily.sent - InvitationDaily.answered)
+                                 .filter(InvitationDaily.day > oldest_open.first), 0))
             .where(rolled.has_day(InvitationDaily.day))
         ).one()
-        sent, answered = int(row[0]), int(row[1])
+        sent, answered, still_open = (int(v) for v in row)
+        first_day = Period(oldest_open.first, oldest_open.first, period.tz)
+        read_live = or_(first_day.contains(SurveyInvitation.created_at),
+                        live.contains(SurveyInvitation.created_at) if live is not None else _NEVER)
+        open_live = first_day.contains(SurveyInvitation.created_at)
+        if live is not None:
+            open_live = or_(open_live, live.contains(SurveyInvitation.created_at))
+    else:
+        read_live = open_live = SurveyInvitation.created_at >= now - INVITATION_LIFETIME
     live_range = live.contains(SurveyInvitation.created_at) if live is not None else _NEVER
-    # One index range: the days read live, and the open ones (younger than a link's lifetime).
     row = db.session.execute(
         select(func.count(SurveyInvitation.id).filter(live_range), func.count(Response.id).filter(live_range),
-               func.count(SurveyInvitation.id).filter(Response.id.is_(None), SurveyInvitation.expires_at > now))
+               func.count(SurveyInvitation.id).filter(open_live, Response.id.is_(None),
+                                                      SurveyInvitation.expires_at > now))
         .select_from(SurveyInvitation)
         .outerjoin(Response, Response.invitation_id == SurveyInvitation.id)
-        .where(SurveyInvitation.created_at >= min(live.start if live is not None else period.end,
-                                                  max(period.start, now - INVITATION_LIFETIME)),
-               SurveyInvitation.created_at < period.end)
+        .where(period.contains(SurveyInvitation.created_at), or_(read_live, live_range))
     ).one()
-    return ResponseRate(sent + row[0], answered + row[1], row[2])
+    return ResponseRate(sent + row[0], answered + row[1], still_open + row[2])
 
 
 @dataclass

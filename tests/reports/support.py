@@ -1,7 +1,7 @@
 """Builders for the report tests: responses and invitations at chosen moments."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 
@@ -9,7 +9,6 @@ from app.extensions import db
 from app.surveys import services as surveys
 from app.surveys.models import Response, SurveyInvitation
 from app.tenancy import tenant_context
-from app.timeutil import utcnow
 from tests.support.data import make_invitation
 
 
@@ -35,13 +34,13 @@ def respond(app, tenant_id: int, contact_id: int, scores: tuple[int, ...] | int,
     return response_id
 
 
-def unanswered_invitation(app, tenant_id: int, contact_id: int, at: datetime, *, still_open: bool) -> None:
-    """An invitation sent at ``at`` and never answered, whose link is still open or has expired."""
+def unanswered_invitation(app, tenant_id: int, contact_id: int, at: datetime) -> None:
+    """An invitation sent at ``at`` and never answered (its link lasts the usual lifetime from then)."""
     make_invitation(app, tenant_id, contact_id)
     with app.app_context(), tenant_context(tenant_id):
         latest = db.session.execute(db.select(SurveyInvitation).order_by(SurveyInvitation.id.desc())).scalars().first()
         latest.created_at = at
-        latest.expires_at = utcnow() + (timedelta(days=5) if still_open else -timedelta(days=1))
+        latest.expires_at = at + surveys.INVITATION_LIFETIME
         db.session.commit()
         db.session.remove()
 

@@ -19,7 +19,7 @@ def ny(*args) -> datetime:
 
 
 @pytest.fixture()
-def known_responses(app, org, other_org):
+def known_responses(app, org, other_org, clock):
     """November 2026 in New York (the organisation's timezone), worked out by hand:
 
     in the period: A 10 and B 9 (Alpha), C 7, D 3 amended to 9, E 2 (Beta), F 5 (no account) →
@@ -27,7 +27,9 @@ def known_responses(app, org, other_org):
     the previous 30 days (2 Oct – 31 Oct): H 0 at 23:30 on 31 October (already 1 November in UTC) and I 9 → 0;
     G 10 at 00:30 on 1 December is outside; the other organisation's promoters never count.
     Invitations sent in November: the six answered, one unanswered and open, one expired → 6 of 8 = 75 %.
+    It is now 2 December 2026, noon in New York; a link lasts 30 days.
     """
+    clock.move_to(ny(2026, 12, 2, 12))
     t = org["tenant_id"]
     alpha = [make_contact(app, t, f"Alpha {n}", account="Alpha Clinic") for n in "AB"]
     beta = [make_contact(app, t, f"Beta {n}", account="Beta Practice") for n in "CDE"]
@@ -42,9 +44,9 @@ def known_responses(app, org, other_org):
     respond(app, t, outside, 10, ny(2026, 12, 1, 0, 30))
     respond(app, t, earlier, 0, ny(2026, 10, 31, 23, 30))
     respond(app, t, before, 9, ny(2026, 10, 15, 12))
-    unanswered_invitation(app, t, loner, ny(2026, 11, 20, 9), still_open=True)
-    unanswered_invitation(app, t, outside, ny(2026, 11, 21, 9), still_open=False)
-    unanswered_invitation(app, t, outside, ny(2026, 12, 2, 9), still_open=True)
+    unanswered_invitation(app, t, loner, ny(2026, 11, 20, 9))
+    unanswered_invitation(app, t, outside, ny(2026, 11, 1, 9))
+    unanswered_invitation(app, t, outside, ny(2026, 12, 2, 9))
     stranger = make_contact(app, other_org["tenant_id"], "Stan Stranger")
     for day in (5, 6, 7):
         respond(app, other_org["tenant_id"], stranger, 10, ny(2026, 11, day, 10))
