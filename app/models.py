@@ -4,7 +4,7 @@ from app.auth.models import AccountToken
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import AccountFunction, AccountStatusChange, AccountTeamMember, CustomerAccount
 from app.mail import OutboxMessage
-from app.reports.models import InvitationDaily, ResponseDaily, RollupState
+from app.reports.models import CauseDaily, InvitationDaily, ResponseDaily, RollupState
 from app.settings.models import (
     ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
 )
@@ -19,5 +19,5 @@ __all__ = [
     "AccountToken", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
-    "User", "WorkflowSettings", "contact_role", "ticket_root_cause", "InvitationDaily", "ResponseDaily", "RollupState",
+    "User", "WorkflowSettings", "contact_role", "ticket_root_cause", "CauseDaily", "InvitationDaily", "ResponseDaily", "RollupState",
 ]

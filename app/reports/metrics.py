@@ -27,7 +27,7 @@ from app.accounts.models import Membership, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
-from app.reports.models import InvitationDaily, ResponseDaily
+from app.reports.models import CauseDaily, InvitationDaily, ResponseDaily
 from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
@@ -598,34 +598,54 @@ class CauseCount:
     cumulative_percent: float
 
 
-def root_cause_pareto(period: Period) -> tuple[list[CauseCount], int]:
+def _cause_counts(period: Period, bucket_grain: str | None = None, now: datetime | None = None) -> dict:
+    """Tickets closed in the period per root cause (0: without one), optionally per local month too:
+    ``{cause_id: n}`` or ``{(cause_id, month): n}``. Days before today come from ``cause_daily``, today live.
+    Two statements."""
+    rolled, live = period.split(local_today(period.tz, now))
+    found: dict = {}
+    queries = []
+    if rolled is not None:
+        keys = [CauseDaily.root_cause_id]
+        if bucket_grain:
+            keys.append(_day_bucket(CauseDaily.day, bucket_grain))
+        queries.append(select(*keys, func.sum(CauseDaily.tickets)).where(rolled.has_day(CauseDaily.day))
+                       .group_by(*keys))
+    if live is not None:
+        cause = func.coalesce(ticket_root_cause.c.root_cause_id, 0)
+        keys = [cause]
+        if bucket_grain:
+            keys.append(_local_bucket(Ticket.closed_at, bucket_grain, period.tz))
+        queries.append(
+            select(*keys, func.count())
+            .select_from(Ticket)
+            .outerjoin(ticket_root_cause, and_(ticket_root_cause.c.ticket_id == Ticket.id,
+                                               ticket_root_cause.c.tenant_id == current_tenant_id()))
+            .where(live.contains(Ticket.closed_at)).group_by(*keys))
+    for query in queries:
+        for row in db.session.execute(query).all():
+            key = (row[0], _as_date(row[1])) if bucket_grain else row[0]
+            found[key] = found.get(key, 0) + int(row[-1])
+    return found
+
+
+def root_cause_pareto(period: Period, now: datetime | None = None) -> tuple[list[CauseCount], int]:
     """**Root-cause Pareto**: for tickets closed in the period (``closed_at``), how many carry each root cause,
     most frequent first (ties by label), with the cumulative share of all cause tags so far. A ticket with two
     causes counts once under each, so the cumulative share is of cause tags, reaching 100 % at the last bar.
-    Also returns how many tickets closed in the period carry no root cause. Two statements."""
-    tagged = (select(ticket_root_cause.c.root_cause_id.label("cause_id"), func.count().label("tickets"))
-              .select_from(Ticket)
-              .join(ticket_root_cause, and_(ticket_root_cause.c.ticket_id == Ticket.id,
-                                            ticket_root_cause.c.tenant_id == current_tenant_id()))
-              .where(period.contains(Ticket.closed_at))
-              .group_by(ticket_root_cause.c.root_cause_id).subquery())
-    rows = db.session.execute(
-        select(RootCause.id, RootCause.label, tagged.c.tickets)
-        .join(tagged, tagged.c.cause_id == RootCause.id)
-        .order_by(tagged.c.tickets.desc(), RootCause.label)
-    ).all()
-    untagged = db.session.execute(
-        select(func.count(Ticket.id)).where(
-            period.contains(Ticket.closed_at),
-            ~select(ticket_root_cause.c.ticket_id).where(
-                ticket_root_cause.c.ticket_id == Ticket.id,
-                ticket_root_cause.c.tenant_id == current_tenant_id()).exists())
-    ).scalar_one()
-    total = sum(row.tickets for row in rows)
+    Also returns how many tickets closed in the period carry no root cause. Days before today come from
+    ``cause_daily``. Three statements (rollup, live, the causes' labels)."""
+    counts = _cause_counts(period, now=now)
+    untagged = counts.pop(0, 0)
+    labels = dict(db.session.execute(select(RootCause.id, RootCause.label).where(RootCause.id.in_(list(counts))))
+                  .all()) if counts else {}
+    ordered = sorted(((cause_id, labels[cause_id], n) for cause_id, n in counts.items() if cause_id in labels),
+                     key=lambda c: (-c[2], c[1]))
+    total = sum(n for _, _, n in ordered)
     out, running = [], 0
-    for row in rows:
-        running += row.tickets
-        out.append(CauseCount(row.id, row.label, row.tickets, round(100.0 * running / total, 1)))
+    for cause_id, label, n in ordered:
+        running += n
+        out.append(CauseCount(cause_id, label, n, round(100.0 * running / total, 1)))
     return out, untagged
 
 
@@ -636,24 +656,15 @@ class CauseTrend:
     counts: list[int]
 
 
-def root_cause_trend(period: Period, causes: list[CauseCount], top: int = 5) -> tuple[list[date], list[CauseTrend]]:
+def root_cause_trend(period: Period, causes: list[CauseCount], top: int = 5,
+                     now: datetime | None = None) -> tuple[list[date], list[CauseTrend]]:
     """**Top causes month by month**: for the ``top`` causes of :func:`root_cause_pareto`, how many tickets
-    closed in each local month of the period carry the cause. One statement."""
+    closed in each local month of the period carry the cause. Two statements (rollup, live)."""
     chosen = causes[:top]
     months = buckets(period, "month")
     if not chosen:
         return months, []
-    month = _local_bucket(Ticket.closed_at, "month", period.tz).label("month")
-    rows = db.session.execute(
-        select(ticket_root_cause.c.root_cause_id, month, func.count())
-        .select_from(Ticket)
-        .join(ticket_root_cause, and_(ticket_root_cause.c.ticket_id == Ticket.id,
-                                      ticket_root_cause.c.tenant_id == current_tenant_id()))
-        .where(period.contains(Ticket.closed_at),
-               ticket_root_cause.c.root_cause_id.in_([c.cause_id for c in chosen]))
-        .group_by(ticket_root_cause.c.root_cause_id, month)
-    ).all()
-    found = {(row[0], _as_date(row[1])): row[2] for row in rows}
+    found = _cause_counts(period, "month", now)
     return months, [CauseTrend(c.cause_id, c.label, [found.get((c.cause_id, m), 0) for m in months]) for c in chosen]
 
 

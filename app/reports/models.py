@@ -37,6 +37,19 @@ class InvitationDaily(TenantScoped, db.Model):
     answered: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CauseDaily(TenantScoped, db.Model):
+    """Tickets closed on one local day carrying one root cause (``root_cause_id`` 0: closed without a cause).
+    Closing is final and sets the causes, so a day changes only when a ticket closes on it."""
+
+    __tablename__ = "cause_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    root_cause_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class RollupState(db.Model):
     """The one row saying up to when source rows have been rolled up (across organisations)."""
 

@@ -1,10 +1,10 @@
 """Daily rollups for the NPS overview, kept by the periodic sweep.
 
 Aggregating a million responses live takes too long for a two-year period, so the sweep keeps one
-``response_daily`` row per (organisation, local day, source, band) and one ``invitation_daily`` row per
-(organisation, local day). Each sweep recomputes only the (organisation, day) pairs whose source rows changed
-since the stored watermark: responses created or amended (``response.updated_at``), invitations sent, and the
-invitations whose response changed. That is a fixed number of statements whatever the volume: find the pairs
+``response_daily`` row per (organisation, local day, source, band), one ``invitation_daily`` row per
+(organisation, local day) and one ``cause_daily`` row per (organisation, local day a ticket closed, root cause). Each sweep recomputes only the (organisation, day) pairs whose source rows changed
+since the stored watermark: responses created or amended (``response.updated_at``), invitations sent, the
+invitations whose response changed, and tickets closed. That is a fixed number of statements whatever the volume: find the pairs
 into a temporary table (and each organisation's span of changed days into another), delete and re-insert both
 rollups for them, move the watermark.
 
@@ -81,6 +81,32 @@ _STATEMENTS = (
 )
 
 
+_CLOSED = """
+CREATE TEMPORARY TABLE rollup_closed ON COMMIT DROP AS
+SELECT DISTINCT k.tenant_id, (k.closed_at AT TIME ZONE t.timezone)::date AS day, t.timezone,
+       ((((k.closed_at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
+       (((((k.closed_at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
+  FROM ticket k JOIN tenant t ON t.id = k.tenant_id WHERE k.closed_at > :since
+"""
+
+_CAUSE_STATEMENTS = (
+    "ANALYZE rollup_closed",
+    "DELETE FROM cause_daily d USING rollup_closed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    # Materialized: each organisation's span of changed days is scanned once.
+    """INSERT INTO cause_daily (tenant_id, day, root_cause_id, tickets)
+        WITH spans AS (SELECT tenant_id, timezone, min(starts) AS starts, max(ends) AS ends
+                         FROM rollup_closed GROUP BY tenant_id, timezone),
+        spanned AS MATERIALIZED (
+          SELECT k.id, k.tenant_id, (k.closed_at AT TIME ZONE g.timezone)::date AS day
+            FROM spans g JOIN ticket k ON k.tenant_id = g.tenant_id AND k.closed_at >= g.starts
+                                      AND k.closed_at < g.ends)
+        SELECT s.tenant_id, s.day, coalesce(trc.root_cause_id, 0), count(*)
+          FROM spanned s JOIN rollup_closed c ON c.tenant_id = s.tenant_id AND c.day = s.day
+          LEFT JOIN ticket_root_cause trc ON trc.ticket_id = s.id
+         GROUP BY 1, 2, 3""",
+)
+
+
 def rollups_enabled() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
@@ -101,6 +127,9 @@ def roll_up(now: datetime | None = None) -> int:
     db.session.execute(unscoped(text(_CHANGED)), {"since": since})
     pairs = db.session.execute(unscoped(text("SELECT count(*) FROM rollup_changed"))).scalar_one()
     for statement in _STATEMENTS:
+        db.session.execute(unscoped(text(statement)))
+    db.session.execute(unscoped(text(_CLOSED)), {"since": since})
+    for statement in _CAUSE_STATEMENTS:
         db.session.execute(unscoped(text(statement)))
     state.watermark = now
     db.session.commit()

@@ -78,6 +78,8 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_ticket_tenant_opened", "tenant_id", "opened_at"),
         Index("ix_ticket_tenant_first_contact", "tenant_id", "first_contact_at"),
         Index("ix_ticket_tenant_closed", "tenant_id", "closed_at"),
+        # The report rollup (app.reports.rollup) looks across tenants for tickets closed since its watermark.
+        Index("ix_ticket_closed", "closed_at"),
         # "SLA due soonest": the due time that runs now (first contact until met, then resolution), undated last.
         Index("ix_ticket_board_due", "tenant_id", "status", text(CURRENT_DUE_SQL), "opened_at", "id")
         .ddl_if(dialect="postgresql"),

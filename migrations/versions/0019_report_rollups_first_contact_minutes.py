@@ -1,4 +1,4 @@
-"""reports: daily rollups of responses and invitations, tickets keep their business minutes to first contact
+"""reports: daily rollups of responses, invitations and closed tickets' root causes, tickets keep their business minutes to first contact
 
 Revision ID: 0019
 Revises: 0016
@@ -44,6 +44,16 @@ def upgrade():
         sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('tenant_id', 'day'),
     )
+    op.create_index('ix_ticket_closed', 'ticket', ['closed_at'])
+    op.create_table(
+        'cause_daily',
+        sa.Column('tenant_id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('root_cause_id', sa.Integer(), nullable=False),
+        sa.Column('tickets', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('tenant_id', 'day', 'root_cause_id'),
+    )
     op.create_table(
         'report_rollup_state',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -52,12 +62,16 @@ def upgrade():
     )
     enable_row_level_security('response_daily')
     enable_row_level_security('invitation_daily')
+    enable_row_level_security('cause_daily')
 
 
 def downgrade():
+    disable_row_level_security('cause_daily')
     disable_row_level_security('invitation_daily')
     disable_row_level_security('response_daily')
     op.drop_table('report_rollup_state')
+    op.drop_table('cause_daily')
+    op.drop_index('ix_ticket_closed', table_name='ticket')
     op.drop_table('invitation_daily')
     op.drop_table('response_daily')
     op.drop_index('ix_survey_invitation_created', table_name='survey_invitation')
