@@ -231,7 +231,8 @@ def sweep() -> dict:
     same pass; then survey sends and contact imports whose job was lost; then webhook deliveries still owed;
     then integration deliveries still owed work, HubSpot polls that are due and delivery log rows past 30 days;
     then the daily backlog notice to organisations over their threshold (counted every few minutes); then
-    outbox messages still owed; then form submission keys older than a day. A step that fails is logged and
+    outbox messages still owed; then form submission keys older than a day; then the report rollups of days
+    whose responses, invitations or closed tickets changed. A step that fails is logged and
     left for the next sweep: it never stops the steps after it, owed mail above all.
     """
     from app import submissions
@@ -241,6 +242,7 @@ def sweep() -> dict:
     from app.notifications.sweep import backlog_check_due, sweep_backlog
     from app.notifications.webhooks import sweep_webhooks
     from app.integrations.services import sweep as sweep_integrations
+    from app.reports.rollup import roll_up
     from app.surveys.sending import sweep_sends
     from app.timeutil import utcnow
 
@@ -253,7 +255,8 @@ def sweep() -> dict:
         "backlog": lambda: sweep_backlog() if backlog_check_due(utcnow()) else 0,
     }
     done = {name: _sweep_step(name, step) for name, step in steps.items()}
-    return {**done, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    return {**done, "outbox": sweep_outbox(), "submissions": submissions.prune(),
+            "report_days": _sweep_step("report rollup", roll_up)}
 
 
 def _sweep_step(name: str, step) -> int:

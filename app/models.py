@@ -7,6 +7,7 @@ from app.customers.models import AccountFunction, AccountStatusChange, AccountTe
 from app.imports.models import ContactImport, ImportRejection
 from app.integrations.models import Integration, IntegrationDelivery
 from app.mail import OutboxMessage
+from app.reports.models import CauseDaily, InvitationDaily, ResponseDaily, RollupState
 from app.settings.models import (
     ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
 )
@@ -23,5 +24,5 @@ __all__ = [
     "Integration", "IntegrationDelivery",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
-    "User", "WorkflowSettings", "contact_role", "ticket_root_cause",
+    "User", "WorkflowSettings", "contact_role", "ticket_root_cause", "CauseDaily", "InvitationDaily", "ResponseDaily", "RollupState",
 ]

@@ -139,6 +139,8 @@ class SurveyInvitation(TenantScoped, db.Model):
     __table_args__ = (
         Index("ix_survey_invitation_tenant_contact", "tenant_id", "contact_id", "created_at"),
         Index("ix_survey_invitation_tenant_created", "tenant_id", "created_at"),
+        # The report rollup (app.reports.rollup) looks across tenants for invitations sent since its watermark.
+        Index("ix_survey_invitation_created", "created_at"),
         # A send invites a contact once, however often its job runs (see app.surveys.sending).
         UniqueConstraint("send_id", "contact_id"),
     )
@@ -166,6 +168,8 @@ class Response(TenantScoped, db.Model):
         Index("ix_response_tenant_contact", "tenant_id", "contact_id"),
         # The ticket list's order by score (app.tickets.listing).
         Index("ix_response_tenant_score", "tenant_id", "score", "id"),
+        # The report rollup (app.reports.rollup) looks across tenants for responses changed since its watermark.
+        Index("ix_response_updated", "updated_at"),
         # Search in comments (app.search; PostgreSQL: pg_trgm with btree_gin, created by migration 0016).
         Index("ix_response_comment_trgm", "tenant_id", "comment", postgresql_using="gin",
               postgresql_ops={"comment": "gin_trgm_ops"}),

@@ -94,6 +94,12 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_ticket_board_mine_opened", "tenant_id", "assignee_id", "status", "opened_at", "id"),
         Index("ix_ticket_board_mine_closed", "tenant_id", "assignee_id", "status", "closed_at", "id"),
         Index("ix_ticket_tenant_account_opened", "tenant_id", "account_id", "opened_at", "id"),
+        # The reports read tickets by when they were first contacted and closed (app.reports.metrics; by when they
+        # opened through ix_ticket_tenant_opened below).
+        Index("ix_ticket_tenant_first_contact", "tenant_id", "first_contact_at"),
+        Index("ix_ticket_tenant_closed", "tenant_id", "closed_at"),
+        # The report rollup (app.reports.rollup) looks across tenants for tickets closed since its watermark.
+        Index("ix_ticket_closed", "closed_at"),
         # "SLA due soonest": the due time that runs now (first contact until met, then resolution), undated last.
         Index("ix_ticket_board_due", "tenant_id", "status", text(CURRENT_DUE_SQL), "opened_at", "id")
         .ddl_if(dialect="postgresql"),
@@ -131,6 +137,9 @@ class Ticket(TenantScoped, db.Model):
     cadence_complete_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Minutes of SLA clock time (opening hours in business mode) from opening to first contact, fixed when the
+    # first contact is logged so the reports take percentiles in SQL.
+    first_contact_minutes: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(20))
     closing_note: Mapped[str | None] = mapped_column(Text)

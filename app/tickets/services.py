@@ -117,6 +117,8 @@ def _mark_contacted(ticket: Ticket, kind: str) -> None:
         return
     if ticket.first_contact_at is None:
         ticket.first_contact_at = utcnow()
+        elapsed = sla_calendar().elapsed(ticket.opened_at, ticket.first_contact_at)
+        ticket.first_contact_minutes = int(elapsed.total_seconds() // 60)
         sla_clock.cancel_notices(ticket, sla_clock.FIRST_CONTACT_KINDS)
     if ticket.status == Status.NEW:
         _record(ticket, "status", None, previous=Status.NEW, status=Status.CONTACTED,

@@ -1,0 +1,111 @@
+"""Chart geometry for the report pages, drawn as SVG on the server (templates/reports/_charts.html).
+
+Charts are plain SVG in the page: they need no script (the CSP allows none inline), print, scale with the page
+and their bars are ordinary links. Colours come from CSS classes in app.css (Okabe–Ito palette, readable with
+every common colour-vision deficiency); every chart is followed by a table of the same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WIDTH = 640
+HEIGHT = 260
+LEFT = 44
+RIGHT = 16
+TOP = 16
+BOTTOM = 56
+
+
+@dataclass
+class Point:
+    x: float
+    y: float | None
+    label: str
+    value: str
+    note: str
+
+
+@dataclass
+class LineChart:
+    points: list[Point]
+    ticks: list[tuple[float, str]]
+    zero_y: float
+    path: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+
+
+def _x_positions(count: int) -> list[float]:
+    span = WIDTH - LEFT - RIGHT
+    if count == 0:
+        return []
+    if count == 1:
+        return [LEFT + span / 2]
+    step = span / count
+    return [round(LEFT + step * (i + 0.5), 1) for i in range(count)]
+
+
+def nps_trend(labels: list[str], values: list[float | None], notes: list[str]) -> LineChart:
+    """NPS (−100 … 100) per step as a line; a step without responses leaves a gap. ``notes`` go under each
+    point (the number of responses)."""
+    plot = HEIGHT - TOP - BOTTOM
+
+    def y(value: float) -> float:
+        return round(TOP + plot * (100 - value) / 200, 1)
+
+    xs = _x_positions(len(labels))
+    points = [Point(x, y(v) if v is not None else None, label, "–" if v is None else f"{v:g}", note)
+              for x, label, v, note in zip(xs, labels, values, notes)]
+    segments, pen = [], "M"
+    for point in points:
+        if point.y is None:
+            pen = "M"
+            continue
+        segments.append(f"{pen}{point.x},{point.y}")
+        pen = "L"
+    ticks = [(y(v), f"{v:+d}" if v else "0") for v in (100, 50, 0, -50, -100)]
+    return LineChart(points, ticks, y(0), " ".join(segments))
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: int
+    href: str
+    line_y: float
+    cumulative: float
+
+
+@dataclass
+class ParetoChart:
+    bars: list[Bar]
+    ticks: list[tuple[float, str]]
+    line: str
+    baseline: float
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+
+
+def pareto(labels: list[str], counts: list[int], cumulative: list[float], hrefs: list[str]) -> ParetoChart:
+    """Bars of ``counts`` (largest first) on the left scale, the cumulative percentage as a line on 0–100 %."""
+    plot = HEIGHT - TOP - BOTTOM
+    top = max(counts, default=0) or 1
+    xs = _x_positions(len(labels))
+    slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    bar_width = round(min(slot * 0.7, 80), 1)
+    bars = []
+    for x, label, count, share, href in zip(xs, labels, counts, cumulative, hrefs):
+        height = round(plot * count / top, 1)
+        bars.append(Bar(round(x - bar_width / 2, 1), round(TOP + plot - height, 1), bar_width, height, label,
+                        count, href, round(TOP + plot * (100 - share) / 100, 1), share))
+    line = " ".join(f"{'M' if i == 0 else 'L'}{x},{bar.line_y}" for i, (x, bar) in enumerate(zip(xs, bars)))
+    ticks = [(round(TOP + plot * (1 - f), 1), f"{round(top * f):d}") for f in (1, 0.5, 0)]
+    return ParetoChart(bars, ticks, line, TOP + plot)

@@ -1,0 +1,59 @@
+"""Daily rollups of responses and invitations, kept by the sweep (app.reports.rollup) for the NPS overview."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.tenancy import TenantScoped, _default_tenant_id
+from app.timeutil import UTCDateTime
+
+
+class ResponseDaily(TenantScoped, db.Model):
+    """Responses answered on one local day (the organisation's timezone) from one source in one band."""
+
+    __tablename__ = "response_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    band: Mapped[str] = mapped_column(String(12), primary_key=True)
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    score_sum: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InvitationDaily(TenantScoped, db.Model):
+    """Invitations sent on one local day, and how many of them have been answered so far."""
+
+    __tablename__ = "invitation_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CauseDaily(TenantScoped, db.Model):
+    """Tickets closed on one local day carrying one root cause (``root_cause_id`` 0: closed without a cause).
+    Closing is final and sets the causes, so a day changes only when a ticket closes on it."""
+
+    __tablename__ = "cause_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    root_cause_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupState(db.Model):
+    """The one row saying up to when source rows have been rolled up (across organisations)."""
+
+    __tablename__ = "report_rollup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)

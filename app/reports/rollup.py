@@ -1,0 +1,136 @@
+"""Daily rollups for the NPS overview, kept by the periodic sweep.
+
+Aggregating a million responses live takes too long for a two-year period, so the sweep keeps one
+``response_daily`` row per (organisation, local day, source, band), one ``invitation_daily`` row per
+(organisation, local day) and one ``cause_daily`` row per (organisation, local day a ticket closed, root cause). Each sweep recomputes only the (organisation, day) pairs whose source rows changed
+since the stored watermark: responses created or amended (``response.updated_at``), invitations sent, the
+invitations whose response changed, and tickets closed. That is a fixed number of statements whatever the volume: find the pairs
+into a temporary table (and each organisation's span of changed days into another), delete and re-insert both
+rollups for them, move the watermark.
+
+The watermark is taken back by :data:`OVERLAP` each time, so a row written by a transaction that committed
+late (its ``updated_at`` a little older than its commit) is still picked up by the next sweep; re-counting a
+day twice is harmless because a day is always recomputed whole.
+
+PostgreSQL only: on SQLite the pages aggregate live (a newcomer's data set is small).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+
+from app.extensions import db
+from app.reports.models import RollupState
+from app.tenancy import all_tenants, unscoped
+from app.timeutil import utcnow
+
+OVERLAP = timedelta(minutes=10)
+EPOCH = datetime(1970, 1, 1).astimezone()
+
+_LOCAL_DAY = "(({alias}.created_at AT TIME ZONE t.timezone)::date)"
+_DAY_START = "((c.day::timestamp) AT TIME ZONE t.timezone)"
+_DAY_END = "(((c.day + 1)::timestamp) AT TIME ZONE t.timezone)"
+
+
+_CHANGED = f"""
+CREATE TEMPORARY TABLE rollup_changed ON COMMIT DROP AS
+SELECT r.tenant_id, {_LOCAL_DAY.format(alias='r')} AS day
+  FROM response r JOIN tenant t ON t.id = r.tenant_id WHERE r.updated_at > :since
+UNION
+SELECT i.tenant_id, {_LOCAL_DAY.format(alias='i')}
+  FROM survey_invitation i JOIN tenant t ON t.id = i.tenant_id WHERE i.created_at > :since
+UNION
+SELECT i.tenant_id, {_LOCAL_DAY.format(alias='i')}
+  FROM response r JOIN survey_invitation i ON i.id = r.invitation_id JOIN tenant t ON t.id = i.tenant_id
+ WHERE r.updated_at > :since
+"""
+
+# Each organisation's changed days are read with one index range scan (its earliest to its latest changed day),
+# then kept only for the changed days themselves.
+_RANGES = f"""
+CREATE TEMPORARY TABLE rollup_ranges ON COMMIT DROP AS
+SELECT c.tenant_id, min({_DAY_START}) AS starts, max({_DAY_END}) AS ends, t.timezone
+  FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id GROUP BY c.tenant_id, t.timezone
+"""
+
+_STATEMENTS = (
+    _RANGES,
+    "ANALYZE rollup_changed",
+    "ANALYZE rollup_ranges",
+    "DELETE FROM response_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    # Materialized: the planner must scan each organisation's span once, not once per changed day.
+    """INSERT INTO response_daily (tenant_id, day, source, band, responses, score_sum)
+        WITH spanned AS MATERIALIZED (
+          SELECT r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date AS day, r.source, r.band, r.score
+            FROM rollup_ranges g
+            JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends)
+        SELECT s.tenant_id, s.day, s.source, s.band, count(*), sum(s.score)
+          FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
+         GROUP BY 1, 2, 3, 4""",
+    "DELETE FROM invitation_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    """INSERT INTO invitation_daily (tenant_id, day, sent, answered)
+        WITH spanned AS MATERIALIZED (
+          SELECT i.tenant_id, (i.created_at AT TIME ZONE g.timezone)::date AS day, r.id AS response_id
+            FROM rollup_ranges g
+            JOIN survey_invitation i ON i.tenant_id = g.tenant_id AND i.created_at >= g.starts AND i.created_at < g.ends
+            LEFT JOIN response r ON r.invitation_id = i.id)
+        SELECT s.tenant_id, s.day, count(*), count(s.response_id)
+          FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
+         GROUP BY 1, 2""",
+)
+
+
+_CLOSED = """
+CREATE TEMPORARY TABLE rollup_closed ON COMMIT DROP AS
+SELECT DISTINCT k.tenant_id, (k.closed_at AT TIME ZONE t.timezone)::date AS day, t.timezone,
+       ((((k.closed_at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
+       (((((k.closed_at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
+  FROM ticket k JOIN tenant t ON t.id = k.tenant_id WHERE k.closed_at > :since
+"""
+
+_CAUSE_STATEMENTS = (
+    "ANALYZE rollup_closed",
+    "DELETE FROM cause_daily d USING rollup_closed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    # Materialized: each organisation's span of changed days is scanned once.
+    """INSERT INTO cause_daily (tenant_id, day, root_cause_id, tickets)
+        WITH spans AS (SELECT tenant_id, timezone, min(starts) AS starts, max(ends) AS ends
+                         FROM rollup_closed GROUP BY tenant_id, timezone),
+        spanned AS MATERIALIZED (
+          SELECT k.id, k.tenant_id, (k.closed_at AT TIME ZONE g.timezone)::date AS day
+            FROM spans g JOIN ticket k ON k.tenant_id = g.tenant_id AND k.closed_at >= g.starts
+                                      AND k.closed_at < g.ends)
+        SELECT s.tenant_id, s.day, coalesce(trc.root_cause_id, 0), count(*)
+          FROM spanned s JOIN rollup_closed c ON c.tenant_id = s.tenant_id AND c.day = s.day
+          LEFT JOIN ticket_root_cause trc ON trc.ticket_id = s.id
+         GROUP BY 1, 2, 3""",
+)
+
+
+def rollups_enabled() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+@all_tenants()
+def roll_up(now: datetime | None = None) -> int:
+    """Bring the daily rollups up to date; returns how many (organisation, day) pairs were recomputed.
+    Concurrent sweeps queue on the state row's lock, so each change is rolled up by one of them."""
+    if not rollups_enabled():
+        return 0
+    now = now or utcnow()
+    state = db.session.execute(select(RollupState).where(RollupState.id == 1).with_for_update()).scalar_one_or_none()
+    if state is None:
+        db.session.execute(unscoped(text(
+            "INSERT INTO report_rollup_state (id, watermark) VALUES (1, NULL) ON CONFLICT (id) DO NOTHING")))
+        state = db.session.execute(select(RollupState).where(RollupState.id == 1).with_for_update()).scalar_one()
+    since = (state.watermark - OVERLAP) if state.watermark else EPOCH
+    db.session.execute(unscoped(text(_CHANGED)), {"since": since})
+    pairs = db.session.execute(unscoped(text("SELECT count(*) FROM rollup_changed"))).scalar_one()
+    for statement in _STATEMENTS:
+        db.session.execute(unscoped(text(statement)))
+    db.session.execute(unscoped(text(_CLOSED)), {"since": since})
+    for statement in _CAUSE_STATEMENTS:
+        db.session.execute(unscoped(text(statement)))
+    state.watermark = now
+    db.session.commit()
+    return pairs
