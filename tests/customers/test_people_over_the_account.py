@@ -12,6 +12,7 @@ from app.customers.models import AccountFunction, AccountStatusChange, AccountTe
 from app.extensions import db
 from app.tenancy import tenant_context
 from tests.smtp_sink import body_html, body_text
+from tests.support.workflow import set_sla
 from tests.support.data import add_member, audit_entries, login, make_account, make_org, run_jobs
 from tests.support.html import field_error, label, text
 from tests.support.mail import outbox
@@ -52,6 +53,7 @@ def _account_with_leaders(app, org) -> int:
 def test_the_intro_email_carries_the_accounts_manager_and_director_details_from_the_merge_fields(
         app, client, org, smtp_sink):
     _account_with_leaders(app, org)
+    set_sla(app, org["tenant_id"], route_to_account_owner=False)  # round robin: the agent, not the owner
     login(client, app, org["agent"])
     saved = client.post(f"/t/{org['slug']}/profile/", data={
         "name": "Alex Agent", "job_title": "Business analyst", "phone": "+1 555 0109", "email_signature": ""})

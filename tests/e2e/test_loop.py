@@ -30,7 +30,7 @@ def _add_contact(page):
     page.get_by_role("button", name="Add contact").click()
     page.get_by_label("Name").fill("Dana Whitfield")
     page.get_by_label("Email address").fill("dana@lakeside.example")
-    page.get_by_label("Account or company").fill("Lakeside Orthopedics")
+    page.get_by_label("Company", exact=True).fill("Lakeside Orthopedics")
     page.get_by_role("button", name="Add contact").click()
     expect(page.get_by_text("Dana Whitfield").first).to_be_visible()
 
