@@ -3,6 +3,7 @@ from app.accounts.models import Membership, TeamInvitation, Tenant, User
 from app.auth.models import AccountToken
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import AccountFunction, AccountStatusChange, AccountTeamMember, CustomerAccount
+from app.feedback.models import DigestSent, RecoverySurvey, Theme, response_theme
 from app.mail import OutboxMessage
 from app.settings.models import (
     ActionPlanTemplate, AuditEntry, EmailTemplate, Holiday, NotificationList, RootCause, WorkflowSettings,
@@ -15,7 +16,7 @@ from app.workflow.models import ActionPlanItem, ScheduledNotice, Task
 
 __all__ = [
     "AccountFunction", "AccountStatusChange", "AccountTeamMember", "CustomerAccount", "SavedView", "Team", "team_member",
-    "AccountToken", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
+    "AccountToken", "DigestSent", "RecoverySurvey", "Theme", "response_theme", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
     "User", "WorkflowSettings", "contact_role", "ticket_root_cause",

@@ -151,6 +151,9 @@ class SurveyInvitation(TenantScoped, db.Model):
     send_id: Mapped[int | None] = mapped_column(ForeignKey("survey_send.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A recovery re-survey (app.feedback.recovery): the closed ticket whose contact it asks again.
+    followup_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL",
+                                                                      use_alter=True))
 
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Contact] = relationship()
@@ -164,6 +167,8 @@ class Response(TenantScoped, db.Model):
     __table_args__ = (
         Index("ix_response_tenant_created", "tenant_id", "created_at"),
         Index("ix_response_tenant_contact", "tenant_id", "contact_id"),
+        # The feedback inbox, newest first, a keyset page at a time (app.feedback.inbox).
+        Index("ix_response_tenant_created_id", "tenant_id", "created_at", "id"),
         # Search in comments (app.search; PostgreSQL: pg_trgm with btree_gin, created by migration 0016).
         Index("ix_response_comment_trgm", "tenant_id", "comment", postgresql_using="gin",
               postgresql_ops={"comment": "gin_trgm_ops"}),
@@ -183,6 +188,9 @@ class Response(TenantScoped, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The respondent may amend the answer through the same link until this time.
     amendable_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Marked reviewed in the feedback inbox (app.feedback).
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Contact] = relationship()
