@@ -50,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.customers.routes import bp as customers_bp
     from app.accounts.profile import bp as profile_bp
     from app.email_log.routes import bp as email_log_bp
+    from app.feedback.routes import bp as feedback_bp
     from app.surveys.public import public_bp as survey_public_bp
     from app.surveys.routes import bp as surveys_bp
     from app.settings.routes import bp as settings_bp
@@ -57,7 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.workflow.routes import bp as workflow_bp
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
-                      settings_bp, workflow_bp, customers_bp, profile_bp):
+                      settings_bp, workflow_bp, customers_bp, profile_bp, feedback_bp):
         app.register_blueprint(blueprint)
 
     from app import filters

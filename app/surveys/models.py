@@ -197,6 +197,9 @@ class Response(TenantScoped, db.Model):
     invitation: Mapped[SurveyInvitation | None] = relationship(back_populates="response")
 
     answers: Mapped[list["ResponseAnswer"]] = relationship(back_populates="response")
+    # Tagged in the feedback inbox (app.feedback.models.Theme).
+    themes: Mapped[list["Theme"]] = relationship(secondary="response_theme", order_by="Theme.label")  # noqa: F821
+    reviewed_by: Mapped["User | None"] = relationship(foreign_keys=[reviewed_by_id])  # noqa: F821
 
     @property
     def band_label(self) -> str:
