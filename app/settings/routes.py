@@ -25,6 +25,7 @@ SECTIONS = [
     ("settings.email_templates", "Email templates", "The wording of every email sent on your behalf."),
     ("settings.account_functions", "Account-team functions", "What people do on an account's team: manager, director, BPA…"),
     ("settings.action_plans", "Action plans and root causes", "Checklists for action plans and the root-cause codes."),
+    ("settings.feedback", "Feedback and recovery", "Themes for tagging feedback, and the re-survey after a ticket closes."),
     ("settings.audit", "Audit log", "Every settings change: who, when, before and after."),
     ("team.index", "Team", "Members, roles and invitations."),
 ]
@@ -42,6 +43,7 @@ from app.settings import (  # noqa: E402,F401  (each module registers its routes
     audit_log,
     cadence,
     email_templates,
+    feedback,
     notifications,
     organisation,
     roles,

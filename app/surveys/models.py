@@ -13,7 +13,8 @@ from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from app.accounts.models import Tenant
+    from app.accounts.models import Tenant, User
+    from app.feedback.models import Theme
 
 DEFAULT_QUESTION = "How likely is it that you would recommend {organisation} to a friend or colleague?"
 DEFAULT_FOLLOWUPS = {
@@ -198,8 +199,8 @@ class Response(TenantScoped, db.Model):
 
     answers: Mapped[list["ResponseAnswer"]] = relationship(back_populates="response")
     # Tagged in the feedback inbox (app.feedback.models.Theme).
-    themes: Mapped[list["Theme"]] = relationship(secondary="response_theme", order_by="Theme.label")  # noqa: F821
-    reviewed_by: Mapped["User | None"] = relationship(foreign_keys=[reviewed_by_id])  # noqa: F821
+    themes: Mapped[list["Theme"]] = relationship(secondary="response_theme", order_by="Theme.label")
+    reviewed_by: Mapped["User | None"] = relationship(foreign_keys=[reviewed_by_id])
 
     @property
     def band_label(self) -> str:
