@@ -21,6 +21,7 @@ from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.feedback.inbox import InboxFilter, filtered
 from app.surveys.models import Response
+from app.tenancy import current_tenant_id, tenant_context
 from app.tickets.models import OUTCOMES, STATUSES, Ticket, reference
 
 BATCH = 2000
@@ -92,7 +93,15 @@ def ticket_rows(chosen: InboxFilter, zone) -> Iterator[list]:
                OUTCOMES.get(outcome, outcome or ""), _local(closed, zone), assignee, contact, account, score]
 
 
+def _in_tenant(tenant_id: int, lines: Iterator[str]) -> Iterator[str]:
+    """``lines`` read in the tenant's context: the body is written after the view has returned, when the
+    request's tenant context has already been left."""
+    with tenant_context(tenant_id):
+        yield from lines
+
+
 def _download(name: str, lines: Iterator[str]) -> HttpResponse:
+    lines = _in_tenant(current_tenant_id(), lines)
     return HttpResponse(stream_with_context(lines), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "Cache-Control": "no-store"})
