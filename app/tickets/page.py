@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 
 from app.customers.forms import AtRiskForm
 from app.customers.models import CustomerAccount
+from app.feedback import recovery
 from app.settings.services import active_action_plan_templates, get_settings
 from app.submissions import once
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
@@ -123,7 +124,8 @@ def ticket_page_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = Non
     members = services.assignable_members() if can_work else []
     actions = list(ACTION_FORMS) if ticket.status != Status.CLOSED else ["note", "status"]
     context = {"ticket": ticket, "can_work": can_work, "forms": {}, "actions": [], "rule_error": errors or {},
-               "wf": _workflow(ticket, members, forms), "account_panel": _account_panel(ticket, forms), **LABELS}
+               "wf": _workflow(ticket, members, forms), "account_panel": _account_panel(ticket, forms),
+               "followup": recovery.followup_response(ticket.id) if ticket.closed_at else None, **LABELS}
     if can_work:
         context["forms"] = {**_blank_action_forms(ticket), **{k: f for k, f in forms.items() if k in ACTION_FORMS}}
         context["forms"]["reassign"].set_members(members, ticket.assignee_id)

@@ -9,6 +9,7 @@ from app.accounts.models import Membership, Tenant, User
 from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
+from app.feedback import recovery
 from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
@@ -228,6 +229,7 @@ def move_status(ticket: Ticket, actor: User, status: str) -> bool:
         clock = {"reason": f"resolution clock restarted, now due {format_due(ticket.resolution_due_at, tenant)}"}
     if reopening:
         sla_clock.schedule_notices(ticket)
+        recovery.cancel_resurvey(ticket)
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
     return True
 
@@ -290,6 +292,7 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     activity = _record(ticket, "closed", actor, body, **details)
     notifications.notify("ticket_closed", ticket=ticket, activity=activity, actor=actor)
     workflow_tasks.close_ticket_work(ticket)
+    recovery.schedule_resurvey(ticket)
 
 
 def load_ticket_page(ticket_id: int) -> Ticket | None:
