@@ -232,6 +232,7 @@ def sweep() -> dict:
     submission keys older than a day.
     """
     from app import submissions
+    from app.feedback.digest import sweep_digests
     from app.feedback.recovery import sweep_resurveys
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
@@ -250,9 +251,15 @@ def sweep() -> dict:
         db.session.rollback()
         resurveys = 0
     try:
+        digests = sweep_digests()
+    except Exception:  # noqa: BLE001  (nor must a failing digest)
+        log.exception("digest sweep failed; the digests stay owed for the next sweep")
+        db.session.rollback()
+        digests = 0
+    try:
         sends = sweep_sends()
     except Exception:  # noqa: BLE001  (nor must a failing look at survey sends)
         log.exception("survey send sweep failed; lost sends are handed over by the next sweep")
         db.session.rollback()
         sends = 0
-    return {"notices": notices, "resurveys": resurveys, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}
+    return {"notices": notices, "resurveys": resurveys, "digests": digests, "sends": sends, "outbox": sweep_outbox(), "submissions": submissions.prune()}

@@ -15,6 +15,10 @@ SAFE_FIELDS = frozenset({
     "organisation", "ticket.reference", "ticket.band", "ticket.score", "ticket.due", "ticket.due_label",
     "ticket.link", "ticket.outcome", "ticket.previous_assignee", "task.due", "item.due", "item.owner",
     "item.team_owned", "sla.when", "sla.breached_at",
+    # The weekly digest: counts, ticket references and statuses, root-cause labels, never a contact.
+    "digest.period", "digest.week", "digest.nps", "digest.nps_change", "digest.responses", "digest.bands",
+    "digest.new_detractors", "digest.new_detractors_total", "digest.breaching", "digest.breaching_total",
+    "digest.root_causes", "digest.recovery", "digest.link",
 })
 # Namespaces that hold only the organisation's own people (assignee, actor, recipient).
 SAFE_NAMESPACES = ("agent.", "actor.", "recipient.", "reassigned.")

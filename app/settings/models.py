@@ -84,6 +84,7 @@ NOTIFICATION_EVENTS = {
     "sla_breached": "SLA breached",
     "ticket_reassigned": "Ticket reassigned",
     "ticket_closed": "Ticket closed",
+    "weekly_digest": "Weekly digest",
 }
 
 
