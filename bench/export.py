@@ -90,6 +90,7 @@ def seed(app: Flask) -> None:
             db.session.add(user)
             db.session.flush()
             db.session.add(Membership(user_id=user.id, role="manager"))
+            db.session.flush()
         db.session.commit()
         p = {"t": tenant.id, "n": RESPONSES, "c": CONTACTS,
              "survey": db.session.execute(_q("SELECT id FROM survey WHERE tenant_id = :t"), {"t": tenant.id}).scalar_one()}
