@@ -31,7 +31,21 @@ ID_FACTORIES = {
     "root_cause_id": lambda app, t: _setup_row(app, t, "root_cause"),
     "question_id": lambda app, t: _survey_question(app, t),
     "send_id": lambda app, t: _survey_send(app, t),
+    "response_id": lambda app, t: answer(app, t, make_contact(app, t, "Rae Response"), 8, "Fine"),
+    "theme_id": lambda app, t: _theme(app, t),
 }
+
+
+def _theme(app, tenant_id):
+    from app.feedback.models import Theme
+
+    with app.app_context(), tenant_context(tenant_id):
+        theme = Theme(label="Billing")
+        db.session.add(theme)
+        db.session.commit()
+        theme_id = theme.id
+        db.session.remove()
+    return theme_id
 
 
 def _setup_row(app, tenant_id, kind):
