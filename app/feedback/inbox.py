@@ -171,13 +171,17 @@ def set_themes(response: Response, theme_ids) -> None:
     response.themes = sorted(themes, key=lambda theme: theme.label)
 
 
-def open_ticket_by_hand(response: Response) -> Ticket:
-    """Open a ticket for ``response`` whatever its band (a passive with a serious complaint). A response never
-    has more than one ticket: one that already has one is refused."""
-    from app.tickets.services import open_ticket, ticket_for_response
+def open_ticket_by_hand(response: Response, actor: User) -> Ticket:
+    """Open a ticket for ``response`` whatever its band (a passive with a serious complaint), through the same
+    service as the trigger rule, with a note on its timeline saying who opened it. A response never has more
+    than one ticket: one that already has one is refused."""
+    from app.tickets.services import add_note, open_ticket, ticket_for_response
 
     # Two managers opening one at once: the second waits here, then sees the first one's ticket.
     db.session.execute(select(Response.id).where(Response.id == response.id).with_for_update())
     if ticket_for_response(response) is not None:
         raise RuleError("This response already has a ticket.")
-    return open_ticket(response, trigger="manual")
+    ticket = open_ticket(response, trigger="manual")
+    add_note(ticket, actor, f"Opened by hand from the feedback inbox ({response.band_label.lower()}, "
+                            f"score {response.score}).")
+    return ticket

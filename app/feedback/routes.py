@@ -84,7 +84,7 @@ def themes(response_id: int):
 def open_ticket(response_id: int):
     response = get_or_404(Response, response_id)
     try:
-        ticket = inbox.open_ticket_by_hand(response)
+        ticket = inbox.open_ticket_by_hand(response, current_user)
         db.session.flush()
     except (RuleError, IntegrityError):
         db.session.rollback()

@@ -129,6 +129,8 @@ def test_manager_opens_one_ticket_by_hand_for_a_passive(app, org, as_member):
     with app.app_context(), tenant_context(tid):
         tickets = db.session.execute(select(Ticket).where(Ticket.response_id == response_id)).scalars().all()
         assert [t.trigger for t in tickets] == ["manual"]
+        assert [(a.kind, a.body) for a in tickets[0].activities if a.kind == "note"] == [
+            ("note", "Opened by hand from the feedback inbox (passive, score 7).")]
         db.session.remove()
     assert "Open a ticket for this response" not in inbox(client, org).get_data(as_text=True)
 
