@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -74,8 +74,11 @@ def themes(response_id: int):
     except RuleError as error:
         db.session.rollback()
         response = get_or_404(Response, response_id)
+        if not request.htmx:
+            flash(error.message, "error")
+            return redirect(_back(response), 303)
         html, _, headers = render_page(ROW, ROW, **_row_context(response, error=error.message))
-        return (html, 422, headers) if request.htmx else abort(400)
+        return html, 422, headers
     return saved(None, _back(response), lambda: render_page(ROW, ROW, **_row_context(response, "Themes saved.")))
 
 

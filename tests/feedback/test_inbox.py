@@ -107,11 +107,17 @@ def test_tagging_with_themes(app, org, as_member):
     answered = client.post(f"/t/{org['slug']}/feedback/{response_id}/themes",
                            data={"themes": [str(phones), str(billing)]}, headers=HTMX)
     assert answered.status_code == 200 and "Themes: Billing, Phones" in text(answered.get_data(as_text=True))
+    plain = client.post(f"/t/{org['slug']}/feedback/{response_id}/themes", data={"themes": ["x"]})
+    assert plain.status_code == 303
+    assert "Choose themes from the list." in client.get(plain.headers["Location"]).get_data(as_text=True)
     assert stored(app, tid, response_id).theme_labels == ["Billing", "Phones"]
     assert shown_names(inbox(client, org, theme=phones)) == ["Pat Passive"]
     refused = client.post(f"/t/{org['slug']}/feedback/{response_id}/themes", data={"themes": ["999999"]},
                           headers=HTMX)
     assert refused.status_code == 422 and "Choose themes from the list." in refused.get_data(as_text=True)
+    plain = client.post(f"/t/{org['slug']}/feedback/{response_id}/themes", data={"themes": ["x"]})
+    assert plain.status_code == 303
+    assert "Choose themes from the list." in client.get(plain.headers["Location"]).get_data(as_text=True)
     assert stored(app, tid, response_id).theme_labels == ["Billing", "Phones"]
 
 
