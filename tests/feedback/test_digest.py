@@ -89,3 +89,23 @@ def test_only_lists_that_chose_the_digest_get_it(app, org, clock):
     clock.move_to(MONDAY_EARLY + timedelta(hours=2))
     run(app)
     assert digests(app, tid) == []
+
+
+def test_a_sweep_that_dies_mid_digest_leaves_it_owed_and_the_next_sends_it_once(app, org, clock, monkeypatch):
+    import pytest
+
+    from app.feedback import digest
+
+    clock.move_to(MONDAY_EARLY + timedelta(hours=2))
+    real = digest.digest_values
+
+    def dying(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(digest, "digest_values", dying)
+    with pytest.raises(RuntimeError):
+        run(app)
+    assert digests(app, org["tenant_id"]) == []
+    monkeypatch.setattr(digest, "digest_values", real)
+    assert run(app) == 1 and run(app) == 0
+    assert len(digests(app, org["tenant_id"])) == 2  # the Managers list: the admin and the manager
