@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.imports.routes import bp as imports_bp
     from app.integrations.routes import bp as integrations_bp
     from app.integrations.routes import hooks_bp as integration_hooks_bp
+    from app.feedback.routes import bp as feedback_bp
     from app.surveys.public import public_bp as survey_public_bp
     from app.surveys.routes import bp as surveys_bp
     from app.reports.routes import bp as reports_bp
@@ -67,7 +68,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     for blueprint in (auth_bp, accounts_bp, team_bp, contacts_bp, surveys_bp, survey_public_bp, tickets_bp, email_log_bp,
                       settings_bp, workflow_bp, customers_bp, profile_bp, teams_bp, ticket_list_bp, imports_bp, api_bp,
-                      api_docs_bp, api_tokens_bp, integrations_bp, integration_hooks_bp, reports_bp):
+                      api_docs_bp, api_tokens_bp, integrations_bp, integration_hooks_bp, reports_bp,
+                      feedback_bp):
         app.register_blueprint(blueprint)
 
     from app import filters

@@ -228,7 +228,8 @@ def sweep() -> dict:
     """Enqueue everything the database says is due. Safe to run concurrently and repeatedly.
 
     Notices first (SLA at risk and breached, reminders, overdue items), so the mail they owe is queued in this
-    same pass; then survey sends and contact imports whose job was lost; then webhook deliveries still owed;
+    same pass; then re-surveys after closed tickets and weekly digests that are due; then survey sends and
+    contact imports whose job was lost; then webhook deliveries still owed;
     then integration deliveries still owed work, HubSpot polls that are due and delivery log rows past 30 days;
     then the daily backlog notice to organisations over their threshold (counted every few minutes); then
     outbox messages still owed; then form submission keys older than a day; then the report rollups of days
@@ -236,6 +237,8 @@ def sweep() -> dict:
     left for the next sweep: it never stops the steps after it, owed mail above all.
     """
     from app import submissions
+    from app.feedback.digest import sweep_digests
+    from app.feedback.recovery import sweep_resurveys
     from app.imports.running import sweep_imports
     from app.mail import sweep_outbox
     from app.notifications import sweep_due
@@ -248,6 +251,8 @@ def sweep() -> dict:
 
     steps = {
         "notices": sweep_due,
+        "resurveys": sweep_resurveys,
+        "digests": sweep_digests,
         "sends": sweep_sends,
         "imports": sweep_imports,
         "webhooks": sweep_webhooks,

@@ -6,6 +6,7 @@ from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import AccountFunction, AccountStatusChange, AccountTeamMember, CustomerAccount
 from app.imports.models import ContactImport, ImportRejection
 from app.integrations.models import Integration, IntegrationDelivery
+from app.feedback.models import DigestSent, RecoverySurvey, Theme, response_theme
 from app.mail import OutboxMessage
 from app.reports.models import CauseDaily, InvitationDaily, ResponseDaily, RollupState
 from app.settings.models import (
@@ -22,6 +23,7 @@ __all__ = [
     "AccountFunction", "AccountStatusChange", "AccountTeamMember", "CustomerAccount", "SavedView", "Team", "team_member",
     "AccountToken", "ContactImport", "ImportRejection", "ActionPlanItem", "ActionPlanTemplate", "Activity", "AuditEntry", "Contact", "EmailTemplate", "Holiday",
     "Integration", "IntegrationDelivery",
+    "DigestSent", "RecoverySurvey", "Theme", "response_theme",
     "FormSubmission", "Membership", "NotificationList", "OutboxMessage", "RecipientRole", "Response", "ResponseAnswer", "RootCause",
     "ScheduledNotice", "Survey", "SurveyInvitation", "SurveyQuestion", "Task", "TeamInvitation", "Tenant", "Ticket",
     "User", "WorkflowSettings", "contact_role", "ticket_root_cause", "CauseDaily", "InvitationDaily", "ResponseDaily", "RollupState",

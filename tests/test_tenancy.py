@@ -43,6 +43,7 @@ ID_FACTORIES = {
     "response_id": lambda app, t: answer(app, t, make_contact(app, t, "Rae Response"), 9),
     "integration_id": lambda app, t: _integration_delivery(app, t)[0],
     "delivery_id": lambda app, t: _integration_delivery(app, t)[1],
+    "theme_id": lambda app, t: _theme(app, t),
 }
 
 
@@ -103,6 +104,18 @@ def _integration_delivery(app, tenant_id):
         db.session.add(delivery)
         db.session.commit()
         return integration.id, delivery.id
+
+
+def _theme(app, tenant_id):
+    from app.feedback.models import Theme
+
+    with app.app_context(), tenant_context(tenant_id):
+        theme = Theme(label="Billing")
+        db.session.add(theme)
+        db.session.commit()
+        theme_id = theme.id
+        db.session.remove()
+    return theme_id
 
 
 def _setup_row(app, tenant_id, kind):

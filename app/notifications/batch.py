@@ -43,7 +43,8 @@ class Occurrence:
     """One happening of an event that owes mail: ``key`` names it (with an address, the dedupe key).
 
     ``actor`` and ``previous_assignee`` are names, as the timeline entry that records the change has them;
-    ``due_at`` and ``notice_id`` come from a scheduled notice.
+    ``due_at`` and ``notice_id`` come from a scheduled notice. ``values`` are merge values the occurrence
+    brings with it (the weekly digest's figures, computed in the organisation before the batch runs).
     """
 
     event: str
@@ -56,6 +57,7 @@ class Occurrence:
     actor: str | None = None
     previous_assignee: str | None = None
     notice_id: int | None = None
+    values: dict[str, str] | None = None
 
 
 @dataclass

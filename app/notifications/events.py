@@ -513,6 +513,32 @@ def per_member(open_tickets: int, members: int) -> str:
     return f"{ratio:.1f}".removesuffix(".0")
 
 
+class WeeklyDigest(Event):
+    """Monday's digest of last week's feedback, to the lists that chose it. Its figures come with the
+    occurrence (:mod:`app.feedback.digest` computes them from :mod:`app.reports.metrics`); for a PHI-safe
+    organisation only the counts and ticket references pass (:mod:`app.notifications.phi_safe`)."""
+
+    name, label = "weekly_digest", "Weekly digest"
+    uses_lists = True
+
+    def key(self, **_) -> str:
+        return "digest"
+
+    def owed(self, ctx: Context) -> bool:
+        return True
+
+    def recipients(self, ctx: Context) -> list[Recipient]:
+        return ctx.organisation.recipients(self.name)
+
+    def values(self, ctx: Context) -> dict[str, str]:
+        return {"organisation": ctx.organisation.name, **(ctx.occurrence.values or {})}
+
+    def render(self, ctx: Context, values: dict[str, str]) -> Rendered:
+        subject = f"Weekly feedback digest for {values['organisation']}: {values.get('digest.period', '')}"
+        text, html = render_file("weekly_digest", values, subject=subject, phi_safe=ctx.organisation.phi_safe)
+        return Rendered(subject, text, html)
+
+
 def _day(value: date) -> str:
     return value.strftime("%a %d %b %Y")
 
@@ -530,5 +556,6 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
     ItemOverdue(),
     EveryoneAtCapacity(),
     WorkloadBacklog(),
+    WeeklyDigest(),
 )}
 SLA_KINDS = tuple(name for name, event in EVENTS.items() if isinstance(event, SlaNotice))

@@ -27,6 +27,10 @@ SAFE_FIELDS = frozenset({
     "item.team_owned", "sla.when", "sla.breached_at", "workload.link",
     # The organisation's open tickets, working members and threshold: counts only.
     "backlog.open", "backlog.members", "backlog.per_member", "backlog.threshold",
+    # The weekly digest: counts, ticket references and statuses, root-cause labels, never a contact.
+    "digest.period", "digest.week", "digest.nps", "digest.nps_change", "digest.responses", "digest.bands",
+    "digest.new_detractors", "digest.new_detractors_total", "digest.breaching", "digest.breaching_total",
+    "digest.root_causes", "digest.recovery", "digest.link",
 })
 # Namespaces that hold only the organisation's own people (assignee, actor, recipient).
 SAFE_NAMESPACES = ("agent.", "actor.", "recipient.", "reassigned.")

@@ -63,10 +63,14 @@ def _step_label(day: date, grain: str) -> str:
     return day.strftime("%b %Y") if grain == "month" else day.strftime("%d %b")
 
 
-def feedback_url(by: str, key) -> str | None:
-    """Where a breakdown row leads: the responses behind it."""
+def feedback_url(by: str, key, period) -> str | None:
+    """Where a breakdown row leads: the responses behind it in the feedback inbox, for the same days (by
+    account or by source; roles and owners have no inbox filter, so their rows lead nowhere)."""
+    days = {"period": "custom", "from": period.first.isoformat(), "to": period.last.isoformat()}
     if by == "account" and key is not None:
-        return url_for("customers.show", account_id=key)
+        return url_for("feedback.index", account=key, **days)
+    if by == "source" and key:
+        return url_for("feedback.index", source=key, **days)
     return None
 
 
@@ -87,7 +91,7 @@ def overview():
         "reports/overview.html", "reports/_overview.html", **context,
         nps=metrics.nps_overview(period), rate=metrics.response_rate(period), series=series, labels=labels,
         grain=grain, chart=chart, by=by, breakdowns=metrics.BREAKDOWNS, sort=sort, descending=descending,
-        rows=[(row, feedback_url(by, row.key)) for row in rows], limit=metrics.BREAKDOWN_LIMIT,
+        rows=[(row, feedback_url(by, row.key, period)) for row in rows], limit=metrics.BREAKDOWN_LIMIT,
         bands=metrics.BANDS,
     )
 

@@ -62,6 +62,9 @@ class WorkflowSettings(TenantScoped, db.Model):
     # Survey sender: the display name and Reply-To of invitations (the envelope From stays MAIL_SENDER_ADDRESS)
     sender_name: Mapped[str | None] = mapped_column(String(120))
     reply_to_address: Mapped[str | None] = mapped_column(String(254))
+    # Recovery re-survey (app.feedback.recovery): ask a closed ticket's contact again after this many days
+    resurvey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    resurvey_delay_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     breach_reassign_to: Mapped[User | None] = relationship()
@@ -82,6 +85,7 @@ NOTIFICATION_EVENTS = {
     "sla_breached": "SLA breached",
     "ticket_reassigned": "Ticket reassigned",
     "ticket_closed": "Ticket closed",
+    "weekly_digest": "Weekly digest",
 }
 
 

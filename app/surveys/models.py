@@ -13,7 +13,8 @@ from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from app.accounts.models import Tenant
+    from app.accounts.models import Tenant, User
+    from app.feedback.models import Theme
 
 DEFAULT_QUESTION = "How likely is it that you would recommend {organisation} to a friend or colleague?"
 DEFAULT_FOLLOWUPS = {
@@ -153,6 +154,9 @@ class SurveyInvitation(TenantScoped, db.Model):
     send_id: Mapped[int | None] = mapped_column(ForeignKey("survey_send.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A recovery re-survey (app.feedback.recovery): the closed ticket whose contact it asks again.
+    followup_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL",
+                                                                      use_alter=True))
 
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Contact] = relationship()
@@ -170,6 +174,8 @@ class Response(TenantScoped, db.Model):
         Index("ix_response_tenant_score", "tenant_id", "score", "id"),
         # The report rollup (app.reports.rollup) looks across tenants for responses changed since its watermark.
         Index("ix_response_updated", "updated_at"),
+        # The feedback inbox, newest first, a keyset page at a time (app.feedback.inbox).
+        Index("ix_response_tenant_created_id", "tenant_id", "created_at", "id"),
         # Search in comments (app.search; PostgreSQL: pg_trgm with btree_gin, created by migration 0016).
         Index("ix_response_comment_trgm", "tenant_id", "comment", postgresql_using="gin",
               postgresql_ops={"comment": "gin_trgm_ops"}),
@@ -192,12 +198,18 @@ class Response(TenantScoped, db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The respondent may amend the answer through the same link until this time.
     amendable_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Marked reviewed in the feedback inbox (app.feedback).
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
     survey: Mapped[Survey] = relationship()
     contact: Mapped[Contact] = relationship()
     invitation: Mapped[SurveyInvitation | None] = relationship(back_populates="response")
 
     answers: Mapped[list["ResponseAnswer"]] = relationship(back_populates="response")
+    # Tagged in the feedback inbox (app.feedback.models.Theme).
+    themes: Mapped[list["Theme"]] = relationship(secondary="response_theme", order_by="Theme.label")
+    reviewed_by: Mapped["User | None"] = relationship(foreign_keys=[reviewed_by_id])
 
     @property
     def band_label(self) -> str:

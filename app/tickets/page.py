@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 
 from app.customers.forms import AtRiskForm
 from app.customers.models import CustomerAccount
+from app.feedback import recovery
 from app.settings.services import active_action_plan_templates, get_settings
 from app.submissions import once
 from app.tenancy import WORKING_ROLES, current_membership, current_tenant, current_tenant_id
@@ -168,6 +169,7 @@ def ticket_page_context(ticket: Ticket, forms: dict[str, FlaskForm] | None = Non
     closed = ticket.status == Status.CLOSED
     context = {"ticket": ticket, "can_work": can_work, "forms": {}, "rule_error": errors or {},
                "wf": _workflow(ticket, members, forms), "account_panel": _account_panel(ticket, forms),
+               "followup": recovery.followup_response(ticket.id) if ticket.closed_at else None,
                "tab": tab, "panel": panel, "template": template,
                "tabs": {key: label for key, label in TABS.items() if not closed or PANELS[key] in CLOSED_PANELS},
                "show_close": not closed or "close" in forms, "email_preview": None, **LABELS, **extra}

@@ -12,6 +12,7 @@ from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.notifications import personal
+from app.feedback import recovery
 from app.rules import RuleError
 from app.settings.models import RootCause
 from app.settings.services import get_settings, sla_calendar, sla_due_times
@@ -229,6 +230,7 @@ def move_status(ticket: Ticket, actor: User, status: str) -> bool:
         clock = {"reason": f"resolution clock restarted, now due {format_due(ticket.resolution_due_at, tenant)}"}
     if reopening:
         sla_clock.schedule_notices(ticket)
+        recovery.cancel_resurvey(ticket)
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
     notifications.announce("ticket.status_changed", ticket=ticket, previous_status=previous)
     return True
@@ -397,6 +399,7 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     workflow_tasks.close_ticket_work(ticket)
     if followup is not None:
         _send(ticket, actor, followup, [], closing=True)
+    recovery.schedule_resurvey(ticket)
 
 
 def load_ticket_page(ticket_id: int) -> Ticket | None:

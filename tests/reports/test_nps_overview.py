@@ -104,7 +104,9 @@ def test_breakdowns_by_account_and_source_sort_and_link(app, known_responses, as
         ["Alpha Clinic", "100", "2", "2", "0", "0"],
         ["No account", "-100", "1", "0", "0", "1"],
     ]
-    assert re.search(r'<a href="/t/[^/]+/accounts/\d+">Alpha Clinic</a>', html)
+    # Each row leads to its responses in the feedback inbox, for the same days.
+    assert re.search(r'<a href="/t/[^/]+/feedback/\?account=\d+&amp;period=custom&amp;from=[-\d]+&amp;to=[-\d]+">'
+                     r'Alpha Clinic</a>', html)
     html = client.get(base + "&by=account&sort=nps&dir=desc").get_data(as_text=True)
     assert [row[0] for row in table_rows(html, "breakdown-table")] == ["Alpha Clinic", "Beta Practice", "No account"]
     html = client.get(base + "&by=account&sort=name&dir=asc").get_data(as_text=True)

@@ -61,7 +61,8 @@ def _kinds_to(smtp_sink, address: str) -> list[str]:
 
 def test_a_new_organisation_starts_with_a_managers_list_for_every_event(app, client, org):
     assert _lists(app, org["tenant_id"]) == {"Managers": {
-        "events": ["ticket_opened", "sla_at_risk", "sla_breached", "ticket_reassigned", "ticket_closed"],
+        "events": ["ticket_opened", "sla_at_risk", "sla_breached", "ticket_reassigned", "ticket_closed",
+                   "weekly_digest"],
         "roles": ["manager", "admin"], "member_ids": [], "addresses": []}}
     login(client, app, org["admin"])
     page = client.get(_url(org)).get_data(as_text=True)
@@ -150,7 +151,8 @@ def test_admin_edits_a_list_and_the_audit_shows_each_change_before_and_after(app
     assert summary == "Changed the notification list “Leads”"
     assert changes == {
         "name": ["Managers", "Leads"],
-        "events": [["Ticket opened", "SLA at risk", "SLA breached", "Ticket reassigned", "Ticket closed"],
+        "events": [["Ticket opened", "SLA at risk", "SLA breached", "Ticket reassigned", "Ticket closed",
+                    "Weekly digest"],
                    ["Ticket opened", "Ticket closed"]],
         "roles": [["Admin", "Manager"], ["Manager"]],
         "members": [[], ["Alex Agent"]],
@@ -162,7 +164,7 @@ def test_editing_a_list_with_no_changes_writes_no_audit_entry(app, client, org):
     login(client, app, org["admin"])
     response = client.post(_url(org, f"/lists/{list_id}"), data={
         "name": "Managers", "events": ["ticket_opened", "sla_at_risk", "sla_breached", "ticket_reassigned",
-                                       "ticket_closed"], "roles": ["manager", "admin"]})
+                                       "ticket_closed", "weekly_digest"], "roles": ["manager", "admin"]})
     assert response.status_code == 303
     assert _audit(app, org["tenant_id"]) == []
 
@@ -174,7 +176,8 @@ def test_admin_deletes_a_list_and_the_page_warns_that_nobody_hears_about_those_e
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert "Deleted the list “Managers”." in fragment
-    assert ("No list hears about: Ticket opened, SLA at risk, SLA breached, Ticket reassigned, Ticket closed."
+    assert ("No list hears about: Ticket opened, SLA at risk, SLA breached, Ticket reassigned, Ticket closed, "
+            "Weekly digest."
             in fragment)
     assert _lists(app, org["tenant_id"]) == {}
     assert _audit(app, org["tenant_id"])[-1][1] == "Deleted the notification list “Managers”"
