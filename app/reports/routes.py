@@ -103,6 +103,9 @@ def follow_up():
     return render_page(
         "reports/follow_up.html", "reports/_follow_up.html", **context,
         figures=metrics.follow_up(period), members=metrics.member_load(period), outcomes=OUTCOMES,
+        recovery=metrics.recovery(period.start, period.end),
+        recovery_by_cause=metrics.recovery_by_root_cause(period.start, period.end),
+        recovery_by_member=metrics.recovery_by_member(period.start, period.end),
     )
 
 

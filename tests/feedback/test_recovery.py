@@ -16,6 +16,7 @@ from app.surveys.models import SurveyInvitation
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
 from app.timeutil import utcnow
+from tests.support.html import table_rows
 from tests.support.data import login
 from tests.support.mail import link_path, outbox
 from tests.support.tickets import close, open_ticket
@@ -106,7 +107,7 @@ def test_no_resurvey_when_switched_off_and_reopening_cancels_it(app, org, clock)
     assert sweep(app) == 1 and [i.followup_ticket_id for i in resurveys(app, tid)] == [second]
 
 
-def test_recovery_rate_and_average_change_by_hand(app, org, other_org, clock):
+def test_recovery_rate_and_average_change_by_hand(app, org, other_org, clock, client):
     tid = org["tenant_id"]
     enable(app, tid, days=30)
     enable(app, other_org["tenant_id"], days=30)
@@ -133,3 +134,7 @@ def test_recovery_rate_and_average_change_by_hand(app, org, other_org, clock):
         assert sum(r.resurveyed for r in by_member.values()) == 4
         assert metrics.recovery(utcnow() + timedelta(days=1)).resurveyed == 0
         db.session.remove()
+    # The follow-up report shows the same figures.
+    login(client, app, org["manager"])
+    page = client.get(f"/t/{org['slug']}/reports/follow-up?period=30").get_data(as_text=True)
+    assert table_rows(page, "recovery-table")[0] == ["Everyone", "4", "1", "2", "75%", "+5.0"]

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 from app.extensions import db
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
-from tests.reports.test_nps_overview import figure, table_rows
+from tests.reports.test_nps_overview import figure
+from tests.support.html import table_rows
 from tests.support.tickets import close, open_ticket, ticket_url
 
 NY = ZoneInfo("America/New_York")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.reports.support import respond, roll_up, unanswered_invitation
+from tests.support.html import table_rows
 from tests.support.data import add_member, login, make_contact
 
 NY = ZoneInfo("America/New_York")
@@ -58,15 +59,6 @@ def figure(html: str, name: str) -> str:
     match = re.search(rf'data-figure="{name}">(.*?)</dd>', html, re.S)
     assert match, name
     return re.sub(r"\s+", " ", match.group(1)).strip()
-
-
-def table_rows(html: str, table_id: str) -> list[list[str]]:
-    body = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
-    rows = []
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
-        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
-        rows.append([re.sub(r"<[^>]+>", "", c).strip() for c in cells])
-    return rows
 
 
 def test_nps_counts_and_percentages_match_the_hand_computed_figures(app, known_responses, as_member):

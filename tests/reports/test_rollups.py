@@ -14,7 +14,8 @@ from app.surveys.models import Response, SurveyInvitation
 from app.tenancy import tenant_context
 from app.timeutil import utcnow
 from tests.reports.support import roll_up
-from tests.reports.test_nps_overview import figure, table_rows
+from tests.reports.test_nps_overview import figure
+from tests.support.html import table_rows
 from tests.support.data import make_contact, make_invitation
 
 

@@ -14,7 +14,7 @@ from app.tenancy import tenant_context
 from app.tickets import services as ticket_services
 from app.tickets.models import Ticket
 from tests.reports.support import roll_up
-from tests.reports.test_nps_overview import table_rows
+from tests.support.html import table_rows
 from tests.support.tickets import open_ticket
 
 NY = ZoneInfo("America/New_York")

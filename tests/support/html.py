@@ -126,3 +126,13 @@ def shown_status(html: str) -> str | None:
     """The status a ticket page or card shows next to the ticket's name."""
     pills = [n for n in _Tree(html).nodes if "status-pill" in (n.attrs.get("class") or "").split()]
     return _squash(pills[0].text()) if pills else None
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """The text of each cell of each body row of the table with id ``table_id``."""
+    body = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    rows = []
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        rows.append([re.sub(r"<[^>]+>", "", c).strip() for c in cells])
+    return rows
