@@ -64,3 +64,13 @@ def page(browser, live_server):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture()
+def phone(browser, live_server):
+    """A tab the size of a phone (375 px wide), in a browser context of its own."""
+    from tests.e2e.screens import PHONE, new_tab
+
+    tab = new_tab(browser, live_server, PHONE)
+    yield tab
+    tab.context.close()

@@ -7,6 +7,17 @@ PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 
 
+def page_width(page: Page) -> int:
+    """How wide the page is laid out, in CSS pixels (wider than the viewport means sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def assert_fits(page: Page) -> None:
+    """The page is no wider than its viewport."""
+    width = page_width(page)
+    assert width <= page.viewport_size["width"], f"{page.url} is {width} px wide"
+
+
 class WidthCheck:
     """Records every page state wider than the viewport, to report them all at the end of a flow."""
 
@@ -18,7 +29,7 @@ class WidthCheck:
 
     def __call__(self) -> None:
         self.page.wait_for_load_state()
-        width = self.page.evaluate("document.documentElement.scrollWidth")
+        width = page_width(self.page)
         self.checked += 1
         if width > self.width:
             self.too_wide.append(f"{self.page.url} is {width} px wide")

@@ -5,25 +5,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.screens import PHONE, page_width
 from tests.support.data import PASSWORD, add_member, answer, make_contact, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 375, "height": 740}
 LONG_NAME = "Lakeside" + "Orthopedics" * 12
-
-
-@pytest.fixture()
-def phone(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport=PHONE)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def _width(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 def test_an_agent_adds_a_company_and_marks_it_at_risk_from_the_ticket_on_a_phone(phone, app):
@@ -51,7 +38,7 @@ def test_an_agent_adds_a_company_and_marks_it_at_risk_from_the_ticket_on_a_phone
     phone.get_by_role("button", name="Add to team").click()
     expect(phone.get_by_text("Mia Manager — Manager")).to_be_visible()
     account_url = phone.url
-    assert _width(phone) <= PHONE["width"], f"the company page is {_width(phone)} px wide"
+    assert page_width(phone) <= PHONE["width"], f"the company page is {page_width(phone)} px wide"
 
     contact_id = make_contact(app, tenant_id, "Dana Whitfield", account=LONG_NAME)
     answer(app, tenant_id, contact_id, 3, "Our denials sat untouched for a month.")
@@ -69,10 +56,10 @@ def test_an_agent_adds_a_company_and_marks_it_at_risk_from_the_ticket_on_a_phone
     expect(phone.locator("#account-panel .status-pill")).to_have_text("At risk")
     expect(phone.get_by_text("marked " + LONG_NAME + " at risk", exact=False)).to_be_visible()
     assert phone.url == url_before
-    assert _width(phone) <= PHONE["width"], f"the ticket page is {_width(phone)} px wide"
+    assert page_width(phone) <= PHONE["width"], f"the ticket page is {page_width(phone)} px wide"
 
     for path in (account_url, f"/t/{slug}/accounts/", f"/t/{slug}/contacts/", f"/t/{slug}/profile/"):
         assert phone.goto(path).ok, path
-        assert _width(phone) <= PHONE["width"], f"{path} is {_width(phone)} px wide"
+        assert page_width(phone) <= PHONE["width"], f"{path} is {page_width(phone)} px wide"
     phone.goto(account_url)
     expect(phone.get_by_text("Threatening to leave over denials").first).to_be_visible()

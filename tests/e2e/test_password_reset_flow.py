@@ -22,13 +22,6 @@ def _log_in(page: Page, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-@pytest.fixture()
-def phone(browser, live_server):
-    tab = new_tab(browser, live_server, PHONE)
-    yield tab
-    tab.context.close()
-
-
 def test_forgotten_password_is_reset_from_the_emailed_link(phone, browser, live_server, app, smtp_sink, worker_process):
     make_org(app, "Acme Billing", email=EMAIL)
     elsewhere = new_tab(browser, live_server, PHONE)

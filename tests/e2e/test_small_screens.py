@@ -9,11 +9,11 @@ from app.extensions import db
 from app.tenancy import tenant_context
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
+from tests.e2e.screens import PHONE, page_width
 from tests.support.data import PASSWORD, answer, make_contact, make_invitation, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 375, "height": 740}
 CLAIM_NUMBER = "CLM" + "0123456789" * 30
 LONG_URL = "https://portal.example/claims/" + "a1b2c3d4e5" * 12
 
@@ -29,19 +29,6 @@ def _note_on_ticket(app, tenant_id: int, author_id: int, body: str) -> int:
         ticket_id = ticket.id
         db.session.remove()
     return ticket_id
-
-
-def _page_width(page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
-
-
-@pytest.fixture()
-def phone(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport=PHONE)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 def test_no_page_is_wider_than_a_phone_and_log_out_is_in_the_menu(phone, app):
@@ -62,7 +49,7 @@ def test_no_page_is_wider_than_a_phone_and_log_out_is_in_the_menu(phone, app):
                  f"/t/{slug}/contacts/{contact_id}", f"/t/{slug}/settings/", f"/t/{slug}/team/"):
         response = phone.goto(path)
         assert response.ok, path
-        assert _page_width(phone) <= PHONE["width"], f"{path} is {_page_width(phone)} px wide"
+        assert page_width(phone) <= PHONE["width"], f"{path} is {page_width(phone)} px wide"
 
     phone.goto(f"/t/{slug}/tickets/{ticket_id}")
     expect(phone.get_by_text(CLAIM_NUMBER, exact=False).first).to_be_visible()
@@ -84,7 +71,7 @@ def test_the_survey_page_fits_a_phone(phone, app):
 
     phone.goto(f"/s/{token}?score=3")
     expect(phone.get_by_text("Your score of 3 is saved.")).to_be_visible()
-    assert _page_width(phone) <= PHONE["width"]
+    assert page_width(phone) <= PHONE["width"]
 
 
 def _logged_message(app, tenant_id: int, text_body: str) -> int:
@@ -120,5 +107,5 @@ def test_the_email_log_shows_the_whole_text_version(browser, live_server, app, v
     expect(body).to_contain_text("The Acme team")
     hidden_sideways = body.evaluate("el => el.scrollWidth - el.clientWidth")
     assert hidden_sideways <= 0, "part of the text is hidden behind a horizontal scroll"
-    assert _page_width(page) <= viewport["width"]
+    assert page_width(page) <= viewport["width"]
     context.close()

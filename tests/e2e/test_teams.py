@@ -7,25 +7,11 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.screens import assert_fits
 from tests.support.data import PASSWORD, add_member, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 375, "height": 740}
-
-
-@pytest.fixture()
-def phone(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport=PHONE)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def _fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
 
 
 def test_an_admin_builds_a_team_sets_capacity_and_routing_on_a_phone(phone, app):
@@ -41,7 +27,7 @@ def test_an_admin_builds_a_team_sets_capacity_and_routing_on_a_phone(phone, app)
     expect(phone.get_by_role("heading", name=re.compile("Tickets|Board", re.I)).first).to_be_visible()
 
     phone.goto(f"/t/{slug}/teams/")
-    _fits(phone)
+    assert_fits(phone)
     phone.get_by_label("Team name").fill("Customer Success")
     phone.get_by_role("button", name="Create team").click()
     expect(phone.get_by_role("heading", name="Customer Success")).to_be_visible()
@@ -52,7 +38,7 @@ def test_an_admin_builds_a_team_sets_capacity_and_routing_on_a_phone(phone, app)
     phone.get_by_role("button", name="Set manager").click()
     expect(phone.get_by_text("Mia Manager manages Customer Success.")).to_be_visible()
     expect(phone.get_by_role("button", name="Remove Alex Agent from Customer Success")).to_be_visible()
-    _fits(phone)
+    assert_fits(phone)
 
     phone.get_by_role("link", name=re.compile("Everyone's workload")).click()
     expect(phone.get_by_role("heading", name="Workload")).to_be_visible()
@@ -64,17 +50,17 @@ def test_an_admin_builds_a_team_sets_capacity_and_routing_on_a_phone(phone, app)
     phone.get_by_label("Away until (the day you are back)").fill(back.isoformat())
     phone.get_by_role("button", name="Mark me away").click()
     expect(phone.get_by_text(f"You are away until {back:%a %d %b %Y}: new tickets pass you by.")).to_be_visible()
-    _fits(phone)
+    assert_fits(phone)
     phone.get_by_role("button", name="I'm back").click()
     expect(phone.get_by_text("You are available for new tickets.")).to_be_visible()
     phone.screenshot(path="/tmp/routing-workload.png", full_page=True)
 
     phone.goto(f"/t/{slug}/settings/routing")
-    _fits(phone)
+    assert_fits(phone)
     phone.get_by_label("Routing team").select_option(label="Customer Success")
     phone.get_by_label("Backlog threshold (open tickets per working member)").fill("80")
     phone.get_by_role("button", name="Save routing").click()
     expect(phone.get_by_text("Routing saved.")).to_be_visible()
     phone.goto(f"/t/{slug}/teams/")
     expect(phone.get_by_text("New tickets go round robin in this team")).to_be_visible()
-    _fits(phone)
+    assert_fits(phone)
