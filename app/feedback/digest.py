@@ -57,8 +57,10 @@ def sweep_digests(now: datetime | None = None) -> int:
     from app.mail import enqueue_deliveries
 
     now = now or utcnow()
-    tenants = db.session.execute(unscoped(select(Tenant.id, Tenant.timezone))).all()
-    due = {tenant_id: week for tenant_id, timezone in tenants if (week := due_week(timezone, now))}
+    tenants = db.session.execute(unscoped(select(Tenant.id, Tenant.timezone, Tenant.created_at))).all()
+    # An organisation that did not exist when the week it reports on ended has no digest for it.
+    due = {tenant_id: week for tenant_id, timezone, created_at in tenants
+           if (week := due_week(timezone, now)) and created_at < _week_start(now.astimezone(ZoneInfo(timezone)))}
     if not due:
         return 0
     done = set(db.session.execute(unscoped(

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+from sqlalchemy import select
+
+from app.accounts.models import Tenant
 from app.extensions import db
 from app.feedback.digest import sweep_digests
 from app.jobs import sweep
 from app.settings.services import get_settings
-from app.tenancy import tenant_context
+from app.tenancy import all_tenants, tenant_context
 from tests.feedback.helpers import response
 from tests.support.mail import outbox
 from tests.support.tickets import close, open_ticket
 
 # Monday 1 December 2025, 06:30 in New York (11:30 UTC): before the digest hour there.
 MONDAY_EARLY = datetime(2025, 12, 1, 11, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def founded_long_ago(app, org):
+    """The organisation existed before the weeks these tests report on (a week's digest goes only to an
+    organisation that existed when the week ended)."""
+    _found_long_ago(app)
+
+
+def _found_long_ago(app) -> None:
+    with app.app_context(), all_tenants():
+        for tenant in db.session.execute(select(Tenant)).scalars():
+            tenant.created_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        db.session.commit()
+        db.session.remove()
 
 
 def digests(app, tenant_id: int):
@@ -29,6 +48,7 @@ def run(app, now=None) -> int:
 
 
 def test_sent_on_monday_morning_once_per_week_with_last_weeks_figures(app, org, other_org, clock):
+    _found_long_ago(app)  # Bayside too
     tid = org["tenant_id"]
     clock.move_to(MONDAY_EARLY - timedelta(days=3))  # Friday of the week reported
     ticket_id = open_ticket(app, org, "Dana Detractor", 2, "Invoices were wrong")
@@ -109,3 +129,13 @@ def test_a_sweep_that_dies_mid_digest_leaves_it_owed_and_the_next_sends_it_once(
     monkeypatch.setattr(digest, "digest_values", real)
     assert run(app) == 1 and run(app) == 0
     assert len(digests(app, org["tenant_id"])) == 2  # the Managers list: the admin and the manager
+
+
+def test_an_organisation_founded_this_week_gets_no_digest_for_last_week(app, org, clock):
+    clock.move_to(MONDAY_EARLY + timedelta(hours=1))
+    with app.app_context(), all_tenants():
+        db.session.get(Tenant, org["tenant_id"]).created_at = MONDAY_EARLY
+        db.session.commit()
+        db.session.remove()
+    run(app)
+    assert digests(app, org["tenant_id"]) == []

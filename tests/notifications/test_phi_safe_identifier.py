@@ -20,8 +20,8 @@ COMMENT = "My left knee brace pinched terribly"
 PERSONAL = ("Zanzibar", "Quillfeather", "zanzibar", PATIENT["phone"], "knee", "zq.7731")
 ALERTS = [name for name, event in EVENTS.items() if not event.to_contact]
 # Alerts about the team's work rather than the patient: a reminder names the task, the capacity and backlog
-# notices name the ticket and the workload. They carry no identifier.
-NOT_ABOUT_THE_PATIENT = {"task_reminder", "everyone_at_capacity", "workload_backlog"}
+# notices name the ticket and the workload, the weekly digest counts. They carry no identifier.
+NOT_ABOUT_THE_PATIENT = {"task_reminder", "everyone_at_capacity", "workload_backlog", "weekly_digest"}
 
 
 def _programme(app) -> dict:
