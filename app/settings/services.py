@@ -5,7 +5,7 @@ from datetime import date, datetime, time
 
 from typing import TypeVar
 
-from sqlalchemy import Select, event, func, inspect, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import joinedload
 
 from app import audit
@@ -70,8 +70,10 @@ def _save_on_first_write(target: WorkflowSettings, value, oldvalue, initiator) -
         db.session.add(target)
 
 
-for _attribute in inspect(WorkflowSettings).column_attrs:
-    event.listen(getattr(WorkflowSettings, _attribute.key), "set", _save_on_first_write)
+# The table's columns, not the mapper's attributes: reading those would configure every mapper while the
+# models are still being imported.
+for _column in WorkflowSettings.__table__.columns:
+    event.listen(getattr(WorkflowSettings, _column.key), "set", _save_on_first_write)
 
 
 def _parse_hours(raw: dict) -> dict[int, list[tuple[time, time]]]:
