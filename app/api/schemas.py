@@ -210,6 +210,21 @@ class ResponseList(Paged):
     data: list[Response]
 
 
+class ResponseCreate(Model):
+    """An answer collected elsewhere. ``source`` and ``external_id`` identify it: sending it again amends it."""
+
+    source: Text(20, 1)
+    external_id: Text(200, 1)
+    score: Annotated[int, Field(ge=0, le=10)]
+    email: Email | None = None
+    contact_external_id: Text(80) | None = None
+    name: Name | None = None
+    account: Text(160) | None = None
+    account_external_id: Text(80) | None = None
+    comment: Text(5000) | None = None
+    answered_at: datetime | None = None
+
+
 class ResponseQuery(PageQuery):
     contact_id: Id | None = None
     band: Literal["detractor", "passive", "promoter"] | None = None

@@ -117,3 +117,25 @@ def test_each_token_is_rate_limited_with_retry_after(app, limited, org):
     assert limited_answer.get_json()["error"]["code"] == "rate_limited"
     assert 1 <= int(limited_answer.headers["Retry-After"]) <= 61
     assert other.get("/contacts").status_code == 200, "another token has its own count"
+
+
+def test_an_answer_collected_elsewhere_is_recorded_once_and_a_detractor_opens_a_ticket(app, api, org):
+    body = {"source": "typeform", "external_id": "resp-881", "score": 3, "email": "new.person@client.example",
+            "name": "New Person", "account": "Lakeside Orthopedics", "answered_at": "2026-11-30T14:05:00Z"}
+    created = api.post("/responses", json=body)
+    assert created.status_code == 201, created.get_json()
+    first = created.get_json()
+    assert first["source"] == "typeform" and first["band"] == "detractor" and first["ticket_id"] is not None
+    assert first["created_at"] == "2026-11-30T14:05:00Z"
+    again = api.post("/responses", json={**body, "comment": "The refund never came."})
+    assert again.status_code == 200
+    assert again.get_json()["id"] == first["id"] and again.get_json()["comment"] == "The refund never came."
+    assert len(api.get("/responses?source=typeform").get_json()["data"]) == 1
+    contact = api.get(f"/contacts/{first['contact_id']}").get_json()
+    assert contact["email"] == "new.person@client.example"
+    unknown = api.post("/responses", json={"source": "typeform", "external_id": "resp-882", "score": 9,
+                                           "contact_external_id": "NOBODY"})
+    assert unknown.status_code == 422 and unknown.get_json()["error"]["code"] == "unmatched_contact"
+    hosted = api.post("/responses", json={**body, "source": "hosted", "external_id": "x"})
+    assert hosted.status_code == 422 and hosted.get_json()["error"]["field"] == "source"
+    assert any("typeform" in entry.summary and entry.api_token_id for entry in audit_entries(app, org["tenant_id"]))
