@@ -30,9 +30,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
@@ -41,6 +39,7 @@ from app.jobs import QUEUE_MAIL, clear_queues, get_queue, redis_available  # noq
 from app.mail import OutboxMessage, enqueue_deliveries  # noqa: E402
 from app.tenancy import unscoped  # noqa: E402
 from app.timeutil import utcnow  # noqa: E402
+from bench.schema import rebuild_schema  # noqa: E402
 
 COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 PREFIX = "turnaround-bench"
@@ -99,12 +98,7 @@ def bench_app(port: int):
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url,
                       "QUEUE_PREFIX": PREFIX, "JOBS_INLINE": False, "SMTP_PORT": port})
     with app.app_context():
-        # The app's engine acts as the app role, which owns nothing: the login user rebuilds the schema.
-        with create_engine(db.engine.url, poolclass=NullPool).begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        upgrade(directory=str(app.extensions["migrate"].directory))
-        db.engine.dispose()  # connections opened before the migrations made the app role would bypass it
+        rebuild_schema(app)
         clear_queues()
     return app
 

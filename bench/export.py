@@ -28,9 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts.models import Membership, Tenant, User  # noqa: E402
@@ -38,6 +36,7 @@ from app.accounts.services import create_organisation  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.security import hash_password  # noqa: E402
 from app.tenancy import tenant_context, unscoped  # noqa: E402
+from bench.schema import rebuild_schema  # noqa: E402
 
 SECRET_KEY = "bench-export-secret-key"
 SLUG = "export-billing"
@@ -77,12 +76,7 @@ def seeded(app: Flask) -> bool:
 def seed(app: Flask) -> None:
     started = time.perf_counter()
     with app.app_context():
-        owner = create_engine(db.engine.url, poolclass=NullPool)
-        with owner.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        upgrade(directory=str(app.extensions["migrate"].directory))
-        db.engine.dispose()
+        owner = rebuild_schema(app)
         tenant, _ = create_organisation(name="Export Billing", kind="billing", timezone="America/New_York",
                                         admin_name="Admin", email="admin@export.example", password=PASSWORD)
         with tenant_context(tenant.id):

@@ -28,9 +28,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts.models import Membership, User  # noqa: E402
@@ -38,6 +36,7 @@ from app.accounts.services import create_organisation  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.security import hash_password  # noqa: E402
 from app.tenancy import tenant_context, unscoped  # noqa: E402
+from bench.schema import rebuild_schema  # noqa: E402
 
 PASSWORD = "bench-password"
 ORGANISATIONS = 200
@@ -213,13 +212,7 @@ def main() -> None:
     app = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     started = time.perf_counter()
     with app.app_context():
-        # The app's engine acts as the app role, which owns nothing: the login user rebuilds the schema.
-        owner = create_engine(db.engine.url, poolclass=NullPool)
-        with owner.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        upgrade(directory=str(app.extensions["migrate"].directory))
-        db.engine.dispose()  # connections opened before the migrations made the app role would bypass it
+        owner = rebuild_schema(app)
         ids = organisations()
         print(f"{ORGANISATIONS} organisations in {time.perf_counter() - started:.0f} s", flush=True)
         for tenant_id in sorted(ids.values()):

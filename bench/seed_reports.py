@@ -18,12 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench.schema import rebuild_schema  # noqa: E402
 from bench.seed_pages import (  # noqa: E402
     ORGANISATIONS, OTHER_SIZE, SIZES, _database_url, _max_id, _q, organisations, reset_sequences, tenant_rows,
 )
@@ -85,12 +84,7 @@ def main() -> None:
     app = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     started = time.perf_counter()
     with app.app_context():
-        owner = create_engine(db.engine.url, poolclass=NullPool)
-        with owner.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        upgrade(directory=str(app.extensions["migrate"].directory))
-        db.engine.dispose()
+        owner = rebuild_schema(app)
         ids = organisations()
         print(f"{ORGANISATIONS} organisations in {time.perf_counter() - started:.0f} s", flush=True)
         for tenant_id in sorted(ids.values()):

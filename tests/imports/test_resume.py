@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from app.contacts.models import Contact, contact_role
@@ -19,6 +18,7 @@ from app.tenancy import scoped_by_hand, tenant_context
 from app.timeutil import utcnow
 from tests.imports.helpers import HEADER, post_mapping, run_worker, state, upload, uploaded_id
 from tests.support.data import login
+from tests.support.leased import kill_after_one_batch
 from tests.support.tickets import count_queries
 
 
@@ -88,29 +88,11 @@ def test_statements_per_batch_do_not_grow_with_the_batch(client, app, org):
     assert per_batch <= 14 and setup <= 12, (counts, per_batch, setup)
 
 
-class WorkerKilled(BaseException):
-    """Stands for the worker process dying: no handler in the job sees it."""
-
-
 def test_an_import_whose_worker_died_resumes_where_it_stopped_without_duplicates(client, app, org, monkeypatch):
     content = _big_file(2500) + "Late Twin,person5@client.example,,,,,\n"
     import_id = _start(client, app, org, content)
 
-    real_batch = running._run_batch
-    batches = []
-
-    def one_batch_then_die(*args):
-        if batches:
-            raise WorkerKilled()
-        batches.append(1)
-        return real_batch(*args)
-
-    monkeypatch.setattr(running, "_run_batch", one_batch_then_die)
-    with app.app_context(), pytest.raises(WorkerKilled):
-        running.run_import(import_id)
-    monkeypatch.setattr(running, "_run_batch", real_batch)
-    with app.app_context():
-        clear_queues()  # the job is lost with Redis
+    kill_after_one_batch(app, monkeypatch, running, running.run_import, import_id)
     assert state(app, org["tenant_id"], import_id)["position"] == 1000
     assert _written(app, org["tenant_id"])[:2] == (990, 990)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, insert, select, update
 
@@ -19,6 +18,7 @@ from app.surveys.models import SurveyInvitation, SurveySend
 from app.tenancy import scoped_by_hand, tenant_context
 from app.timeutil import utcnow
 from tests.support.data import login
+from tests.support.leased import kill_after_one_batch
 from tests.support.tickets import count_queries
 
 ROLE = "NPS Recipient"
@@ -113,30 +113,12 @@ def test_statements_per_batch_do_not_grow_with_the_batch(client, app, org):
     assert per_batch <= 12 and setup <= 12, (counts, per_batch, setup)
 
 
-class WorkerKilled(BaseException):
-    """Stands for the worker process dying: no handler in the job sees it."""
-
-
 def test_a_send_whose_worker_died_after_one_batch_resumes_and_invites_everyone_once(client, app, org, monkeypatch):
     role_id = _seed(app, org["tenant_id"], 2500)
     login(client, app, org["manager"])
     send_id = _send_to_role(client, org, role_id, 2500)
 
-    real_batch = sending._run_batch
-    batches = []
-
-    def one_batch_then_die(*args):
-        if batches:
-            raise WorkerKilled()
-        batches.append(1)
-        return real_batch(*args)
-
-    monkeypatch.setattr(sending, "_run_batch", one_batch_then_die)
-    with app.app_context(), pytest.raises(WorkerKilled):
-        sending.run_send(send_id)
-    monkeypatch.setattr(sending, "_run_batch", real_batch)
-    with app.app_context():
-        clear_queues()  # the job is lost with Redis
+    kill_after_one_batch(app, monkeypatch, sending, sending.run_send, send_id)
     assert _state(app, org["tenant_id"], send_id) == {
         "status": "running", "queued": 1000, "total": 2500, "invitations": (1000, 1000), "outbox": (1000, 1000)}
 
