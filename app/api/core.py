@@ -39,7 +39,7 @@ from app.rules import RuleError
 from app.security import hash_token
 from app.tenancy import Role, parse_id, tenant_context, unscoped
 from app.timeutil import utcnow
-from app.views import decode_cursor, keyset_page
+from app.views import KeysetPage, decode_cursor, keyset_page
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -110,7 +110,8 @@ def _before(req, resp, req_validation_error, instance, *args):
 spec = SpecTree(
     "flask", mode="strict", annotations=False, before=_before, title="Turnaround API", version="1.0.0",
     description=(
-        "Contacts, accounts, survey sends, responses, tickets and outgoing webhooks of one organisation. "
+        "Contacts, accounts, survey sends, responses, tickets, outgoing webhooks, integrations and reports of one "
+        "organisation. "
         "Authenticate with `Authorization: Bearer <token>` (Settings → API). Lists page by cursor: pass the "
         "`next_cursor` of a page as `cursor` for the next; `limit` is 1–100 (25 by default). Errors are "
         "`{\"error\": {\"code\", \"message\", \"field\"}}`. POST honours `Idempotency-Key`. Each token is rate "
@@ -289,10 +290,18 @@ def iso(moment: datetime | None) -> str | None:
 def page(statement: Select, order: Sequence[ColumnElement], serialise: Callable[[Any], dict], query, *,
          descending: bool = False) -> dict:
     """One page of a list as ``{"data": [...], "next_cursor": ...}``, by keyset on ``order``."""
-    cursor = query.cursor
-    if cursor is not None and decode_cursor(cursor, len(order)) is None:
+    check_cursor(query.cursor, len(order))
+    result = keyset_page(statement, order, after=query.cursor, limit=query.limit, descending=descending)
+    return paged(result, serialise)
+
+
+def check_cursor(cursor: str | None, width: int) -> None:
+    """A cursor this API did not give (for an order of ``width`` keys) is a 400."""
+    if cursor is not None and decode_cursor(cursor, width) is None:
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API gave.", "cursor")
-    result = keyset_page(statement, order, after=cursor, limit=query.limit, descending=descending)
+
+
+def paged(result: KeysetPage, serialise: Callable[[Any], dict]) -> dict:
     return {"data": [serialise(item) for item in result.items], "next_cursor": result.next_cursor}
 
 

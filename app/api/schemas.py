@@ -2,13 +2,19 @@
 and the OpenAPI document (JSON Schema 2020-12, as OpenAPI 3.1 uses) is generated from them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.models import WEBHOOK_EVENTS
+from app.integrations.models import KINDS as INTEGRATION_KINDS
+from app.reports.metrics import BREAKDOWNS
 from app.tenancy import ID_MAX
+from app.tickets.listing import BANDS as LIST_BANDS
+from app.tickets.listing import OPEN, SEARCH_MAX, SORTS, TRIGGERS
+from app.tickets.models import STATUSES
+from app.workflow.ticket_sla import SLA_FILTERS
 
 MAX_PAGE = 100
 
@@ -274,11 +280,40 @@ class TicketList(Paged):
 
 
 class TicketQuery(PageQuery):
-    status: TicketStatus | None = None
-    assignee_id: Id | None = None
+    """The ticket list's filters (app.tickets.listing), named as in the list page's address, so a list
+    view's query string works here as it is."""
+
+    status: Literal[(OPEN, *STATUSES)] | None = Field(  # type: ignore[valid-type]
+        None, description="open (any status but closed) or one status.")
+    sla: Literal[tuple(SLA_FILTERS)] | None = Field(  # type: ignore[valid-type]
+        None, description="SLA state now: ok (on time), at_risk, overdue (breached) or paused (waiting on "
+                          "the customer).")
+    assignee: Literal["me", "none"] | Id | None = Field(
+        None, description="A member's user id, none (unassigned) or me (the admin who created the token).")
+    assignee_id: Id | None = Field(None, description="The same as assignee with a user id.")
+    team: Literal["mine"] | Id | None = Field(
+        None, description="A team's id, or mine (every team the token's admin is in): tickets assigned to its "
+                          "members.")
+    band: Literal[tuple(LIST_BANDS)] | None = Field(  # type: ignore[valid-type]
+        None, description="The band of the answer that opened the ticket.")
+    trigger: Literal[tuple(TRIGGERS)] | None = Field(  # type: ignore[valid-type]
+        None, description="What opened it: score (a low score) or question (a trigger question answered No).")
+    cause: Id | None = Field(None, description="A root cause's id.")
+    account: Text(SEARCH_MAX) | None = Field(None, description="Part of the account's name.")
     account_id: Id | None = None
     contact_id: Id | None = None
-    updated_since: datetime | None = None
+    opened_from: date | None = Field(None, description="Opened on or after this day (the organisation's "
+                                                         "timezone).")
+    opened_to: date | None = Field(None, description="Opened on or before this day (the organisation's timezone).")
+    updated_since: datetime | None = Field(None, description="Changed at or after this time.")
+    q: Text(SEARCH_MAX) | None = Field(None, description="Words found in the answer's comment, a timeline "
+                                                         "entry or the contact's name.")
+    sort: Literal[tuple(SORTS)] | None = Field(  # type: ignore[valid-type]
+        None, description="opened (the default), due (the SLA due time the ticket races), score, status or "
+                          "updated.")
+    dir: Literal["asc", "desc"] | None = Field(
+        None, description="asc or desc. Without sort: opened, oldest first; with sort: the list page's first "
+                          "direction for it (opened and updated newest first, the others ascending).")
 
 
 class TicketUpdate(Input):
@@ -342,3 +377,164 @@ class WebhookDelivery(Model):
 
 class WebhookDeliveryList(Paged):
     data: list[WebhookDelivery]
+
+
+# --- Integrations --------------------------------------------------------------------------------------
+
+IntegrationKind = Literal[tuple(INTEGRATION_KINDS)]  # type: ignore[valid-type]
+Key = Text(60, 1)
+Value = Annotated[str, AfterValidator(_storable)]
+
+
+class Integration(Model):
+    id: int
+    kind: IntegrationKind
+    name: str
+    enabled: bool
+    receiving_url: str | None = Field(
+        description="Where the survey tool posts (null for HubSpot, which is polled). For Qualtrics without its "
+                    "?key=, which is a secret: the whole URL is in the answer that created it.")
+    settings: dict[str, str] = Field(description="What is not secret: field refs, question ids, API base URL.")
+    credentials_stored: list[str] = Field(description="The names of the credentials stored (never their values).")
+    created_at: Time
+    last_polled_at: Time | None
+
+
+class IntegrationCreated(Integration):
+    receiving_url: str | None = Field(description="Where the survey tool posts (null for HubSpot), with its ?key= "
+                                                  "for Qualtrics.")
+    signing_secret: str | None = Field(
+        description="The whsec_ secret the tool signs with (Typeform, Qualtrics, generic webhooks; null for the "
+                    "others, which sign with their own key). Shown only now: keep it.")
+
+
+class IntegrationList(Paged):
+    data: list[Integration]
+
+
+def _fields_of(attribute: str) -> str:
+    """Which credentials or settings each kind of source has, for the document."""
+    from app.integrations.sources import SOURCES
+
+    named = {kind: [entry[0] for entry in getattr(SOURCES[kind], attribute)] for kind in INTEGRATION_KINDS}
+    return "; ".join(f"{kind}: {', '.join(names)}" for kind, names in named.items() if names)
+
+
+class IntegrationCreate(Input):
+    """As Settings → Integrations connects a source, and with the settings its page then asks for."""
+
+    kind: IntegrationKind
+    name: Text(500) | None = Field(None, description="The source's name by default; at most 120 characters.")
+    credentials: dict[Key, Value] = Field(
+        default_factory=dict, max_length=10,
+        description="By kind: " + _fields_of("CREDENTIALS") + ". At most 500 characters each. Stored encrypted, "
+                    "never shown again.")
+    settings: dict[Key, Value] = Field(
+        default_factory=dict, max_length=10,
+        description="By kind: " + _fields_of("SETTINGS") + ". At most 300 characters each; a setting left out "
+                    "takes its default.")
+
+
+# --- Reports -------------------------------------------------------------------------------------------
+
+class ReportQuery(Model):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    from_: date | None = Field(None, alias="from", description="The first day (the organisation's timezone). "
+                                                                 "Without from and to: the last 30 days.")
+    to: date | None = Field(None, description="The last day, included; at most three years after from.")
+
+
+class NpsReportQuery(ReportQuery):
+    group_by: Literal[("week", "month", *BREAKDOWNS)] | None = Field(  # type: ignore[valid-type]
+        None, description="The series: by week (Monday first) or month answered (by default week up to 126 days, "
+                          "month beyond), or by account, recipient role, survey source or account owner (at "
+                          "most 50 rows, most responses first).")
+
+
+class ReportPeriod(Model):
+    first_day: date
+    last_day: date
+    days: int
+    timezone: str
+
+
+class NpsFigures(Model):
+    nps: float | None = Field(description="% promoters − % detractors, one decimal; null without responses.")
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+
+
+class NpsPoint(NpsFigures):
+    key: str | int | None = Field(description="The week's or month's first day, the account, role or owner id, "
+                                              "or the source; null for responses without an account, role or owner.")
+    label: str
+
+
+class NpsReport(NpsFigures):
+    period: ReportPeriod
+    promoters_percent: float | None
+    passives_percent: float | None
+    detractors_percent: float | None
+    previous_nps: float | None = Field(description="NPS of the previous period of the same length.")
+    change: float | None = Field(description="nps − previous_nps.")
+    invitations_sent: int
+    invitations_answered: int
+    invitations_open: int = Field(description="Sent in the period, unanswered, link not expired yet.")
+    response_rate: float | None = Field(description="Invitations answered ÷ sent, in %.")
+    group_by: str
+    series: list[NpsPoint]
+
+
+class SlaBreaches(Model):
+    first_contact: int = Field(description="Opened in the period and past the first-contact breach time without "
+                                           "contact.")
+    resolution: int = Field(description="Opened in the period and closed after (or still open past) the "
+                                        "resolution due time.")
+
+
+class Outcomes(Model):
+    resolved: int
+    not_resolved: int
+    no_response: int
+
+
+class MemberFigures(Model):
+    user_id: int
+    name: str
+    capacity: int
+    open_now: int
+    load_percent: float | None
+    closed: int
+    first_contacts: int
+    median_first_contact_minutes: int | None
+
+
+class RecoveryFigures(Model):
+    resurveyed: int = Field(description="Detractors whose re-survey was answered in the period.")
+    now_passive: int
+    now_promoter: int
+    recovery_rate: float | None = Field(description="(now_passive + now_promoter) ÷ resurveyed, in %.")
+    average_change: float | None = Field(description="Average follow-up score minus the score that opened the "
+                                                     "ticket.")
+
+
+class FollowUpReport(Model):
+    period: ReportPeriod
+    opened: int
+    closed: int
+    open_now: int
+    first_contacts: int = Field(description="Tickets first contacted in the period.")
+    first_contact_median_minutes: int | None = Field(description="Time to first contact, business time.")
+    first_contact_p90_minutes: int | None
+    first_contact_within_target: int
+    first_contact_within_target_percent: float | None
+    resolved_within_target: int
+    resolved_within_target_percent: float | None = Field(description="Of the tickets closed in the period.")
+    sla_breaches: SlaBreaches
+    outcomes: Outcomes = Field(description="Tickets closed in the period by outcome.")
+    action_plan_items_overdue: int = Field(description="Now, on open tickets, whatever the period.")
+    members: list[MemberFigures]
+    recovery: RecoveryFigures

@@ -2,13 +2,16 @@
 through the same services (locks, rules, timeline entries, notifications)."""
 from __future__ import annotations
 
-from flask import request
-from sqlalchemy import select
+from datetime import date, datetime
+
+from flask import g, request
+from werkzeug.datastructures import MultiDict
 
 from app.api import schemas
-from app.api.core import ApiError, actor, audit_change, bp, get_or_404, iso, page, responses, spec, writes
+from app.api.core import (ApiError, actor, audit_change, bp, check_cursor, get_or_404, iso, paged, responses, spec,
+                          writes)
 from app.extensions import db
-from app.tickets import services
+from app.tickets import listing, services
 from app.tickets.models import Activity, Status, Ticket
 
 
@@ -33,23 +36,43 @@ def _detail(ticket_id: int) -> dict:
     return {**serialise(ticket), "timeline": [serialise_activity(entry) for entry in ticket.activities]}
 
 
+def list_filter(query: schemas.TicketQuery) -> listing.ListFilter:
+    """The ticket list's filter for the API's query: the same arguments, parsed by the list's own parser
+    (the query model has already refused what the list would quietly ignore)."""
+    if query.assignee is not None and query.assignee_id is not None and str(query.assignee) != str(query.assignee_id):
+        raise ApiError(422, "invalid", "Give assignee or assignee_id, not both.", "assignee_id")
+    args = {name: value for name in LIST_ARGUMENTS if (value := getattr(query, name)) is not None}
+    if query.assignee_id is not None:
+        args["assignee"] = query.assignee_id
+    if query.sort is None:
+        args.setdefault("sort", "opened")
+        args.setdefault("dir", "asc")
+    chosen = listing.parse_filter(MultiDict({name: _argument(value) for name, value in args.items()}))
+    if chosen.errors:
+        field, message = next(iter(chosen.errors.items()))
+        raise ApiError(422, "invalid", message, field)
+    return chosen
+
+
+LIST_ARGUMENTS = ("status", "sla", "assignee", "team", "band", "trigger", "cause", "account", "account_id",
+                  "contact_id", "opened_from", "opened_to", "updated_since", "q", "sort", "dir")
+
+
+def _argument(value) -> str:
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
 @bp.get("/tickets")
 @spec.validate(query=schemas.TicketQuery, resp=responses(schemas.TicketList), tags=["Tickets"])
 def list_tickets():
-    """List tickets, oldest first, filtered by status, assignee, account, contact or last change."""
+    """List tickets with the ticket list's filters and orders (the list page's query-string arguments work
+    here as they are); by default every ticket, oldest first. An unknown value is a 422 naming it."""
     query = request.context.query
-    statement = select(Ticket)
-    if query.status is not None:
-        statement = statement.where(Ticket.status == query.status)
-    if query.assignee_id is not None:
-        statement = statement.where(Ticket.assignee_id == query.assignee_id)
-    if query.account_id is not None:
-        statement = statement.where(Ticket.account_id == query.account_id)
-    if query.contact_id is not None:
-        statement = statement.where(Ticket.contact_id == query.contact_id)
-    if query.updated_since is not None:
-        statement = statement.where(Ticket.updated_at >= query.updated_since)
-    return page(statement, [Ticket.id], serialise, query)
+    chosen = list_filter(query)
+    check_cursor(query.cursor, len(listing.sort_keys(chosen.sort)))
+    result = listing.ticket_page(chosen, g.api_token.created_by_id, g.tenant.timezone, after=query.cursor,
+                                 limit=query.limit)
+    return paged(result, serialise)
 
 
 @bp.get("/tickets/<int:ticket_id>")

@@ -68,7 +68,7 @@ def _show_context(integration: Integration, form=None) -> dict:
     return {"integration": integration, "form": form, "deliveries": page,
             "receiving_url": services.receiving_url(integration), "signing_secret": keys.signing_secret,
             "stored": {key for key, value in keys.credentials.items() if value},
-            "receives": SOURCES[integration.kind].RECEIVES}
+            "receives": SOURCES[integration.kind].RECEIVES, "shows_secret": services.shows_signing_secret(integration)}
 
 
 @bp.get("/<int:integration_id>")
@@ -89,9 +89,9 @@ def update(integration_id: int):
         services.update_integration(integration, name=form.name.data, enabled=form.enabled.data,
                                     credentials=credentials_from(form), settings=settings_from(form))
     except RuleError as error:
-        # The service names settings by their own names; the form's fields carry a "set_" prefix.
-        error.errors = {(f"set_{key}" if f"set_{key}" in form._fields else key): message
-                        for key, message in error.errors.items()}
+        # The service names fields "settings.<name>" and "credentials.<name>"; the form's carry "set_" / "cred_".
+        error.errors = {(key or "").replace("settings.", "set_", 1).replace("credentials.", "cred_", 1) or None:
+                        message for key, message in error.errors.items()}
         place_error(form, error, "name")
         return refused(SHOW, SHOW_FRAGMENT, lambda: _show_context(integration, form))
     return saved("Integration saved.", url_for("integrations.show", integration_id=integration.id))

@@ -91,13 +91,51 @@ def base_url_problem(url: str) -> str | None:
     return None
 
 
+NAME_MAX = 120
+CREDENTIAL_MAX = 500
+SETTING_MAX = 300
+
+
+def _clean_name(name: str | None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise RuleError("Give the integration a name.", "name")
+    if len(name) > NAME_MAX:
+        raise RuleError(f"Keep the name under {NAME_MAX} characters.", "name")
+    return name
+
+
+def _refuse_unknown(kind: str, values: Mapping[str, Any], known: list[str], what: str) -> None:
+    unknown = sorted(str(key) for key in values if key not in known)
+    if unknown:
+        listed = ", ".join(known) or "none"
+        raise RuleError(f"{KINDS[kind]} has no {what[:-1]} named “{unknown[0]}” (it has: {listed}).",
+                        f"{what}.{unknown[0]}")
+
+
+def _clean_credentials(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """The credentials typed, stripped (blank ones left out). Errors name fields ``credentials.<name>``."""
+    known = [name for name, _label in credential_fields(kind)]
+    _refuse_unknown(kind, values, known, "credentials")
+    given = {key: str(value or "").strip() for key, value in values.items()}
+    too_long = {f"credentials.{key}": f"Keep it under {CREDENTIAL_MAX} characters."
+                for key, value in given.items() if len(value) > CREDENTIAL_MAX}
+    if too_long:
+        raise RuleError.on_fields(too_long)
+    return {key: value for key, value in given.items() if value}
+
+
 def _clean_settings(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """Every setting of ``kind`` (a blank one takes its default). Errors name fields ``settings.<name>``."""
+    _refuse_unknown(kind, values, [name for name, _label, _default in setting_fields(kind)], "settings")
     settings, errors = {}, {}
     for name, label, default in setting_fields(kind):
         value = str(values.get(name) or "").strip() or default
-        if name == "api_base_url" and value and (problem := base_url_problem(value)):
-            errors[name] = problem
-        settings[name] = value[:300]
+        if len(value) > SETTING_MAX:
+            errors[f"settings.{name}"] = f"Keep it under {SETTING_MAX} characters."
+        elif name == "api_base_url" and value and (problem := base_url_problem(value)):
+            errors[f"settings.{name}"] = problem
+        settings[name] = value
     if errors:
         raise RuleError.on_fields(errors)
     return settings
@@ -105,15 +143,15 @@ def _clean_settings(kind: str, values: Mapping[str, Any]) -> dict[str, str]:
 
 def create_integration(*, kind: str, name: str, credentials: Mapping[str, str] | None = None,
                        settings: Mapping[str, Any] | None = None) -> Integration:
-    """Connect a source: a new receiving URL token and signing secret, the credentials encrypted."""
+    """Connect a source: a new receiving URL token and signing secret, the credentials encrypted. Settings →
+    Integrations and ``POST /api/v1/integrations`` both connect through here. A credential or setting the
+    kind does not have, or one too long, is refused (``RuleError`` naming ``credentials.<name>`` or
+    ``settings.<name>``)."""
     if kind not in KINDS:
         raise RuleError("Choose one of the sources listed.", "kind")
-    name = " ".join((name or "").split())
-    if not name:
-        raise RuleError("Give the integration a name.", "name")
-    given = {key: str(value).strip() for key, value in (credentials or {}).items()
-             if key in dict(credential_fields(kind)) and str(value or "").strip()}
-    integration = Integration(kind=kind, name=name[:120], token=new_token(),
+    name = _clean_name(name)
+    given = _clean_credentials(kind, credentials or {})
+    integration = Integration(kind=kind, name=name, token=new_token(),
                               signing_secret=crypto.encrypt(new_signing_secret()),
                               credentials=crypto.encrypt_json(given), settings=_clean_settings(kind, settings or {}))
     db.session.add(integration)
@@ -127,18 +165,12 @@ def create_integration(*, kind: str, name: str, credentials: Mapping[str, str] |
 def update_integration(integration: Integration, *, name: str, enabled: bool, credentials: Mapping[str, str],
                        settings: Mapping[str, Any]) -> None:
     """Change the name, on/off, settings, and the credentials that were typed (a blank keeps the stored one)."""
-    name = " ".join((name or "").split())
-    if not name:
-        raise RuleError("Give the integration a name.", "name")
+    name = _clean_name(name)
     stored = keys_of(integration).credentials
-    merged = dict(stored)
-    for key, _label in credential_fields(integration.kind):
-        value = str(credentials.get(key) or "").strip()
-        if value:
-            merged[key] = value
+    merged = {**stored, **_clean_credentials(integration.kind, credentials)}
     before = audit.snapshot(integration, ["name", "enabled", "settings"])
     integration.settings = _clean_settings(integration.kind, settings)
-    integration.name, integration.enabled = name[:120], bool(enabled)
+    integration.name, integration.enabled = name, bool(enabled)
     integration.credentials = crypto.encrypt_json(merged)
     changes = audit.diff(before, audit.snapshot(integration, ["name", "enabled", "settings"]))
     replaced = sorted(key for key in merged if merged[key] != stored.get(key))
@@ -169,11 +201,22 @@ def stored_credential_names(integration: Integration) -> set[str]:
     return {key for key, value in keys_of(integration).credentials.items() if value}
 
 
-def receiving_url(integration: Integration) -> str | None:
+# The kinds whose vendor is given the integration's own signing secret (the others sign with a vendor key
+# stored among the credentials, or do not post at all).
+SIGNED_WITH_OUR_SECRET = ("generic", "typeform", "qualtrics")
+
+
+def shows_signing_secret(integration: Integration) -> bool:
+    return integration.kind in SIGNED_WITH_OUR_SECRET
+
+
+def receiving_url(integration: Integration, *, with_key: bool = True) -> str | None:
+    """Where the vendor posts (None for a poller). Qualtrics cannot sign, so its URL carries the secret as
+    ``?key=``; ``with_key=False`` leaves it out, for a listing that must not show secrets."""
     if not SOURCES[integration.kind].RECEIVES:
         return None
     url = absolute_url("integration_hooks.receive", token=integration.token)
-    if integration.kind == "qualtrics":
+    if integration.kind == "qualtrics" and with_key:
         url += "?" + urlencode({"key": keys_of(integration).signing_secret})
     return url
 

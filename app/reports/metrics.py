@@ -702,6 +702,11 @@ class Recovery:
         as a share of all re-surveyed detractors (None when there are none)."""
         return self.recovered / self.resurveyed if self.resurveyed else None
 
+    @property
+    def percent(self) -> float | None:
+        """The recovery rate as a percentage, one decimal."""
+        return _percent(self.recovered, self.resurveyed)
+
 
 def _recovery_rows(start: datetime | None, end: datetime | None):
     """(ticket, original response, follow-up response) for re-surveyed detractors answered in the period."""

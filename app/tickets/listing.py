@@ -2,7 +2,9 @@
 
 Everything the list shows is in the URL (``?status=open&assignee=me&sort=due``), so a view can be bookmarked,
 shared and saved (:class:`~app.tickets.models.SavedView` keeps the query string). A value the list does not
-know is ignored, never an error; dates that are not dates are reported next to their field.
+know is ignored, never an error; dates that are not dates are reported next to their field. ``GET
+/api/v1/tickets`` takes the same arguments (checked strictly there), builds the same :class:`ListFilter` with
+:func:`parse_filter` and reads the same :func:`ticket_page`.
 
 A page is one statement whatever its size: the tickets after the cursor, joined to their response, contact,
 assignee and account. Each order has an index that leads with ``tenant_id`` and holds the sort keys
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, false, literal_column, select, union
@@ -40,6 +43,7 @@ TRIGGERS = {"score": "Low score", "question": "Trigger question answered No"}
 OPEN = "open"
 COUNT_CAP = 500
 SEARCH_MAX = 200
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 # The condition of the partial indexes of open tickets, written as a constant (not a parameter) so that the
 # planner can match it to them.
 _NOT_CLOSED = literal_column(f"'{Status.CLOSED.value}'")
@@ -56,10 +60,13 @@ class ListFilter:
     assignee: str = ""  # "me", "none" or a member's id
     team: str = ""  # "mine" (any team I am in) or a team's id
     account: str = ""  # part of the account's name
+    account_id: str = ""  # one account, by id
+    contact_id: str = ""  # one contact, by id
     sla: str = ""
     cause: str = ""
     opened_from: str = ""
     opened_to: str = ""
+    updated_since: str = ""  # an ISO 8601 time (UTC unless it says its offset)
     q: str = ""
     sort: str = "opened"
     dir: str = "desc"
@@ -100,6 +107,8 @@ def parse_filter(args: MultiDict) -> ListFilter:
         assignee=_member_choice(args.get("assignee"), ("me", "none")),
         team=_member_choice(args.get("team"), ("mine",)),
         account=(args.get("account") or "").strip()[:SEARCH_MAX],
+        account_id=_member_choice(args.get("account_id"), ()),
+        contact_id=_member_choice(args.get("contact_id"), ()),
         sla=_choice(args.get("sla"), SLA_FILTERS),
         cause=_member_choice(args.get("cause"), ()),
         q=(args.get("q") or "").strip()[:SEARCH_MAX],
@@ -111,12 +120,30 @@ def parse_filter(args: MultiDict) -> ListFilter:
         if not raw:
             continue
         try:
-            date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
         except ValueError:
             chosen.errors[name] = "Enter a date as YYYY-MM-DD."
             continue
+        if not FIRST_DAY <= day <= LAST_DAY:
+            chosen.errors[name] = f"Enter a date between {FIRST_DAY.year} and {LAST_DAY.year}."
+            continue
         setattr(chosen, name, raw)
+    raw = (args.get("updated_since") or "").strip()
+    if raw:
+        if _moment(raw) is None:
+            chosen.errors["updated_since"] = "Enter a time as ISO 8601, e.g. 2026-11-30T09:00:00Z."
+        else:
+            chosen.updated_since = raw
     return chosen
+
+
+def _moment(raw: str) -> datetime | None:
+    """An ISO 8601 time, in UTC when it gives no offset; None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt_timezone.utc)
 
 
 def _local_midnight(day: str, timezone: str) -> datetime:
@@ -167,6 +194,12 @@ def conditions(chosen: ListFilter, user_id: int, timezone: str, now: datetime | 
         where.append(Ticket.assignee_id.in_([literal_column(str(int(i))) for i in members]) if members else false())
     if chosen.account:
         where.append(Ticket.account_id.in_(matching_ids(CustomerAccount, ["name"], chosen.account)))
+    if chosen.account_id:
+        where.append(Ticket.account_id == int(chosen.account_id))
+    if chosen.contact_id:
+        where.append(Ticket.contact_id == int(chosen.contact_id))
+    if chosen.updated_since:
+        where.append(Ticket.updated_at >= _moment(chosen.updated_since))
     if chosen.sla:
         where.append(sla_condition(chosen.sla, now or utcnow()))
     if chosen.cause:
