@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from functools import wraps
@@ -101,10 +102,21 @@ def _before(req, resp, req_validation_error, instance, *args):
         raise ApiError(400, "invalid_json", "The body is not valid JSON (send Content-Type: application/json).")
     if req_validation_error is not None:
         problems = req_validation_error.errors()
-        first = problems[0] if problems else {}
-        location = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
-        message = first.get("msg", "Invalid value.")
-        raise ApiError(422, "invalid", f"{'.'.join(location) or 'body'}: {message}", ".".join(location) or None)
+        where = _location(problems[0]) if problems else ""
+        # A value that may be one of several kinds (a word or an id) fails once per kind: say them all.
+        message = "; ".join(dict.fromkeys(problem.get("msg", "Invalid value.") for problem in problems
+                                          if _location(problem) == where)) or "Invalid value."
+        raise ApiError(422, "invalid", f"{where or 'body'}: {message}", where or None)
+
+
+_UNION_TAG = re.compile(r"[\[\]'(),]|^(int|str|float|bool|date|datetime|none)$")
+
+
+def _location(problem: dict) -> str:
+    """The dotted name of the field a validation problem is about (list positions and the names pydantic
+    gives the members of a union left out)."""
+    return ".".join(str(part) for part in problem.get("loc", ())
+                    if not isinstance(part, int) and not _UNION_TAG.search(str(part)))
 
 
 spec = SpecTree(

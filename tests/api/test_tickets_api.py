@@ -2,8 +2,10 @@
 with the ticket page's rules, each change in the audit log under the token's name."""
 from __future__ import annotations
 
+import re
+
 from tests.support.data import audit_entries
-from tests.support.tickets import open_ticket, root_cause_id, ticket_state
+from tests.support.tickets import close, open_ticket, root_cause_id, ticket_state
 
 
 def test_tickets_are_listed_with_filters_and_read_with_their_timeline(app, api, org):
@@ -66,3 +68,77 @@ def test_notes_calls_and_emails_are_logged_on_the_timeline(app, api, org):
     assert api.post(f"/tickets/{ticket_id}/activities", json={"kind": "call"}).get_json()["error"]["field"] == "outcome"
     assert api.post(f"/tickets/{ticket_id}/activities", json={"kind": "fax"}).status_code == 422
     assert api.post("/tickets/99999/activities", json={"kind": "note", "body": "x"}).status_code == 404
+
+
+def _api_refs(api, query: str, limit: int = 2) -> list[str]:
+    """Every reference ``GET /tickets?<query>`` lists, page after page of ``limit``."""
+    refs, cursor = [], None
+    for _ in range(20):
+        url = f"/tickets?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        answer = api.get(url)
+        assert answer.status_code == 200, (query, answer.get_json())
+        body = answer.get_json()
+        refs += [ticket["reference"] for ticket in body["data"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return refs
+    raise AssertionError("too many pages")
+
+
+def _page_refs(client, org, query: str) -> list[str]:
+    html = client.get(f"/t/{org['slug']}/tickets/?{query}").get_data(as_text=True)
+    return re.findall(r'class="tick-label">(D-\d+)<', html)
+
+
+def test_the_list_pages_filters_and_orders_list_the_same_tickets_through_the_api(app, api, org, as_member):
+    ann = open_ticket(app, org, "Ann Client", 3, "The invoice was wrong")
+    open_ticket(app, org, "Bob Client", 5, "Slow answers", account="Northside Practice")
+    cy = open_ticket(app, org, "Cy Client", 1, None)
+    dee = open_ticket(app, org, "Dee Client", 6, "Refund please", account="Southside Clinic")
+    assert api.post(f"/tickets/{ann}/activities", json={"kind": "note", "body": "Promised a refund"}).status_code == 201
+    assert api.patch(f"/tickets/{cy}", json={"status": "action_plan", "assignee_id": org["manager"]}).status_code == 200
+    close(app, org["tenant_id"], dee, org["manager"])
+    client = as_member("admin")
+    queries = ["sort=opened&dir=asc", "sort=opened&dir=desc", "status=open&sort=score", "status=closed&sort=score",
+               "status=action_plan&sort=opened", "band=detractor&sort=score&dir=desc", "account=north&sort=opened",
+               "q=refund&sort=opened", "sort=due", "sort=status&dir=desc", "sort=updated",
+               f"assignee={org['manager']}&sort=opened", "assignee=me&sort=opened", "trigger=score&sort=opened",
+               "status=open&sla=ok&sort=opened", "cause=1&sort=opened", "opened_from=2000-01-01&sort=opened"]
+    for query in queries:
+        shown = _page_refs(client, org, query)
+        assert _api_refs(api, query) == shown, query
+    assert _page_refs(client, org, "q=refund&sort=opened") == ["D-0004", "D-0001"]
+    assert _api_refs(api, "status=open&sort=score") == ["D-0003", "D-0001", "D-0002"]
+    assert _api_refs(api, "") == ["D-0001", "D-0002", "D-0003", "D-0004"], "oldest first by default"
+    assert _api_refs(api, "dir=desc") == ["D-0004", "D-0003", "D-0002", "D-0001"]
+    assert _api_refs(api, f"assignee_id={org['manager']}") == ["D-0003"]
+
+
+def test_bad_ticket_filters_are_errors_naming_the_parameter(app, api, org):
+    open_ticket(app, org)
+    for query, field in [("status=lost", "status"), ("sla=late", "sla"), ("sort=name", "sort"), ("dir=up", "dir"),
+                         ("assignee=someone", "assignee"), ("team=-1", "team"), ("cause=0", "cause"),
+                         ("band=angry", "band"), ("trigger=fax", "trigger"), ("opened_from=2026-13-01", "opened_from"),
+                         ("opened_to=1999-12-31", "opened_to"), ("updated_since=yesterday", "updated_since"),
+                         ("q=" + "x" * 201, "q"), ("account_id=0", "account_id"), ("limit=101", "limit"),
+                         (f"assignee=me&assignee_id={org['agent']}", "assignee_id")]:
+        refused = api.get(f"/tickets?{query}")
+        assert refused.status_code == 422, (query, refused.get_json())
+        assert refused.get_json()["error"]["field"] == field, (query, refused.get_json())
+    assert api.get("/tickets?opened_to=1999-12-31").get_json()["error"]["message"] == \
+        "Enter a date between 2000 and 2100."
+    assert api.get("/tickets?q=a%00b").status_code == 400
+    junk = api.get("/tickets?cursor=%25%25%25")
+    assert junk.status_code == 400 and junk.get_json()["error"]["field"] == "cursor"
+
+
+def test_the_earlier_ticket_filters_still_work(app, api, org):
+    first = open_ticket(app, org, "Ann Client", account="Northside Practice")
+    second = open_ticket(app, org, "Bob Client")
+    detail = api.get(f"/tickets/{first}").get_json()
+    assert [t["id"] for t in api.get(f"/tickets?account_id={detail['account_id']}").get_json()["data"]] == [first]
+    assert [t["id"] for t in api.get(f"/tickets?contact_id={detail['contact_id']}").get_json()["data"]] == [first]
+    later = api.get("/tickets?updated_since=2100-01-01T00:00:00Z").get_json()["data"]
+    assert later == []
+    assert [t["id"] for t in api.get("/tickets?updated_since=2000-01-01T00:00:00").get_json()["data"]] == [
+        first, second]
