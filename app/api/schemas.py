@@ -300,8 +300,8 @@ class TicketQuery(PageQuery):
         None, description="What opened it: score (a low score) or question (a trigger question answered No).")
     cause: Id | None = Field(None, description="A root cause's id.")
     account: Text(SEARCH_MAX) | None = Field(None, description="Part of the account's name.")
-    account_id: Id | None = None
-    contact_id: Id | None = None
+    account_id: Id | None = Field(None, description="One account's tickets, by its id.")
+    contact_id: Id | None = Field(None, description="One contact's tickets, by its id.")
     opened_from: date | None = Field(None, description="Opened on or after this day (the organisation's "
                                                          "timezone).")
     opened_to: date | None = Field(None, description="Opened on or before this day (the organisation's timezone).")

@@ -9,7 +9,15 @@ def test_the_openapi_document_describes_every_api_route(app, client):
     rules = {(rule.rule, method) for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
              for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method.upper()) for path, operations in document["paths"].items() for method in operations}
-    assert len(documented) == len(rules) >= 23
+    assert len(documented) == len(rules) >= 30
+    for path in ("/api/v1/tickets", "/api/v1/reports/nps", "/api/v1/reports/follow-up"):
+        for parameter in document["paths"][path]["get"]["parameters"]:
+            assert parameter.get("description"), (path, parameter["name"])
+    names = {parameter["name"] for parameter in document["paths"]["/api/v1/tickets"]["get"]["parameters"]}
+    assert names >= {"status", "sla", "assignee", "team", "band", "trigger", "cause", "account", "opened_from",
+                     "opened_to", "q", "sort", "dir", "limit", "cursor"}
+    nps = document["paths"]["/api/v1/reports/nps"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert nps["schema"]["$ref"].endswith("/NpsReport")
     error = document["components"]["schemas"]["ErrorBody"]
     assert error["properties"]["error"]["$ref"].endswith("/ErrorDetail")
 

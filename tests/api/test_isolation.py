@@ -26,6 +26,7 @@ def _b_objects(app, other_org, other_api) -> dict[str, int]:
     account_id = other_api.post("/accounts", json={"name": "Bayside Practice"}).get_json()["id"]
     send_id = other_api.post("/survey-sends", json={"contact_ids": [contact_id]}).get_json()["send"]["id"]
     ticket_id = other_api.get("/tickets").get_json()["data"][0]["id"]
+    integration_id = other_api.post("/integrations", json={"kind": "generic", "name": "Bayside portal"}).get_json()["id"]
     with app.app_context(), tenant_context(tenant_id):
         endpoint = WebhookEndpoint(url="https://hooks.bayside.example/t", events=[], secret_salt="s")
         db.session.add(endpoint)
@@ -33,7 +34,7 @@ def _b_objects(app, other_org, other_api) -> dict[str, int]:
         endpoint_id = endpoint.id
         db.session.remove()
     return {"contact_id": contact_id, "response_id": response_id, "account_id": account_id, "send_id": send_id,
-            "ticket_id": ticket_id, "endpoint_id": endpoint_id}
+            "ticket_id": ticket_id, "endpoint_id": endpoint_id, "integration_id": integration_id}
 
 
 def test_a_token_of_organisation_a_gets_404_for_every_object_of_organisation_b(app, api, other_api, other_org):
@@ -58,12 +59,22 @@ def test_a_token_of_organisation_a_gets_404_for_every_object_of_organisation_b(a
             assert response.status_code == 404, (method, path, response.get_json())
             assert response.get_json()["error"]["code"] == "not_found"
             checked += 1
-    assert checked >= 12
+    assert checked >= 14
 
+    reports = 0
     for path, operations in document["paths"].items():
         if "get" in operations and "{" not in path:
-            listed = api.get(path.removeprefix("/api/v1")).get_json()["data"]
-            assert listed == [], f"{path} shows another organisation's objects"
+            answer = api.get(path.removeprefix("/api/v1")).get_json()
+            if path.startswith("/api/v1/reports/"):
+                # B's detractor answered and opened a ticket today: none of it is in A's figures.
+                assert "period" in answer, (path, answer)
+                assert answer.get("responses", 0) == 0 and answer.get("opened", 0) == 0, path
+                assert answer.get("series", []) == [] or all(p["responses"] == 0 for p in answer["series"]), path
+                assert "members" not in answer or not {m["name"] for m in answer["members"]} & {"Bo Agent"}, path
+                reports += 1
+                continue
+            assert answer["data"] == [], f"{path} shows another organisation's objects"
+    assert reports == 2
 
     bea = other_api.get(f"/contacts/{ids['contact_id']}").get_json()
     upserted = api.put(f"/contacts/by-email/{bea['email']}", json={"name": "Same address in A"})

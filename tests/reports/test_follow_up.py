@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from app.extensions import db
 from app.tenancy import tenant_context
 from app.tickets.models import Ticket
+from tests.api.conftest import Api, make_token
 from tests.reports.test_nps_overview import figure
 from tests.support.html import table_rows
 from tests.support.tickets import close, open_ticket, ticket_url
@@ -77,6 +78,20 @@ def test_time_to_first_contact_counts_opening_hours_only(app, org, as_member, cl
     with app.app_context():
         middle = "2 h 30 min" if db.engine.dialect.name == "postgresql" else "6 h 30 min"
     assert members["Alex Agent"] == ["3", "50", "6%", "1", "3", middle]
+
+    # The API reads the same figures.
+    api = Api(app.test_client(), make_token(app, org["tenant_id"], org["admin"], scope="read"))
+    body = api.get("/reports/follow-up?from=2025-03-01&to=2025-03-31").get_json()
+    assert (body["opened"], body["closed"], body["open_now"], body["first_contacts"]) == (4, 1, 3, 3)
+    assert (body["first_contact_median_minutes"], body["first_contact_p90_minutes"]) == (150, 900)
+    assert (body["first_contact_within_target"], body["first_contact_within_target_percent"]) == (2, 66.7)
+    assert (body["resolved_within_target"], body["resolved_within_target_percent"]) == (1, 100.0)
+    assert body["sla_breaches"]["first_contact"] == 0
+    assert body["outcomes"] == {"resolved": 0, "not_resolved": 1, "no_response": 0}
+    alex = next(member for member in body["members"] if member["name"] == "Alex Agent")
+    assert (alex["open_now"], alex["capacity"], alex["load_percent"], alex["closed"], alex["first_contacts"]) == (
+        3, 50, 6.0, 1, 3)
+    assert alex["median_first_contact_minutes"] == (150 if middle == "2 h 30 min" else 390)
 
     # A period that holds only T3's first contact.
     html = client.get(f"/t/{org['slug']}/reports/follow-up?period=custom&from=2025-03-11&to=2025-03-11"

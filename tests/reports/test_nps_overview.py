@@ -73,6 +73,39 @@ def test_nps_counts_and_percentages_match_the_hand_computed_figures(app, known_r
     assert bands == {"Promoters": ["3", "50%"], "Passives": ["1", "16.7%"], "Detractors": ["2", "33.3%"]}
 
 
+def test_the_api_gives_the_same_hand_computed_figures(app, known_responses, client):
+    from tests.api.conftest import Api, make_token
+
+    api = Api(client, make_token(app, known_responses["tenant_id"], known_responses["admin"], scope="read"))
+    answer = api.get("/reports/nps?from=2026-11-01&to=2026-11-30")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["period"] == {"first_day": "2026-11-01", "last_day": "2026-11-30", "days": 30,
+                              "timezone": "America/New_York"}
+    assert (body["nps"], body["responses"], body["promoters"], body["passives"], body["detractors"]) == (
+        16.7, 6, 3, 1, 2)
+    assert (body["promoters_percent"], body["passives_percent"], body["detractors_percent"]) == (50.0, 16.7, 33.3)
+    assert (body["previous_nps"], body["change"]) == (0.0, 16.7)
+    assert (body["invitations_sent"], body["invitations_answered"], body["invitations_open"],
+            body["response_rate"]) == (8, 6, 1, 75.0)
+    assert body["group_by"] == "week"
+    assert [(p["key"], p["nps"], p["responses"], p["promoters"], p["passives"], p["detractors"])
+            for p in body["series"]] == [
+        ("2026-10-26", -100.0, 1, 0, 0, 1), ("2026-11-02", 100.0, 2, 2, 0, 0), ("2026-11-09", 0.0, 1, 0, 1, 0),
+        ("2026-11-16", 100.0, 1, 1, 0, 0), ("2026-11-23", -100.0, 1, 0, 0, 1), ("2026-11-30", None, 0, 0, 0, 0)]
+    by_account = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=account").get_json()["series"]
+    assert [(p["label"], p["nps"], p["responses"]) for p in by_account] == [
+        ("Beta Practice", 0.0, 3), ("Alpha Clinic", 100.0, 2), ("No account", -100.0, 1)]
+    assert by_account[-1]["key"] is None
+    by_source = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=source").get_json()["series"]
+    assert [(p["key"], p["label"], p["nps"], p["responses"]) for p in by_source] == [
+        ("hosted", "Hosted survey page", 40.0, 5), ("import", "Import", -100.0, 1)]
+    by_role = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=role").get_json()["series"]
+    assert [(p["label"], p["nps"], p["responses"]) for p in by_role] == [("NPS Recipient", 16.7, 6)]
+    by_month = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=month").get_json()["series"]
+    assert [(p["key"], p["responses"]) for p in by_month] == [("2026-11-01", 6)]
+
+
 def test_the_weekly_series_counts_each_response_in_its_local_week(app, known_responses, as_member):
     html = as_member("agent").get(f"/t/{known_responses['slug']}/reports/{NOVEMBER}").get_data(as_text=True)
     # Weeks start on Monday; F (Sunday 29 November 23:30 in New York, Monday in UTC) belongs to 23 November.
