@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from app import audit
 from app.extensions import db
 from app.feedback.models import Theme
+from app.forms import NumberField
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
 from app.tenancy import Role, current_membership, get_or_404
@@ -27,7 +28,7 @@ class ThemeForm(FlaskForm):
 
 class RecoveryForm(FlaskForm):
     resurvey_enabled = BooleanField("Re-survey the contact after a ticket closes")
-    resurvey_delay_days = IntegerField(
+    resurvey_delay_days = NumberField(
         "Days after closing", validators=[InputRequired("Give a number of days."),
                                           NumberRange(1, 365, "Choose between 1 and 365 days.")])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-from sqlalchemy import select
 
 from app.extensions import db
 from app.integrations.models import Integration

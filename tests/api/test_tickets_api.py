@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.support.data import audit_entries
-from tests.support.tickets import close, open_ticket, root_cause_id, ticket_state
+from tests.support.tickets import bulk_tickets, close, count_queries, open_ticket, root_cause_id, ticket_state
 
 
 def test_tickets_are_listed_with_filters_and_read_with_their_timeline(app, api, org):
@@ -142,3 +142,20 @@ def test_the_earlier_ticket_filters_still_work(app, api, org):
     assert later == []
     assert [t["id"] for t in api.get("/tickets?updated_since=2000-01-01T00:00:00").get_json()["data"]] == [
         first, second]
+
+
+def test_a_page_of_tickets_runs_the_same_statements_for_5_and_50_tickets(app, api, org):
+    urls = ["/tickets?limit=100", "/tickets?limit=100&status=open&sla=ok&sort=due&q=bulk",
+            f"/tickets?limit=100&team=mine&assignee={org['agent']}&sort=score&dir=desc"]
+    bulk_tickets(app, org["tenant_id"], 5, assignee_id=org["agent"], start=1)
+    api.get(urls[0])
+
+    def statements(url: str) -> int:
+        with count_queries(app) as seen:
+            assert api.get(url).status_code == 200
+        return len(seen)
+
+    few = [statements(url) for url in urls]
+    bulk_tickets(app, org["tenant_id"], 45, assignee_id=org["agent"], start=100)
+    assert len(api.get(urls[0]).get_json()["data"]) == 50
+    assert [statements(url) for url in urls] == few
