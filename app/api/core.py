@@ -36,6 +36,7 @@ from app import audit
 from app.accounts.models import Membership, Tenant, User
 from app.api.models import ApiToken, IdempotentRequest
 from app.extensions import csrf, db, limiter
+from app.integrations import crypto
 from app.rules import RuleError
 from app.security import hash_token
 from app.tenancy import Role, parse_id, tenant_context, unscoped
@@ -251,6 +252,15 @@ def _fingerprint() -> str:
                                       request.get_data(cache=True)])).hexdigest()
 
 
+def _kept_body(stored: str):
+    """The kept answer of an idempotent POST. It is stored encrypted (an answer can carry a signing secret shown
+    once); an answer kept in plain JSON before that is read as it is."""
+    try:
+        return json.loads(crypto.decrypt(stored))
+    except crypto.InvalidToken:
+        return json.loads(stored)
+
+
 def writes(view: Callable) -> Callable:
     """Run a view that changes something: commit its work with an audit entry naming the token, or roll it
     all back when it raises. A POST with ``Idempotency-Key`` is answered once: a repeat with the same key and
@@ -272,7 +282,7 @@ def writes(view: Callable) -> Callable:
                 if kept.fingerprint != fingerprint:
                     raise ApiError(422, "idempotency_key_reused",
                                    "This Idempotency-Key was used with another request.", "Idempotency-Key")
-                return json.loads(kept.body), kept.status_code, {"Idempotent-Replayed": "true"}
+                return _kept_body(kept.body), kept.status_code, {"Idempotent-Replayed": "true"}
         try:
             body, status = view(*args, **kwargs)
         except RuleError as error:
@@ -281,7 +291,7 @@ def writes(view: Callable) -> Callable:
         audit.record("api", summary, changes if changes else None)
         if key is not None:
             db.session.add(IdempotentRequest(token_id=g.api_token.id, key=key, fingerprint=fingerprint,
-                                             status_code=status, body=json.dumps(body)))
+                                             status_code=status, body=crypto.encrypt(json.dumps(body))))
         try:
             db.session.commit()
         except IntegrityError:

@@ -43,7 +43,8 @@ class ApiToken(TenantScoped, db.Model):
 
 
 class IdempotentRequest(TenantScoped, db.Model):
-    """The answer a POST with an ``Idempotency-Key`` got, kept per token so a repeat gets the same answer."""
+    """The answer a POST with an ``Idempotency-Key`` got, kept per token so a repeat gets the same answer; the
+    body is stored encrypted, since an answer may carry a signing secret that is shown once."""
 
     __tablename__ = "api_idempotent_request"
     __table_args__ = (

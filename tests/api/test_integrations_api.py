@@ -122,3 +122,22 @@ def test_another_organisations_integration_is_a_404_and_never_listed(app, api, o
     assert api.delete(f"/integrations/{theirs['id']}").get_json()["error"]["code"] == "not_found"
     assert api.get("/integrations").get_json()["data"] == []
     assert other_api.get(f"/integrations/{theirs['id']}").status_code == 200
+
+
+def test_a_repeated_connect_gets_its_secret_again_but_the_kept_answer_is_stored_encrypted(app, api, org):
+    from sqlalchemy import select
+
+    from app.api.models import IdempotentRequest
+
+    key = {"Idempotency-Key": "connect-generic-1"}
+    first = api.post("/integrations", json={"kind": "generic", "name": "Portal"}, headers=key)
+    again = api.post("/integrations", json={"kind": "generic", "name": "Portal"}, headers=key)
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    secret = first.get_json()["signing_secret"]
+    assert again.get_json()["signing_secret"] == secret
+    assert len(api.get("/integrations").get_json()["data"]) == 1
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        kept = db.session.execute(select(IdempotentRequest)).scalar_one()
+        assert secret not in kept.body and "Portal" not in kept.body
+        db.session.remove()
