@@ -40,7 +40,7 @@ from app.extensions import db
 from app.imports.models import ContactImport, ImportRejection
 from app.imports import responses
 from app.imports.reading import MODES, Checker, Row, data_rows
-from app.ingestion.answers import InvalidAnswer, record_external_answer
+from app.ingestion.answers import InvalidAnswer, record_external_answers
 from app.jobs import JobSpec, enqueue_now, job
 from app.leased import lock_for_batch, lost_work, run_leased
 from app.settings.models import AuditEntry
@@ -458,9 +458,9 @@ def _finish_batch(run: _Run, imported: ContactImport, batch: list, done: bool, o
 def _run_response_batch(run: _Run, batch_size: int) -> bool:
     """Record the next batch of past responses in one transaction; returns whether the file is done.
 
-    Each row goes through :func:`record_external_answer` (a savepoint of its own, so a row it refuses leaves
-    nothing behind while the batch goes on); a ticket may open only when the import allows tickets and the
-    answer is within its window."""
+    The rows go through :func:`record_external_answers` together (a row it refuses leaves nothing behind while
+    the batch goes on); a ticket may open only when the import allows tickets and the answer is within its
+    window."""
     imported = lock_for_batch(ContactImport, run.import_id)
     if imported.status != "running":
         db.session.rollback()
@@ -478,19 +478,23 @@ def _run_response_batch(run: _Run, batch_size: int) -> bool:
         else:
             checked.append(row)
     unknown = responses.unknown_contacts(checked)
-    counts = {"created": 0, "amended": 0, "unchanged": 0}
+    to_record = []
     for row in checked:
         if row.unknown_contact_key in unknown:
             outcome.reject(row.number, row.values, responses.unknown_contact_problem(row.unknown_contact_key))
+        else:
+            to_record.append(row)
+    results = record_external_answers(
+        [row.answer for row in to_record],
+        open_tickets=[run.tickets_since is not None and row.answer.answered_at >= run.tickets_since
+                      for row in to_record])
+    counts = {"created": 0, "amended": 0, "unchanged": 0}
+    for row, result in zip(to_record, results):
+        if isinstance(result, InvalidAnswer):
+            outcome.reject(row.number, row.values, str(result))
             continue
-        open_tickets = run.tickets_since is not None and row.answer.answered_at >= run.tickets_since
-        try:
-            recorded = record_external_answer(row.answer, open_tickets=open_tickets)
-        except InvalidAnswer as refusal:
-            outcome.reject(row.number, row.values, str(refusal))
-            continue
-        counts[recorded.outcome] += 1
-        if recorded.ticket_id is not None:
+        counts[result.outcome] += 1
+        if result.ticket_id is not None:
             outcome.tickets_opened += 1
     outcome.created, outcome.updated, outcome.skipped = counts["created"], counts["amended"], counts["unchanged"]
     outcome.rejections.sort()

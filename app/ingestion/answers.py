@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import notifications
@@ -30,6 +32,7 @@ from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.surveys.models import Response
 from app.surveys.services import apply_trigger_rule, default_survey, store_answers
+from app.tenancy import current_tenant_id, scoped_by_hand
 from app.timeutil import utcnow
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -161,13 +164,19 @@ def _contact(answer: ExternalAnswer) -> Contact:
         if contact is None:
             raise InvalidAnswer("The contact could not be created.")
         return contact
+    _complete(contact, answer)
+    return contact
+
+
+def _complete(contact: Contact, answer: ExternalAnswer) -> None:
+    """Fill what a found contact lacks from the answer: its external id, its account."""
+    external_id = _text(answer.contact_external_id, 80)
     if contact.external_id is None and external_id:
         contact.external_id = external_id
     if contact.account_id is None and (answer.account_name or answer.account_external_id):
         account = _account(answer)
         if account is not None:
             contact.account_id = account.id
-    return contact
 
 
 def _existing(source: str, external_id: str) -> Response | None:
@@ -175,6 +184,23 @@ def _existing(source: str, external_id: str) -> Response | None:
         select(Response).where(Response.source == source, Response.external_id == external_id)
         .with_for_update().execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def _comment(answer: ExternalAnswer) -> str | None:
+    return (answer.comment or "").strip()[:5000] or None
+
+
+def _amend(response: Response, score: int, band: str, comment: str | None) -> str:
+    """Apply a repeat of a recorded answer: a different score changes the score and band; a comment, when
+    given, replaces the stored one. Returns ``amended`` or ``unchanged``."""
+    changed = False
+    if score != response.score:
+        response.score, response.band = score, band
+        changed = True
+    if comment is not None and comment != response.comment:
+        response.comment = comment
+        changed = True
+    return "amended" if changed else "unchanged"
 
 
 def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True) -> RecordedAnswer:
@@ -188,7 +214,7 @@ def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True)
     """
     _check(answer)
     source, external_id = answer.source.strip(), answer.external_id.strip()
-    comment = (answer.comment or "").strip()[:5000] or None
+    comment = _comment(answer)
     with db.session.begin_nested():
         contact = _contact(answer)
         survey = default_survey()
@@ -218,14 +244,7 @@ def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True)
             notifications.announce("response.created", response=response)
         else:
             previous_score = response.score
-            changed = False
-            if answer.score != response.score:
-                response.score, response.band = answer.score, band
-                changed = True
-            if comment is not None and comment != response.comment:
-                response.comment = comment
-                changed = True
-            outcome = "amended" if changed else "unchanged"
+            outcome = _amend(response, answer.score, band, comment)
             db.session.flush()
         if answer.answers:
             store_answers(response, survey, response.band, dict(answer.answers))
@@ -234,3 +253,108 @@ def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True)
             ticket = apply_trigger_rule(response, survey, created=created, previous_score=previous_score)
     return RecordedAnswer(response_id=response.id, contact_id=contact.id, outcome=outcome,
                           ticket_id=ticket.id if ticket is not None else None)
+
+
+def record_external_answers(answers: Sequence[ExternalAnswer], *,
+                            open_tickets: Sequence[bool]) -> list[RecordedAnswer | InvalidAnswer]:
+    """Record many answers for the current organisation by the rules of :func:`record_external_answer` (the
+    same checks, contact matching and creation, once per ``(source, external_id)``, amendments and trigger
+    rule), with ``open_tickets[i]`` saying whether ``answers[i]`` may open a ticket; for a file of thousands of
+    answers. The contacts and the responses already recorded are read with one statement each, and the new
+    responses written with one; only new contacts, extra answers and tickets cost statements of their own.
+
+    Returns, for each answer in order, what was recorded or the :class:`InvalidAnswer` that refused it (nothing
+    is written for a refused answer). The caller commits.
+    """
+    results: list[RecordedAnswer | InvalidAnswer | None] = [None] * len(answers)
+    valid: list[int] = []
+    for index, answer in enumerate(answers):
+        try:
+            _check(answer)
+        except InvalidAnswer as refusal:
+            results[index] = refusal
+        else:
+            valid.append(index)
+    if not valid:
+        return results
+    survey = default_survey()
+    emails = {(answers[i].email or "").strip().lower() for i in valid} - {""}
+    external_ids = {_text(answers[i].contact_external_id, 80) for i in valid} - {None}
+    by_email = {contact.email.lower(): contact for contact in db.session.execute(
+        select(Contact).where(func.lower(Contact.email).in_(emails))).scalars()} if emails else {}
+    by_external: dict[str, Contact] = {}
+    if external_ids:
+        for contact in db.session.execute(select(Contact).where(Contact.external_id.in_(external_ids))
+                                          .order_by(Contact.id)).scalars():
+            by_external.setdefault(contact.external_id, contact)
+    keys = {(answers[i].source.strip(), answers[i].external_id.strip()) for i in valid}
+    recorded = {(response.source, response.external_id): response for response in db.session.execute(
+        select(Response).where(tuple_(Response.source, Response.external_id).in_(keys))
+        .with_for_update().execution_options(populate_existing=True)).scalars()}
+
+    now = utcnow()
+    new_rows: dict[tuple[str, str], dict] = {}
+    placed: list[tuple[int, Contact, tuple[str, str]]] = []
+    for index in valid:
+        answer = answers[index]
+        email = (answer.email or "").strip().lower() or None
+        external_id = _text(answer.contact_external_id, 80)
+        contact = (by_email.get(email) if email else None) or (by_external.get(external_id) if external_id else None)
+        try:
+            if contact is None:
+                contact = _contact(answer)  # not there: created (with its account) by the one-answer rules
+                by_email[contact.email.lower()] = contact
+            else:
+                _complete(contact, answer)
+        except InvalidAnswer as refusal:
+            results[index] = refusal
+            continue
+        if contact.external_id:
+            by_external.setdefault(contact.external_id, contact)
+        key = (answer.source.strip(), answer.external_id.strip())
+        if key not in recorded and key not in new_rows:
+            new_rows[key] = {"survey_id": survey.id, "contact_id": contact.id, "score": answer.score,
+                             "band": survey.band_for(answer.score), "comment": _comment(answer), "source": key[0],
+                             "external_id": key[1], "created_at": min(answer.answered_at or now, now),
+                             "amendable_until": now, "updated_at": now}
+        placed.append((index, contact, key))
+
+    created: set[tuple[str, str]] = set()
+    if new_rows:
+        table = Response.__table__
+        rows = [{"tenant_id": current_tenant_id(), **row} for row in new_rows.values()]
+        inserted = db.session.execute(scoped_by_hand(
+            postgresql.insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
+            if db.session.get_bind().dialect.name == "postgresql" else
+            sqlite.insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
+        )).scalars().all()
+        for response in db.session.execute(select(Response).where(Response.id.in_(inserted))).scalars():
+            key = (response.source, response.external_id)
+            recorded[key] = response
+            created.add(key)
+        for key in set(new_rows) - created:  # recorded meanwhile by a concurrent delivery: amended below
+            recorded[key] = _existing(*key)
+
+    first_seen: set[tuple[str, str]] = set()
+    for index, contact, key in placed:
+        answer = answers[index]
+        response = recorded[key]
+        is_new = key in created and key not in first_seen
+        first_seen.add(key)
+        previous_score = None
+        if is_new:
+            outcome = "created"
+            notifications.announce("response.created", response=response)
+        else:
+            previous_score = response.score
+            outcome = _amend(response, answer.score, survey.band_for(answer.score), _comment(answer))
+        if answer.answers:
+            store_answers(response, survey, response.band, dict(answer.answers))
+        ticket = None
+        if open_tickets[index]:
+            db.session.flush()
+            ticket = apply_trigger_rule(response, survey, created=is_new, previous_score=previous_score)
+        results[index] = RecordedAnswer(response_id=response.id, contact_id=contact.id, outcome=outcome,
+                                        ticket_id=ticket.id if ticket is not None else None)
+    db.session.flush()
+    return results
