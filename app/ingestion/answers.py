@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -255,13 +255,78 @@ def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True)
                           ticket_id=ticket.id if ticket is not None else None)
 
 
+def _insert(model, rows: list[dict], returning):
+    """Insert ``rows`` of the current organisation into ``model``'s table in one statement, skipping those a
+    unique constraint already holds; returns the ``returning`` columns of the rows inserted."""
+    table = model.__table__
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    tenant_id = current_tenant_id()
+    statement = dialect.insert(table).values([{"tenant_id": tenant_id, **row} for row in rows])
+    return db.session.execute(scoped_by_hand(
+        statement.on_conflict_do_nothing().returning(*[table.c[name] for name in returning]))).all()
+
+
+def _create_contacts(answers: dict[str, ExternalAnswer]) -> dict[str, Contact]:
+    """The contacts for answers whose email address no contact has, ``{email: contact}``, created as
+    :func:`_contact` creates one (named by the answer, else by the address; the account found by external id,
+    else by name, or created), with a fixed number of statements: read the accounts, insert the missing ones,
+    insert the contacts, read them back (with any another writer added first)."""
+    account_ids = {_text(a.account_external_id, 80) for a in answers.values()} - {None}
+    account_names = {_text(a.account_name, 160) for a in answers.values()} - {None}
+    by_external: dict[str, int] = {}
+    by_name: dict[str, int] = {}
+
+    def read_accounts(external_ids, names) -> None:
+        conditions = []
+        if external_ids:
+            conditions.append(CustomerAccount.external_id.in_(external_ids))
+        if names:
+            conditions.append(CustomerAccount.name.in_(names))
+        if not conditions:
+            return
+        for account_id, name, external_id in db.session.execute(
+                select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
+                .where(or_(*conditions)).order_by(CustomerAccount.id)):
+            by_name.setdefault(name, account_id)
+            if external_id:
+                by_external.setdefault(external_id, account_id)
+
+    read_accounts(account_ids, account_names)
+    now = utcnow()
+    new_accounts: dict[str, str | None] = {}
+    for answer in answers.values():
+        external_id, name = _text(answer.account_external_id, 80), _text(answer.account_name, 160)
+        if not (external_id and external_id in by_external) and name and name not in by_name:
+            new_accounts.setdefault(name, external_id)
+    if new_accounts:
+        created = _insert(CustomerAccount, [{"name": name, "external_id": external_id, "status": "active",
+                                             "created_at": now, "updated_at": now}
+                                            for name, external_id in new_accounts.items()], ("id", "name"))
+        by_name.update({name: account_id for account_id, name in created})
+        read_accounts(set(), set(new_accounts) - {name for _, name in created})  # added meanwhile elsewhere
+
+    rows = []
+    for email, answer in answers.items():
+        external_id, name = _text(answer.account_external_id, 80), _text(answer.account_name, 160)
+        account_id = by_external.get(external_id) if external_id else None
+        if account_id is None and name:
+            account_id = by_name.get(name)
+        rows.append({"name": _text(answer.name, 120) or email.split("@")[0], "email": email,
+                     "external_id": _text(answer.contact_external_id, 80), "account_id": account_id,
+                     "created_at": now, "updated_at": now})
+    _insert(Contact, rows, ("id",))
+    return {contact.email.lower(): contact for contact in db.session.execute(
+        select(Contact).where(func.lower(Contact.email).in_(set(answers)))).scalars()}
+
+
 def record_external_answers(answers: Sequence[ExternalAnswer], *,
                             open_tickets: Sequence[bool]) -> list[RecordedAnswer | InvalidAnswer]:
     """Record many answers for the current organisation by the rules of :func:`record_external_answer` (the
     same checks, contact matching and creation, once per ``(source, external_id)``, amendments and trigger
     rule), with ``open_tickets[i]`` saying whether ``answers[i]`` may open a ticket; for a file of thousands of
     answers. The contacts and the responses already recorded are read with one statement each, and the new
-    responses written with one; only new contacts, extra answers and tickets cost statements of their own.
+    responses written with one, new contacts and accounts with a few (:func:`_create_contacts`); only extra
+    answers and tickets cost statements of their own.
 
     Returns, for each answer in order, what was recorded or the :class:`InvalidAnswer` that refused it (nothing
     is written for a refused answer). The caller commits.
@@ -292,6 +357,15 @@ def record_external_answers(answers: Sequence[ExternalAnswer], *,
         select(Response).where(tuple_(Response.source, Response.external_id).in_(keys))
         .with_for_update().execution_options(populate_existing=True)).scalars()}
 
+    missing: dict[str, ExternalAnswer] = {}
+    for index in valid:
+        answer = answers[index]
+        email = (answer.email or "").strip().lower() or None
+        external_id = _text(answer.contact_external_id, 80)
+        if email and email not in by_email and not (external_id and external_id in by_external):
+            missing.setdefault(email, answer)
+    new_contacts = _create_contacts(missing) if missing else {}
+
     now = utcnow()
     new_rows: dict[tuple[str, str], dict] = {}
     placed: list[tuple[int, Contact, tuple[str, str]]] = []
@@ -300,15 +374,17 @@ def record_external_answers(answers: Sequence[ExternalAnswer], *,
         email = (answer.email or "").strip().lower() or None
         external_id = _text(answer.contact_external_id, 80)
         contact = (by_email.get(email) if email else None) or (by_external.get(external_id) if external_id else None)
-        try:
-            if contact is None:
-                contact = _contact(answer)  # not there: created (with its account) by the one-answer rules
-                by_email[contact.email.lower()] = contact
-            else:
-                _complete(contact, answer)
-        except InvalidAnswer as refusal:
-            results[index] = refusal
+        if contact is None and not email:
+            results[index] = UnmatchedContact("No contact has this external id, and the answer has no email "
+                                              "address to create one.")
             continue
+        if contact is None:
+            contact = new_contacts.get(email)
+            if contact is None:
+                results[index] = InvalidAnswer("The contact could not be created.")
+                continue
+        else:
+            _complete(contact, answer)
         if contact.external_id:
             by_external.setdefault(contact.external_id, contact)
         key = (answer.source.strip(), answer.external_id.strip())
@@ -321,13 +397,7 @@ def record_external_answers(answers: Sequence[ExternalAnswer], *,
 
     created: set[tuple[str, str]] = set()
     if new_rows:
-        table = Response.__table__
-        rows = [{"tenant_id": current_tenant_id(), **row} for row in new_rows.values()]
-        inserted = db.session.execute(scoped_by_hand(
-            postgresql.insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
-            if db.session.get_bind().dialect.name == "postgresql" else
-            sqlite.insert(table).values(rows).on_conflict_do_nothing().returning(table.c.id)
-        )).scalars().all()
+        inserted = [row.id for row in _insert(Response, list(new_rows.values()), ("id",))]
         for response in db.session.execute(select(Response).where(Response.id.in_(inserted))).scalars():
             key = (response.source, response.external_id)
             recorded[key] = response
