@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import notifications
+from app.accounts.models import Tenant
 from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
@@ -261,9 +262,10 @@ def _insert(model, rows: list[dict], returning):
     table = model.__table__
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     tenant_id = current_tenant_id()
-    statement = dialect.insert(table).values([{"tenant_id": tenant_id, **row} for row in rows])
-    return db.session.execute(scoped_by_hand(
-        statement.on_conflict_do_nothing().returning(*[table.c[name] for name in returning]))).all()
+    # Executed with its rows as parameters and a RETURNING clause, SQLAlchemy sends this as one multi-row
+    # statement per 1,000 rows ("insertmanyvalues"), compiled once.
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*[table.c[name] for name in returning])
+    return db.session.execute(scoped_by_hand(statement), [{"tenant_id": tenant_id, **row} for row in rows]).all()
 
 
 def _create_contacts(answers: dict[str, ExternalAnswer]) -> dict[str, Contact]:
@@ -343,6 +345,9 @@ def record_external_answers(answers: Sequence[ExternalAnswer], *,
     if not valid:
         return results
     survey = default_survey()
+    # Held for the batch: the session keeps loaded rows only while something refers to them, and every
+    # answer asks the organisation whether webhooks listen (app.notifications.webhooks).
+    tenant = db.session.get(Tenant, current_tenant_id())
     emails = {(answers[i].email or "").strip().lower() for i in valid} - {""}
     external_ids = {_text(answers[i].contact_external_id, 80) for i in valid} - {None}
     by_email = {contact.email.lower(): contact for contact in db.session.execute(
@@ -427,4 +432,5 @@ def record_external_answers(answers: Sequence[ExternalAnswer], *,
         results[index] = RecordedAnswer(response_id=response.id, contact_id=contact.id, outcome=outcome,
                                         ticket_id=ticket.id if ticket is not None else None)
     db.session.flush()
+    del tenant
     return results
