@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -317,8 +317,8 @@ def _create_contacts(answers: dict[str, ExternalAnswer]) -> dict[str, Contact]:
                      "external_id": _text(answer.contact_external_id, 80), "account_id": account_id,
                      "created_at": now, "updated_at": now})
     _insert(Contact, rows, ("id",))
-    return {contact.email.lower(): contact for contact in db.session.execute(
-        select(Contact).where(func.lower(Contact.email).in_(set(answers)))).scalars()}
+    return {contact.email: contact for contact in db.session.execute(
+        select(Contact).where(Contact.email.in_(set(answers)))).scalars()}
 
 
 def record_external_answers(answers: Sequence[ExternalAnswer], *,
@@ -350,16 +350,23 @@ def record_external_answers(answers: Sequence[ExternalAnswer], *,
     tenant = db.session.get(Tenant, current_tenant_id())
     emails = {(answers[i].email or "").strip().lower() for i in valid} - {""}
     external_ids = {_text(answers[i].contact_external_id, 80) for i in valid} - {None}
-    by_email = {contact.email.lower(): contact for contact in db.session.execute(
-        select(Contact).where(func.lower(Contact.email).in_(emails))).scalars()} if emails else {}
+    # Contacts keep their address lower-cased (app.contacts.services.normalise_email), so the unique index on
+    # (organisation, email) answers this, where lower(email) would read every contact each batch.
+    by_email = {contact.email: contact for contact in db.session.execute(
+        select(Contact).where(Contact.email.in_(emails))).scalars()} if emails else {}
     by_external: dict[str, Contact] = {}
     if external_ids:
         for contact in db.session.execute(select(Contact).where(Contact.external_id.in_(external_ids))
                                           .order_by(Contact.id)).scalars():
             by_external.setdefault(contact.external_id, contact)
-    keys = {(answers[i].source.strip(), answers[i].external_id.strip()) for i in valid}
+    ids_by_source: dict[str, set[str]] = {}
+    for i in valid:
+        ids_by_source.setdefault(answers[i].source.strip(), set()).add(answers[i].external_id.strip())
+    # One condition per source (a file has one), so the unique index on (organisation, source, external id)
+    # finds each answer.
     recorded = {(response.source, response.external_id): response for response in db.session.execute(
-        select(Response).where(tuple_(Response.source, Response.external_id).in_(keys))
+        select(Response).where(or_(*[and_(Response.source == source, Response.external_id.in_(ids))
+                                     for source, ids in ids_by_source.items()]))
         .with_for_update().execution_options(populate_existing=True)).scalars()}
 
     missing: dict[str, ExternalAnswer] = {}
