@@ -100,7 +100,7 @@ def seed(app: Flask) -> None:
             "CASE WHEN i % 11 <= 6 THEN 'detractor' WHEN i % 11 <= 8 THEN 'passive' ELSE 'promoter' END, "
             "CASE WHEN i % 1000 = 0 THEN '=HYPERLINK(\"http://example.com\")' WHEN i % 3 = 0 THEN NULL "
             "ELSE 'The portal was slow, but the team, as always, answered quickly. Thanks ' || i END, "
-            "CASE WHEN i % 5 = 0 THEN 'import' ELSE 'hosted' END, "
+            "CASE WHEN i % 5 = 0 THEN 'csv' ELSE 'hosted' END, "
             "now() - (i * 63 || ' seconds')::interval, now(), now() "
             "FROM generate_series(1, :n) AS i, (SELECT min(id) AS first FROM contact WHERE tenant_id = :t) AS c",
             "INSERT INTO ticket (tenant_id, number, response_id, contact_id, status, trigger, opened_at, updated_at) "

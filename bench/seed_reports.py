@@ -55,7 +55,7 @@ def report_rows(tenant_id: int, responses: int) -> None:
         SELECT :b_resp + i, :t, :survey, inv.id, inv.contact_id, s.score,
                CASE WHEN s.score <= 6 THEN 'detractor' WHEN s.score <= 8 THEN 'passive' ELSE 'promoter' END,
                CASE WHEN i % 3 = 0 THEN 'Thanks for the quick help.' END,
-               (ARRAY['hosted','hosted','hosted','import','webhook'])[1 + i % 5],
+               (ARRAY['hosted','hosted','hosted','csv','webhook'])[1 + i % 5],
                inv.created_at + interval '2 hours', inv.created_at + interval '2 hours',
                inv.created_at + interval '7 days'
         FROM generate_series(1, :n) AS i

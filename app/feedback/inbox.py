@@ -27,7 +27,7 @@ from app.views import KeysetPage, keyset_page
 PER_PAGE = 25
 PERIODS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months",
            "all": "All time", "custom": "Custom dates"}
-SOURCES = {"hosted": "Hosted survey", "webhook": "Integration", "import": "Import"}
+SOURCES = {"hosted": "Hosted survey", "webhook": "Integration", "csv": "Import"}
 REVIEWED = {"": "Reviewed or not", "no": "Not reviewed", "yes": "Reviewed"}
 
 

@@ -1,5 +1,6 @@
-"""A contact import: the uploaded file (kept in the database, so any worker can read it), its column mapping,
-its place and counts while a job works through it, and the rows it rejected with their reasons."""
+"""An import: the uploaded file (kept in the database, so any worker can read it), what it holds (contacts and
+accounts, or past responses), its column mapping, its place and counts while a job works through it, and the
+rows it rejected with their reasons."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,17 +13,23 @@ from app.extensions import db
 from app.tenancy import TenantScoped
 from app.timeutil import UTCDateTime, utcnow
 
+IMPORT_KINDS = {"contacts": "Contacts and accounts", "responses": "Past responses"}
 IMPORT_STATES = {"draft": "Not started", "queued": "Waiting to start", "running": "Importing", "done": "Done",
                  "failed": "Failed"}
 
 
 class ContactImport(TenantScoped, db.Model):
-    """One uploaded CSV of contacts and what became of it.
+    """One uploaded CSV of contacts (``kind`` ``contacts``) or of past responses (``responses``) and what became
+    of it.
 
     ``status`` is ``draft`` while the columns are being mapped, then ``queued``, ``running``, ``done`` or
     ``failed``. ``position`` counts the data rows already worked through: each batch's writes and the move of
     ``position`` commit together, so a job that dies resumes at the first row not yet committed.
     ``lease_until`` is how long the running job holds the import (see :mod:`app.leased`).
+
+    For past responses, ``created`` counts responses recorded, ``updated`` responses already there that the
+    file amended and ``skipped`` those already there as the file says; ``ticket_days`` is None when no
+    ticket may open, else how many days back a detractor's answer may be to open one.
     """
 
     __tablename__ = "contact_import"
@@ -42,7 +49,9 @@ class ContactImport(TenantScoped, db.Model):
     headers: Mapped[list] = mapped_column(JSON)
     # {field: column index}; see app.imports.fields.FIELDS.
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    kind: Mapped[str] = mapped_column(String(12), default="contacts", server_default="contacts")
     mode: Mapped[str] = mapped_column(String(12), default="update")
+    ticket_days: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12), default="draft")
     total_rows: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -51,6 +60,7 @@ class ContactImport(TenantScoped, db.Model):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     accounts_created: Mapped[int] = mapped_column(Integer, default=0)
+    tickets_opened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -62,6 +72,10 @@ class ContactImport(TenantScoped, db.Model):
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
+
+    @property
+    def kind_label(self) -> str:
+        return IMPORT_KINDS.get(self.kind, self.kind)
 
     @property
     def state_label(self) -> str:

@@ -1,5 +1,5 @@
-"""Importing contacts and accounts from a CSV file (admins and managers): upload, map the columns and preview,
-start, follow the progress, download the rejected rows."""
+"""Importing contacts and accounts, or past responses, from a CSV file (admins and managers): upload, map the
+columns and preview, start, follow the progress, download the rejected rows."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, redirect, request, stream_with_context, url_for
@@ -9,7 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.imports import services
 from app.imports.forms import MappingForm, UploadForm
 from app.imports.models import ContactImport
-from app.imports.reading import FIELDS, MAX_BYTES, check_size
+from app.imports.reading import MAX_BYTES, check_size
 from app.extensions import db
 from app.rules import RuleError
 from app.tenancy import MANAGING_ROLES, get_or_404, require_role, tenant_context
@@ -59,7 +59,7 @@ def index():
         try:
             check_size(size)  # before reading it into memory
             imported = services.upload(filename=upload.filename or "", data=upload.read(),
-                                       by=current_user._get_current_object())
+                                       by=current_user._get_current_object(), kind=form.kind.data)
         except RuleError as error:
             place_error(form, error, "file")
         else:
@@ -67,12 +67,16 @@ def index():
     return refused(INDEX_PAGE, None, lambda: _index_context(form))
 
 
+def _mapping_form_class(imported: ContactImport) -> type[MappingForm]:
+    return MappingForm.for_fields(imported.kind, services.fields_of(imported.kind))
+
+
 def _show_context(imported: ContactImport, form: MappingForm | None = None, problem: str | None = None) -> dict:
     context = {"imported": imported, "summary": services.summary, "problem": problem}
     if imported.status == "draft":
-        context.update(form=form or MappingForm(headers=imported.headers, data=MappingForm.initial(imported)),
-                       preview=services.preview(imported), preview_fields=services.mapped_fields(imported),
-                       fields=FIELDS)
+        form_class = _mapping_form_class(imported)
+        context.update(form=form or form_class(headers=imported.headers, data=form_class.initial(imported)),
+                       preview=services.preview(imported), preview_fields=services.mapped_fields(imported))
     return context
 
 
@@ -92,11 +96,14 @@ def show(import_id: int):
 
     if imported.status != "draft":
         return saved(None, here, progress)  # already started: show how far it has got
-    form = MappingForm(headers=imported.headers)
+    form = _mapping_form_class(imported)(headers=imported.headers)
     problem = None
     if form.validate_on_submit():
         try:
-            services.set_mapping(imported, form.chosen(), form.mode.data)
+            if imported.kind == "responses":
+                services.set_mapping(imported, form.chosen(), ticket_days=form.ticket_days_chosen())
+            else:
+                services.set_mapping(imported, form.chosen(), form.mode.data)
             if request.form.get("action") == "run":
                 if not services.start(imported):
                     db.session.rollback()
@@ -122,8 +129,8 @@ def show(import_id: int):
 def rejected(import_id: int):
     """The rejected rows of an import with the reason for each, as CSV, streamed a page at a time."""
     imported = get_or_404(ContactImport, import_id)
-    stem = imported.filename.rsplit(".", 1)[0] or "contacts"
-    safe = "".join(c if c.isalnum() or c in "-_ " else "_" for c in stem)[:80].strip() or "contacts"
+    stem = imported.filename.rsplit(".", 1)[0] or imported.kind
+    safe = "".join(c if c.isalnum() or c in "-_ " else "_" for c in stem)[:80].strip() or imported.kind
     tenant_id, headers = imported.tenant_id, list(imported.headers)
 
     def rows():

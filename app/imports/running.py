@@ -15,11 +15,16 @@ rows before it are read again only to remember their email addresses and externa
 check). Writing nothing that is already there is the rule for every row, so running the same file again
 changes nothing: contacts already as the file says are counted as skipped. The job holds the import under
 a lease it renews each batch; :func:`sweep_imports` hands it to the worker again when its job was lost.
+
+A file of past responses (``kind`` ``responses``) runs under the same job, lease, batches and bookkeeping; each
+of its rows is recorded by :func:`app.ingestion.answers.record_external_answer` (the one place answers from
+outside are recorded) inside the batch's transaction, with no ticket unless the import allows tickets and the
+answer is recent enough, so nothing is emailed for history.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Iterator
 
@@ -33,7 +38,9 @@ from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.imports.models import ContactImport, ImportRejection
+from app.imports import responses
 from app.imports.reading import MODES, Checker, Row, data_rows
+from app.ingestion.answers import InvalidAnswer, record_external_answers
 from app.jobs import JobSpec, enqueue_now, job
 from app.leased import lock_for_batch, lost_work, run_leased
 from app.settings.models import AuditEntry
@@ -71,8 +78,10 @@ def run_import(import_id: int, batch_size: int = BATCH_SIZE) -> str:
 
     Returns ``done``, or ``skipped`` when another job holds the import or it is already finished.
     """
-    return run_leased(ContactImport, import_id, lease=LEASE, prepare=_prepare_run,
-                      step=lambda run: _run_batch(run, batch_size), what="Contact import")
+    def step(run: _Run) -> bool:
+        return (_run_response_batch if run.kind == "responses" else _run_batch)(run, batch_size)
+
+    return run_leased(ContactImport, import_id, lease=LEASE, prepare=_prepare_run, step=step, what="Import")
 
 
 def sweep_imports(stale_after: int | None = None) -> int:
@@ -99,13 +108,22 @@ class _Run:
     content: bytes
     delimiter: str
     roles: dict[str, int]
+    kind: str = "contacts"
+    # Past responses only: the extra survey questions, the organisation's timezone, and the earliest answer
+    # time that may open a ticket (None: none may).
+    questions: list = field(default_factory=list)
+    zone: object = None
+    tickets_since: datetime | None = None
     position: int = 0
-    checker: Checker = field(init=False)
+    checker: Checker | responses.ResponseChecker = field(init=False)
     rows: Iterator = field(init=False)
 
     def seek(self, position: int) -> None:
         """Read the file again up to ``position``, remembering each skipped row's keys for the duplicate check."""
-        self.checker = Checker(self.mapping, self.roles)
+        if self.kind == "responses":
+            self.checker = responses.ResponseChecker(self.mapping, self.questions, self.zone)
+        else:
+            self.checker = Checker(self.mapping, self.roles)
         self.rows = data_rows(self.content, self.delimiter, start=position, on_skipped=self.checker.remember)
         self.position = position
 
@@ -116,7 +134,11 @@ def _prepare_run(import_id: int, tenant_id: int) -> _Run:
     ).scalar_one()
     run = _Run(import_id=import_id, tenant_id=tenant_id, mode=imported.mode if imported.mode in MODES else "update",
                mapping=dict(imported.mapping), content=imported.content, delimiter=imported.delimiter,
-               roles=active_roles_by_name())
+               roles=active_roles_by_name(), kind=imported.kind)
+    if run.kind == "responses":
+        run.questions = responses.questions()
+        run.zone = responses.organisation_zone()
+        run.tickets_since = responses.ticket_window_start(imported.ticket_days, utcnow())
     run.seek(imported.position)
     db.session.expunge_all()
     return run
@@ -287,6 +309,8 @@ class _Outcome:
     created: int = 0
     updated: int = 0
     skipped: int = 0
+    accounts_created: int = 0
+    tickets_opened: int = 0
     rejections: list = field(default_factory=list)
 
     def reject(self, row_number: int, row_values: list[str], reason: str) -> None:
@@ -392,6 +416,16 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
             execution_options={"synchronize_session": False},
         )
     _write_roles(run.tenant_id, role_sets, created_ids, active_role_ids)
+    outcome.accounts_created = accounts_created
+    return _finish_batch(run, imported, batch, done, outcome, "Imported contacts",
+                         ("created", "updated", "skipped", "rejected", "accounts_created"))
+
+
+def _finish_batch(run: _Run, imported: ContactImport, batch: list, done: bool, outcome: _Outcome, audit_summary: str,
+                  audited: tuple[str, ...]) -> bool:
+    """Record the batch's rejected rows, move the import's place and counts forward (and, at the end of the
+    file, mark it done and audit it), commit; returns ``done``."""
+    now = utcnow()
     if outcome.rejections:
         # Executed with its rows as parameters and a RETURNING clause, SQLAlchemy sends this as one multi-row
         # statement per 1,000 rows ("insertmanyvalues").
@@ -406,19 +440,66 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
     progress = {"position": position, "created": imported.created + outcome.created,
                 "updated": imported.updated + outcome.updated, "skipped": imported.skipped + outcome.skipped,
                 "rejected": imported.rejected + len(outcome.rejections),
-                "accounts_created": imported.accounts_created + accounts_created, "lease_until": now + LEASE}
+                "accounts_created": imported.accounts_created + outcome.accounts_created,
+                "tickets_opened": imported.tickets_opened + outcome.tickets_opened, "lease_until": now + LEASE}
     if done:
         progress.update(status="done", finished_at=now, lease_until=None, position=imported.total_rows)
         db.session.add(AuditEntry(actor_id=imported.created_by_id, area=AUDIT_AREA,
-                                  summary=f"Imported contacts from {imported.filename[:200]}",
-                                  changes={key: [None, progress[key]] for key in
-                                           ("created", "updated", "skipped", "rejected", "accounts_created")}))
+                                  summary=f"{audit_summary} from {imported.filename[:200]}",
+                                  changes={key: [None, progress[key]] for key in audited}))
     db.session.execute(update(ContactImport).where(ContactImport.id == run.import_id).values(**progress),
                        execution_options={"synchronize_session": False})
     db.session.commit()
     db.session.expunge_all()
     run.position = progress["position"]
     return done
+
+
+def _run_response_batch(run: _Run, batch_size: int) -> bool:
+    """Record the next batch of past responses in one transaction; returns whether the file is done.
+
+    The rows go through :func:`record_external_answers` together (a row it refuses leaves nothing behind while
+    the batch goes on); a ticket may open only when the import allows tickets and the answer is within its
+    window."""
+    imported = lock_for_batch(ContactImport, run.import_id)
+    if imported.status != "running":
+        db.session.rollback()
+        return True
+    if imported.position != run.position:
+        run.seek(imported.position)
+    batch = list(islice(run.rows, batch_size))
+    done = len(batch) < batch_size
+    outcome = _Outcome()
+    checked: list[responses.ResponseRow] = []
+    for _, number, row_values in batch:
+        row, problems = run.checker.check(number, row_values)
+        if row is None:
+            outcome.reject(number, row_values, " ".join(problems))
+        else:
+            checked.append(row)
+    unknown = responses.unknown_contacts(checked)
+    to_record = []
+    for row in checked:
+        if row.unknown_contact_key in unknown:
+            outcome.reject(row.number, row.values, responses.unknown_contact_problem(row.unknown_contact_key))
+        else:
+            to_record.append(row)
+    results = record_external_answers(
+        [row.answer for row in to_record],
+        open_tickets=[run.tickets_since is not None and row.answer.answered_at >= run.tickets_since
+                      for row in to_record])
+    counts = {"created": 0, "amended": 0, "unchanged": 0}
+    for row, result in zip(to_record, results):
+        if isinstance(result, InvalidAnswer):
+            outcome.reject(row.number, row.values, str(result))
+            continue
+        counts[result.outcome] += 1
+        if result.ticket_id is not None:
+            outcome.tickets_opened += 1
+    outcome.created, outcome.updated, outcome.skipped = counts["created"], counts["amended"], counts["unchanged"]
+    outcome.rejections.sort()
+    return _finish_batch(run, imported, batch, done, outcome, "Imported past responses",
+                         ("created", "updated", "skipped", "rejected", "tickets_opened"))
 
 
 def _write_roles(tenant_id: int, role_sets: dict, created_ids: dict[str, int], active_role_ids: set[int]) -> None:

@@ -359,7 +359,7 @@ def _day_bucket(column, grain: str):
 
 BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner"}
 BREAKDOWN_SORTS = ("responses", "nps", "name")
-SOURCE_LABELS = {"hosted": "Hosted survey page", "import": "Import", "webhook": "Integration"}
+SOURCE_LABELS = {"hosted": "Hosted survey page", "csv": "Import", "webhook": "Integration"}
 BREAKDOWN_LIMIT = 50
 
 

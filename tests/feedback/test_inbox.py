@@ -43,14 +43,14 @@ def test_filters_by_band_comment_account_source_period_and_search(app, org, as_m
     tid = org["tenant_id"]
     response(app, tid, "Dana Detractor", 2, "Invoices were wrong", account="Northside Practice")
     response(app, tid, "Pat Passive", 7, "Slow to answer the PHONE", account="Eastside")
-    response(app, tid, "Pia Promoter", 10, None, source="import")
+    response(app, tid, "Pia Promoter", 10, None, source="csv")
     response(app, tid, "Olga Old", 9, "old praise", at=utcnow() - timedelta(days=40))
     client = as_member("agent")
     assert shown_names(inbox(client, org, band="passive")) == ["Pat Passive"]
     assert shown_names(inbox(client, org, has_comment="1")) == ["Pat Passive", "Dana Detractor", "Olga Old"]
     assert shown_names(inbox(client, org, q="phone")) == ["Pat Passive"]
     assert shown_names(inbox(client, org, q="50%")) == []
-    assert shown_names(inbox(client, org, source="import")) == ["Pia Promoter"]
+    assert shown_names(inbox(client, org, source="csv")) == ["Pia Promoter"]
     assert shown_names(inbox(client, org, period="30")) == ["Pia Promoter", "Pat Passive", "Dana Detractor"]
     with app.app_context(), tenant_context(tid):
         from app.customers.models import CustomerAccount

@@ -20,7 +20,7 @@ FILE = HEADER + (
 
 def _preview_rows(page: str) -> dict[int, str]:
     """The preview table's rows by row number: the text of the row."""
-    table = re.search(r'<table class="compact" aria-labelledby="preview-heading">(.*?)</table>', page, re.S).group(1)
+    table = re.search(r'<table [^>]*aria-labelledby="preview-heading"[^>]*>(.*?)</table>', page, re.S).group(1)
     rows = {}
     for body in re.findall(r"<tr>(.*?)</tr>", table, re.S):
         row_text = text(body)

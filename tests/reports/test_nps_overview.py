@@ -41,7 +41,7 @@ def known_responses(app, org, other_org, clock):
     respond(app, t, beta[0], 7, ny(2026, 11, 10, 10))
     respond(app, t, beta[1], (3, 9), ny(2026, 11, 17, 10))
     respond(app, t, beta[2], 2, ny(2026, 11, 1, 12))
-    respond(app, t, loner, 5, ny(2026, 11, 29, 23, 30), source="import")
+    respond(app, t, loner, 5, ny(2026, 11, 29, 23, 30), source="csv")
     respond(app, t, outside, 10, ny(2026, 12, 1, 0, 30))
     respond(app, t, earlier, 0, ny(2026, 10, 31, 23, 30))
     respond(app, t, before, 9, ny(2026, 10, 15, 12))
