@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import Membership, User
@@ -394,19 +395,24 @@ def _per_account(period: Period, now: datetime | None):
     parts = []
     if rolled is not None:
         months = _full_months(rolled)
-        daily = rolled.has_day(AccountDaily.day)
+        day_ranges = [(rolled.first, rolled.last)]
         if months is not None:
             parts.append(select(AccountMonthly.account_id.label("key"), AccountMonthly.promoters,
                                 AccountMonthly.passives, AccountMonthly.detractors)
                          .where(AccountMonthly.month >= months[0], AccountMonthly.month <= months[1]))
-            month_end = (months[1].replace(day=28) + timedelta(days=4)).replace(day=1)
-            daily = and_(daily, or_(AccountDaily.day < months[0], AccountDaily.day >= month_end))
-        parts.append(select(AccountDaily.account_id.label("key"), AccountDaily.promoters, AccountDaily.passives,
-                            AccountDaily.detractors).where(daily))
+            after = (months[1].replace(day=28) + timedelta(days=4)).replace(day=1)
+            day_ranges = [(rolled.first, months[0] - timedelta(days=1)), (after, rolled.last)]
+        # Each range of days apart, so each reads only its own stretch of the index.
+        parts += [select(AccountDaily.account_id.label("key"), AccountDaily.promoters, AccountDaily.passives,
+                         AccountDaily.detractors).where(AccountDaily.day >= first, AccountDaily.day <= last)
+                  for first, last in day_ranges if first <= last]
     if live is not None:
-        parts.append(select(Contact.account_id.label("key"), *_live_band_sums(literal(True)))
-                     .select_from(Response).join(Contact, Contact.id == Response.contact_id)
-                     .where(live.contains(Response.created_at)).group_by(Contact.account_id))
+        # The account of each of today's few responses, looked up by its contact's key rather than by reading
+        # every contact of the organisation.
+        account = (select(Contact.account_id).where(Contact.id == Response.contact_id).scalar_subquery()
+                   .label("key"))
+        parts.append(select(account, *_live_band_sums(literal(True)))
+                     .where(live.contains(Response.created_at)).group_by(account))
     return union_all(*parts).subquery("per_account") if len(parts) > 1 else parts[0].subquery("per_account")
 
 
@@ -535,18 +541,26 @@ class FollowUp:
         return _percent(self.resolved_within_target, self.closed)
 
 
-def _percentile_minutes(fraction: float, where):
-    """The ``fraction`` percentile (nearest rank: the smallest value with at least that share of values at or
-    below it) of ``ticket.first_contact_minutes`` over the tickets matching ``where``, as a scalar subquery."""
+def _percentile_minutes(fractions: tuple[float, ...], where) -> list:
+    """Columns giving the ``fractions`` percentiles (nearest rank: the smallest value with at least that share
+    of values at or below it) of ``ticket.first_contact_minutes`` over the tickets matching ``where``; read them
+    back with :func:`_percentiles`. On PostgreSQL one subquery gives them all as an array (one read of the
+    covering index); elsewhere one subquery each."""
     if _is_postgresql():
-        return (select(func.percentile_disc(fraction).within_group(Ticket.first_contact_minutes))
-                .where(where, Ticket.first_contact_minutes.is_not(None)).scalar_subquery())
+        return [select(func.percentile_disc(postgresql.array(fractions)).within_group(Ticket.first_contact_minutes))
+                .where(where, Ticket.first_contact_minutes.is_not(None)).scalar_subquery().label("percentiles")]
     counted = (select(func.count(Ticket.id)).where(where, Ticket.first_contact_minutes.is_not(None))
                .scalar_subquery())
-    return (select(Ticket.first_contact_minutes).where(where, Ticket.first_contact_minutes.is_not(None))
+    return [select(Ticket.first_contact_minutes).where(where, Ticket.first_contact_minutes.is_not(None))
             .order_by(Ticket.first_contact_minutes)
             .offset(cast(counted * fraction + 0.999999, db.Integer) - 1)
-            .limit(1).scalar_subquery())
+            .limit(1).scalar_subquery().label(f"percentile_{i}") for i, fraction in enumerate(fractions)]
+
+
+def _percentiles(row, count: int) -> list[int | None]:
+    if "percentiles" in row._fields:
+        return list(row.percentiles or [None] * count)
+    return [getattr(row, f"percentile_{i}") for i in range(count)]
 
 
 def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
@@ -585,17 +599,17 @@ def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
         count.filter(opened, Ticket.resolution_due_at.is_not(None),
                      func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
         *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
-        _percentile_minutes(0.5, contacted).label("median"),
-        _percentile_minutes(0.9, contacted).label("p90"),
+        *_percentile_minutes((0.5, 0.9), contacted),
     ).where(or_(Ticket.status != Status.CLOSED, opened, closed, contacted))
     row = db.session.execute(counts).one()
+    median, p90 = _percentiles(row, 2)
     overdue = db.session.execute(
         select(func.count(ActionPlanItem.id)).join(Ticket, Ticket.id == ActionPlanItem.ticket_id)
         .where(ActionPlanItem.done_at.is_(None), ActionPlanItem.due_date < today, Ticket.status != Status.CLOSED)
     ).scalar_one()
     return FollowUp(
         opened=row.opened, closed=row.closed, open_now=row.open_now, contacted=row.contacted,
-        median_first_contact_minutes=row.median, p90_first_contact_minutes=row.p90,
+        median_first_contact_minutes=median, p90_first_contact_minutes=p90,
         first_contact_within_target=row.fc_within, resolved_within_target=row.res_within,
         first_contact_breaches=row.fc_breach, resolution_breaches=row.res_breach, items_overdue=overdue,
         outcomes={outcome: getattr(row, outcome) for outcome in OUTCOME_ORDER},
@@ -624,24 +638,30 @@ def member_load(period: Period) -> list[MemberLoad]:
     the average (no ordered-set aggregates there). One statement."""
     contacted = period.contains(Ticket.first_contact_at)
     if _is_postgresql():
-        middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes).filter(contacted)
+        middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes)
     else:
-        middle = cast(func.avg(Ticket.first_contact_minutes).filter(contacted), db.Integer)
+        middle = cast(func.avg(Ticket.first_contact_minutes), db.Integer)
     per_member = (
         select(Ticket.assignee_id.label("user_id"),
                func.count(Ticket.id).filter(Ticket.status != Status.CLOSED).label("open_now"),
                func.count(Ticket.id).filter(period.contains(Ticket.closed_at)).label("closed"),
-               func.count(Ticket.id).filter(contacted).label("contacted"),
-               middle.label("median"))
+               func.count(Ticket.id).filter(contacted).label("contacted"))
         .where(Ticket.assignee_id.is_not(None),
                or_(Ticket.status != Status.CLOSED, period.contains(Ticket.closed_at), contacted))
         .group_by(Ticket.assignee_id).subquery()
     )
+    # Apart from the counts, so they need no sort, and read from the covering index on first contact.
+    medians = (
+        select(Ticket.assignee_id.label("user_id"), middle.label("median"))
+        .where(contacted, Ticket.assignee_id.is_not(None), Ticket.first_contact_minutes.is_not(None))
+        .group_by(Ticket.assignee_id).subquery()
+    )
     rows = db.session.execute(
         select(User.id, User.name, Membership.capacity, per_member.c.open_now, per_member.c.closed,
-               per_member.c.contacted, per_member.c.median)
+               per_member.c.contacted, medians.c.median)
         .join(Membership, Membership.user_id == User.id)
         .outerjoin(per_member, per_member.c.user_id == User.id)
+        .outerjoin(medians, medians.c.user_id == User.id)
         .where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
         .order_by(func.coalesce(per_member.c.open_now, 0).desc(), User.name)
     ).all()
@@ -771,7 +791,9 @@ def _recovery_rows(start: datetime | None, end: datetime | None):
         .join(original, original.id == Ticket.response_id)
         .join(SurveyInvitation, SurveyInvitation.followup_ticket_id == Ticket.id)
         .join(followup, followup.invitation_id == SurveyInvitation.id)
-        .where(original.band == "detractor")
+        # Said outright, so the planner starts from the few re-survey invitations (a partial index) rather
+        # than from every ticket and its response.
+        .where(original.band == "detractor", SurveyInvitation.followup_ticket_id.is_not(None))
     )
     if start is not None:
         statement = statement.where(followup.created_at >= start)

@@ -11,7 +11,8 @@ watermark: responses created or amended (``response.updated_at``), invitations s
 response changed, the days answered by contacts whose account or roles changed (``contact.updated_at``), and
 tickets closed; then the months of those days. That is a fixed number of statements whatever the volume:
 find the pairs into a temporary table (and each organisation's span of changed days into another), delete and
-re-insert the rollups for them, move the watermark.
+re-insert the rollups for them (in key order, so a tenant's rows for a stretch of days lie together on disk
+and a long period reads few pages), move the watermark.
 
 The account and role rows keep the account and roles a contact had when its day was rolled up; the pages join
 them to the accounts, owners and teams as they are now, so an account deleted since (its contacts now have
@@ -87,7 +88,7 @@ _STATEMENTS = (
             JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends)
         SELECT s.tenant_id, s.day, s.source, s.band, count(*), sum(s.score)
           FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
-         GROUP BY 1, 2, 3, 4""",
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
     "DELETE FROM invitation_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
     """INSERT INTO invitation_daily (tenant_id, day, sent, answered)
         WITH spanned AS MATERIALIZED (
@@ -104,14 +105,14 @@ _STATEMENTS = (
         SELECT s.tenant_id, s.day, coalesce(k.account_id, 0), {_BAND_SUMS}
           FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
           JOIN contact k ON k.id = s.contact_id
-         GROUP BY 1, 2, 3""",
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
     "DELETE FROM response_role_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
     f"""INSERT INTO response_role_daily (tenant_id, day, role_id, promoters, passives, detractors)
         WITH spanned AS MATERIALIZED ({_SPANNED_RESPONSES})
         SELECT s.tenant_id, s.day, coalesce(cr.role_id, 0), {_BAND_SUMS}
           FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
           LEFT JOIN contact_role cr ON cr.contact_id = s.contact_id
-         GROUP BY 1, 2, 3""",
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
     """CREATE TEMPORARY TABLE rollup_months ON COMMIT DROP AS
        SELECT DISTINCT tenant_id, date_trunc('month', day)::date AS month FROM rollup_changed""",
     "DELETE FROM response_account_monthly m USING rollup_months c WHERE m.tenant_id = c.tenant_id AND m.month = c.month",
@@ -120,7 +121,7 @@ _STATEMENTS = (
           FROM rollup_months c
           JOIN response_account_daily d ON d.tenant_id = c.tenant_id AND d.day >= c.month
                                        AND d.day < (c.month + interval '1 month')::date
-         GROUP BY 1, 2, 3""",
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
 )
 
 

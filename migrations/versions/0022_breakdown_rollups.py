@@ -1,4 +1,4 @@
-"""reports: daily rollups of responses by account (and by month) and by recipient role, for the breakdowns
+"""reports: daily rollups of responses by account (and by month) and by recipient role for the breakdowns; indexes for the follow-up report
 
 Revision ID: 0022
 Revises: 0020
@@ -21,6 +21,12 @@ TABLES = (('response_account_daily', 'day', 'account_id'), ('response_account_mo
 
 def upgrade():
     op.create_index('ix_contact_updated', 'contact', ['updated_at'])
+    op.drop_index('ix_ticket_tenant_first_contact', table_name='ticket')
+    op.create_index('ix_ticket_tenant_first_contact', 'ticket', ['tenant_id', 'first_contact_at'],
+                    postgresql_include=['first_contact_minutes', 'assignee_id'])
+    op.create_index('ix_survey_invitation_tenant_followup', 'survey_invitation', ['tenant_id', 'followup_ticket_id'],
+                    postgresql_where=sa.text('followup_ticket_id IS NOT NULL'),
+                    sqlite_where=sa.text('followup_ticket_id IS NOT NULL'))
     for table, when, key in TABLES:
         op.create_table(
             table,
@@ -42,4 +48,7 @@ def downgrade():
     for table, _, _ in reversed(TABLES):
         disable_row_level_security(table)
         op.drop_table(table)
+    op.drop_index('ix_survey_invitation_tenant_followup', table_name='survey_invitation')
+    op.drop_index('ix_ticket_tenant_first_contact', table_name='ticket')
+    op.create_index('ix_ticket_tenant_first_contact', 'ticket', ['tenant_id', 'first_contact_at'])
     op.drop_index('ix_contact_updated', table_name='contact')
