@@ -115,6 +115,7 @@ _STATEMENTS = (
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
     """CREATE TEMPORARY TABLE rollup_months ON COMMIT DROP AS
        SELECT DISTINCT tenant_id, date_trunc('month', day)::date AS month FROM rollup_changed""",
+    "ANALYZE rollup_months",
     "DELETE FROM response_account_monthly m USING rollup_months c WHERE m.tenant_id = c.tenant_id AND m.month = c.month",
     """INSERT INTO response_account_monthly (tenant_id, month, account_id, promoters, passives, detractors)
         SELECT d.tenant_id, c.month, d.account_id, sum(d.promoters), sum(d.passives), sum(d.detractors)
