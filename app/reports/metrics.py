@@ -360,7 +360,7 @@ def _day_bucket(column, grain: str):
 
 
 BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner",
-              "team": "Team"}
+              "team": "Account owner's team"}
 BREAKDOWN_SORTS = ("responses", "nps", "name")
 SOURCE_LABELS = {"hosted": "Hosted survey page", "import": "Import", "webhook": "Integration"}
 BREAKDOWN_LIMIT = 50

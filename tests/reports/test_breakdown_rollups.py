@@ -148,7 +148,7 @@ def test_the_team_breakdown_sorts_and_each_row_leads_to_the_inbox(app, people, a
     client = as_member("manager")
     base = f"/t/{people['slug']}/reports/?period=custom&from=2026-10-01&to=2026-12-02"
     html = client.get(base + "&by=team").get_data(as_text=True)
-    assert "NPS by team" in html
+    assert "NPS by account owner&#39;s team" in html
     assert table_rows(html, "breakdown-table") == [
         ["Care", "25", "4", "2", "1", "1"], ["East", "25", "4", "2", "1", "1"],
         ["West", "-33.3", "3", "1", "0", "2"], ["No team", "0", "4", "2", "0", "2"]]
