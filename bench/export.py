@@ -4,8 +4,9 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_export .venv/bin/python bench/export.py [--seed]
 
 Seeds (when the database does not hold them yet, or with ``--seed``) one organisation with 1,000,000
-responses from 50,000 contacts over two years, a tenth of them detractors with a ticket, and a few comments
-that start like a spreadsheet formula; everything else is written by ``INSERT … SELECT generate_series(…)`` in
+responses from 50,000 contacts over two years, a tenth of them detractors with a ticket, a few comments that
+start like a spreadsheet formula, themes on a quarter of them and two extra questions (one answered on every
+second response, the other on every sixth); everything else is written by ``INSERT … SELECT generate_series(…)`` in
 the database. The database is emptied and rebuilt from the migrations first, so its name must contain "bench".
 
 Then it serves the app with gunicorn (one worker), downloads ``/t/<slug>/feedback/responses.csv`` logged in
@@ -103,6 +104,22 @@ def seed(app: Flask) -> None:
             "CASE WHEN i % 5 = 0 THEN 'csv' ELSE 'hosted' END, "
             "now() - (i * 63 || ' seconds')::interval, now(), now() "
             "FROM generate_series(1, :n) AS i, (SELECT min(id) AS first FROM contact WHERE tenant_id = :t) AS c",
+            "INSERT INTO theme (tenant_id, label) VALUES (:t, 'Billing errors'), (:t, 'Portal'), (:t, 'Response time')",
+            # A theme or two on every fourth response.
+            "INSERT INTO response_theme (tenant_id, response_id, theme_id) "
+            "SELECT :t, r.id, th.id FROM response r JOIN theme th ON th.tenant_id = :t "
+            "AND (th.label = 'Portal' OR (th.label = 'Billing errors' AND r.id % 8 = 0)) "
+            "WHERE r.tenant_id = :t AND r.id % 4 = 0",
+            "INSERT INTO survey_question (tenant_id, survey_id, kind, prompt, bands, opens_ticket_on_no, position) "
+            "VALUES (:t, :survey, 'yes_no', 'Would you renew your contract?', "
+            "'[\"detractor\", \"passive\", \"promoter\"]', false, 1), "
+            "(:t, :survey, 'text', 'What should we do better?', '[\"detractor\"]', false, 2)",
+            # The yes / no question answered on every second response, the text question on every sixth.
+            "INSERT INTO response_answer (tenant_id, response_id, question_id, value) "
+            "SELECT :t, r.id, q.id, CASE WHEN q.position = 1 THEN CASE WHEN r.score <= 6 THEN 'no' ELSE 'yes' END "
+            "ELSE 'Send invoices that are right the first time' END "
+            "FROM response r JOIN survey_question q ON q.tenant_id = :t "
+            "AND ((q.position = 1 AND r.id % 2 = 0) OR (q.position = 2 AND r.id % 6 = 0)) WHERE r.tenant_id = :t",
             "INSERT INTO ticket (tenant_id, number, response_id, contact_id, status, trigger, opened_at, updated_at) "
             "SELECT :t, row_number() OVER (ORDER BY id), id, contact_id, 'closed', 'score', created_at, now() "
             "FROM response WHERE tenant_id = :t AND score <= 6 AND id % 7 = 0",

@@ -40,6 +40,8 @@ class Contact(TenantScoped, db.Model):
         Index("uq_contact_tenant_email", "tenant_id", "email", unique=True),
         Index("ix_contact_tenant_external", "tenant_id", "external_id"),
         Index("ix_contact_tenant_account", "tenant_id", "account_id", "name", "id"),
+        # The report rollup's sweep finds contacts whose account or roles changed (across organisations).
+        Index("ix_contact_updated", "updated_at"),
         # Search by part of a name or email (PostgreSQL: pg_trgm with btree_gin; created by migration 0006).
         Index("ix_contact_name_trgm", "tenant_id", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}),

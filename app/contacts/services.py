@@ -18,6 +18,7 @@ from app.search import matching_ids
 from app.settings.services import get_settings
 from app.rules import RuleError
 from app.surveys.models import Response, SurveyInvitation
+from app.timeutil import utcnow
 from app.views import KeysetPage, capped_count, keyset_page
 
 HISTORY_LIMIT = 50
@@ -134,7 +135,11 @@ def update_contact(contact: Contact, *, name: str, email: str, phone: str | None
         raise RuleError(DUPLICATE_EMAIL, "email")
     _apply(contact, name=name, email=email, phone=phone, account=account, external_id=external_id)
     retired = [role for role in contact.roles if role.retired_at is not None]
-    contact.roles = _roles_by_ids(role_ids) + retired
+    roles = _roles_by_ids(role_ids) + retired
+    if {role.id for role in roles} != {role.id for role in contact.roles}:
+        # A change of roles alone writes no contact column; the report rollups find changed contacts by this.
+        contact.updated_at = utcnow()
+    contact.roles = roles
     db.session.flush()
     return contact
 

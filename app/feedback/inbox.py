@@ -12,14 +12,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.accounts.models import User
-from app.contacts.models import Contact
+from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.feedback.models import Theme
 from app.rules import RuleError
 from app.search import matching_ids
 from app.surveys.models import BAND_LABELS, Response, ResponseAnswer
-from app.tenancy import parse_id
+from app.teams.models import Team, team_member
+from app.tenancy import current_tenant_id, parse_id
 from app.tickets.models import Ticket
 from app.timeutil import utcnow
 from app.views import KeysetPage, keyset_page
@@ -44,6 +45,9 @@ class InboxFilter:
     has_comment: bool = False
     reviewed: str = ""
     theme_id: int | None = None
+    owner_id: int | None = None
+    team_id: int | None = None
+    role_id: int | None = None
     q: str = ""
 
     @classmethod
@@ -60,6 +64,9 @@ class InboxFilter:
             has_comment=args.get("has_comment") in ("1", "y", "on", "true"),
             reviewed=reviewed if reviewed in REVIEWED else "",
             theme_id=parse_id(args.get("theme")) if args.get("theme") else None,
+            owner_id=parse_id(args.get("owner")) if args.get("owner") else None,
+            team_id=parse_id(args.get("team")) if args.get("team") else None,
+            role_id=parse_id(args.get("role")) if args.get("role") else None,
             q=(args.get("q") or "").strip()[:200],
         )
 
@@ -70,7 +77,8 @@ class InboxFilter:
                   "to": self.end.isoformat() if self.end and self.period == "custom" else "",
                   "account": str(self.account_id or ""), "source": self.source,
                   "has_comment": "1" if self.has_comment else "", "reviewed": self.reviewed,
-                  "theme": str(self.theme_id or ""), "q": self.q}
+                  "theme": str(self.theme_id or ""), "owner": str(self.owner_id or ""),
+                  "team": str(self.team_id or ""), "role": str(self.role_id or ""), "q": self.q}
         return {key: value for key, value in values.items() if value}
 
     def window(self, timezone) -> tuple[datetime | None, datetime | None]:
@@ -103,6 +111,20 @@ def filtered(statement: Select, chosen: InboxFilter, timezone) -> Select:
     if chosen.account_id:
         statement = statement.where(Response.contact_id.in_(
             select(Contact.id).where(Contact.account_id == chosen.account_id)))
+    if chosen.owner_id or chosen.team_id:
+        accounts = select(CustomerAccount.id)
+        if chosen.owner_id:
+            accounts = accounts.where(CustomerAccount.owner_id == chosen.owner_id)
+        if chosen.team_id:
+            accounts = accounts.where(CustomerAccount.owner_id.in_(
+                select(team_member.c.user_id).where(team_member.c.team_id == chosen.team_id,
+                                                    team_member.c.tenant_id == current_tenant_id())))
+        statement = statement.where(Response.contact_id.in_(
+            select(Contact.id).where(Contact.account_id.in_(accounts))))
+    if chosen.role_id:
+        statement = statement.where(Response.contact_id.in_(
+            select(contact_role.c.contact_id).where(contact_role.c.role_id == chosen.role_id,
+                                                    contact_role.c.tenant_id == current_tenant_id())))
     if chosen.source:
         statement = statement.where(Response.source == chosen.source)
     if chosen.has_comment:
@@ -147,6 +169,16 @@ def tickets_for(responses: list[Response]) -> dict[int, Ticket]:
 def account_choices(limit: int = 500) -> list[tuple[int, str]]:
     return list(db.session.execute(
         select(CustomerAccount.id, CustomerAccount.name).order_by(CustomerAccount.name).limit(limit)).all())
+
+
+def people_choices() -> dict[str, list[tuple[int, str]]]:
+    """The account owners (members who own an account), teams and recipient roles the inbox filters by."""
+    owners = (select(User.id, User.name).where(User.id.in_(
+        select(CustomerAccount.owner_id).where(CustomerAccount.owner_id.is_not(None)))).order_by(User.name))
+    return {"owners": list(db.session.execute(owners).all()),
+            "teams": list(db.session.execute(select(Team.id, Team.name).order_by(Team.name)).all()),
+            "roles": list(db.session.execute(select(RecipientRole.id, RecipientRole.name)
+                                             .order_by(RecipientRole.name)).all())}
 
 
 def active_themes() -> list[Theme]:

@@ -41,7 +41,8 @@ def index():
     chosen = inbox.InboxFilter.from_args(request.args)
     page = inbox.inbox_page(chosen, _zone(), request.args.get("after"))
     return render_page(PAGE, RESULTS, chosen=chosen, responses=page, tickets=inbox.tickets_for(page.items),
-                       themes=inbox.active_themes(), accounts=inbox.account_choices(), PERIODS=inbox.PERIODS,
+                       themes=inbox.active_themes(), accounts=inbox.account_choices(), **inbox.people_choices(),
+                       PERIODS=inbox.PERIODS,
                        REVIEWED=inbox.REVIEWED, **_labels())
 
 

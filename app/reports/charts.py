@@ -109,3 +109,49 @@ def pareto(labels: list[str], counts: list[int], cumulative: list[float], hrefs:
     line = " ".join(f"{'M' if i == 0 else 'L'}{x},{bar.line_y}" for i, (x, bar) in enumerate(zip(xs, bars)))
     ticks = [(round(TOP + plot * (1 - f), 1), f"{round(top * f):d}") for f in (1, 0.5, 0)]
     return ParetoChart(bars, ticks, line, TOP + plot)
+
+
+SERIES_STYLES = 5  # .chart-series-0 … -4 in app.css: Okabe–Ito colours, each with its own dash and marker
+
+
+@dataclass
+class Series:
+    label: str
+    style: int
+    path: str
+    points: list[Point]
+
+
+@dataclass
+class MultiLineChart:
+    series: list[Series]
+    ticks: list[tuple[float, str]]
+    steps: list[tuple[float, str]]  # x and label of each step shown on the axis
+    baseline: float
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+
+
+def counts_by_step(steps: list[str], series: list[tuple[str, list[int]]], unit: str = "tickets") -> MultiLineChart:
+    """One line per entry of ``series`` (a label and a count per step) on a common 0 … max scale, each drawn
+    in its own style so the lines differ without colour too. With many steps only every n-th step is labelled
+    on the axis (at most 12 labels); each point keeps its own title."""
+    plot = HEIGHT - TOP - BOTTOM
+    top = max((n for _, counts in series for n in counts), default=0) or 1
+    xs = _x_positions(len(steps))
+
+    def y(value: int) -> float:
+        return round(TOP + plot * (1 - value / top), 1)
+
+    drawn = []
+    for index, (label, counts) in enumerate(series):
+        points = [Point(x, y(n), step, str(n), f"{label}, {step}: {n} {unit}")
+                  for x, step, n in zip(xs, steps, counts)]
+        path = " ".join(f"{'M' if i == 0 else 'L'}{p.x},{p.y}" for i, p in enumerate(points))
+        drawn.append(Series(label, index % SERIES_STYLES, path, points))
+    every = max(1, -(-len(steps) // 12))
+    shown = [(x, step) for i, (x, step) in enumerate(zip(xs, steps)) if i % every == 0]
+    ticks = [(y(round(top * f)), f"{round(top * f):d}") for f in (1, 0.5, 0)]
+    return MultiLineChart(drawn, ticks, shown, TOP + plot)

@@ -22,18 +22,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import Membership, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
-from app.reports.models import CauseDaily, InvitationDaily, ResponseDaily
+from app.reports.models import AccountDaily, AccountMonthly, CauseDaily, InvitationDaily, ResponseDaily, RoleDaily
 from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
 from app.surveys.models import Response, SurveyInvitation
+from app.teams.models import Team, team_member
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import Status, Ticket, ticket_root_cause
 from app.timeutil import utcnow
@@ -357,7 +359,8 @@ def _day_bucket(column, grain: str):
     return func.date(func.date_trunc(grain, cast(column, db.DateTime)))
 
 
-BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner"}
+BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner",
+              "team": "Account owner's team"}
 BREAKDOWN_SORTS = ("responses", "nps", "name")
 SOURCE_LABELS = {"hosted": "Hosted survey page", "csv": "Import", "webhook": "Integration"}
 BREAKDOWN_LIMIT = 50
@@ -370,58 +373,118 @@ class BreakdownRow:
     figures: NpsFigures = field(default_factory=NpsFigures)
 
 
+def _live_band_sums(where):
+    _, promoters, passives, detractors = _band_counts(where)
+    return promoters.label("promoters"), passives.label("passives"), detractors.label("detractors")
+
+
+def _full_months(period: Period) -> tuple[date, date] | None:
+    """The first days of the first and last calendar months lying wholly inside the period, None if none."""
+    first = period.first if period.first.day == 1 else (period.first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after = period.last + timedelta(days=1)
+    last = after.replace(day=1) - timedelta(days=1)
+    last = last.replace(day=1)
+    return (first, last) if first <= last else None
+
+
+def _per_account(period: Period, now: datetime | None):
+    """Band counts of the period's responses per responding contact's account id (0 or None: without one), as
+    rows of a UNION ALL: whole months from ``response_account_monthly``, the other past days from
+    ``response_account_daily``, today live."""
+    rolled, live = period.split(local_today(period.tz, now))
+    parts = []
+    if rolled is not None:
+        months = _full_months(rolled)
+        day_ranges = [(rolled.first, rolled.last)]
+        if months is not None:
+            parts.append(select(AccountMonthly.account_id.label("key"), AccountMonthly.promoters,
+                                AccountMonthly.passives, AccountMonthly.detractors)
+                         .where(AccountMonthly.month >= months[0], AccountMonthly.month <= months[1]))
+            after = (months[1].replace(day=28) + timedelta(days=4)).replace(day=1)
+            day_ranges = [(rolled.first, months[0] - timedelta(days=1)), (after, rolled.last)]
+        # Each range of days apart, so each reads only its own stretch of the index.
+        parts += [select(AccountDaily.account_id.label("key"), AccountDaily.promoters, AccountDaily.passives,
+                         AccountDaily.detractors).where(AccountDaily.day >= first, AccountDaily.day <= last)
+                  for first, last in day_ranges if first <= last]
+    if live is not None:
+        # The account of each of today's few responses, looked up by its contact's key rather than by reading
+        # every contact of the organisation.
+        account = (select(Contact.account_id).where(Contact.id == Response.contact_id).scalar_subquery()
+                   .label("key"))
+        parts.append(select(account, *_live_band_sums(literal(True)))
+                     .where(live.contains(Response.created_at)).group_by(account))
+    return union_all(*parts).subquery("per_account") if len(parts) > 1 else parts[0].subquery("per_account")
+
+
+def _per_role(period: Period, now: datetime | None):
+    """Band counts of the period's responses per recipient role of the responding contact (0 or None: without
+    one; a contact with two roles counts under each): past days from ``response_role_daily``, today live."""
+    rolled, live = period.split(local_today(period.tz, now))
+    parts = []
+    if rolled is not None:
+        parts.append(select(RoleDaily.role_id.label("key"), RoleDaily.promoters, RoleDaily.passives,
+                            RoleDaily.detractors).where(rolled.has_day(RoleDaily.day)))
+    if live is not None:
+        parts.append(select(contact_role.c.role_id.label("key"), *_live_band_sums(literal(True)))
+                     .select_from(Response)
+                     .outerjoin(contact_role, and_(contact_role.c.contact_id == Response.contact_id,
+                                                   contact_role.c.tenant_id == current_tenant_id()))
+                     .where(live.contains(Response.created_at)).group_by(contact_role.c.role_id))
+    return union_all(*parts).subquery("per_role") if len(parts) > 1 else parts[0].subquery("per_role")
+
+
 def nps_breakdown(period: Period, by: str, sort: str = "responses", descending: bool = True,
-                  limit: int = BREAKDOWN_LIMIT) -> list[BreakdownRow]:
-    """**NPS by account, recipient role, survey source or account owner**: the period's responses (as
+                  limit: int = BREAKDOWN_LIMIT, now: datetime | None = None) -> list[BreakdownRow]:
+    """**NPS by account, recipient role, survey source, account owner or team**: the period's responses (as
     :func:`nps_overview`) grouped by the responding contact's account as it is now, each of the contact's
-    recipient roles (a contact with two roles counts in both), the response's ``source``, or the owner of the
-    contact's account. Responses without an account / role / owner make one row of their own (key None), listed
-    last.
-    Sorted in SQL by responses, NPS or name, at most ``limit`` rows. One statement; by source, the days before
-    today come from ``response_daily`` (two statements, the handful of sources sorted here)."""
+    recipient roles (a contact with two roles counts in both), the response's ``source``, the owner of the
+    contact's account, or each team that owner belongs to (an owner in two teams counts in both). Responses
+    without an account / role / owner / team make one row of their own (key None), listed last.
+
+    Sorted in SQL by responses, NPS or name, at most ``limit`` rows. Days before today come from the rollups
+    (``response_account_monthly`` for whole months and ``response_account_daily`` for the other days, joined
+    to the accounts, owners and teams as they are now; ``response_role_daily``; ``response_daily`` by
+    source), today live: one statement (by source two, the handful of sources sorted here). A contact moved to
+    another account or given other roles counts under the new ones after the next sweep."""
     if by not in BREAKDOWNS:
         raise ValueError(by)
     if by == "source":
-        return _source_breakdown(period, sort, descending)[:limit]
-    counts = _band_counts(literal(True))
-    query = select().where(period.contains(Response.created_at))
-    if by == "account":
-        key, name = CustomerAccount.id, CustomerAccount.name
-        query = (query.select_from(Response).join(Contact, Contact.id == Response.contact_id)
-                 .outerjoin(CustomerAccount, CustomerAccount.id == Contact.account_id))
-    elif by == "owner":
-        key, name = User.id, User.name
-        query = (query.select_from(Response).join(Contact, Contact.id == Response.contact_id)
-                 .outerjoin(CustomerAccount, CustomerAccount.id == Contact.account_id)
-                 .outerjoin(User, User.id == CustomerAccount.owner_id))
-    elif by == "role":
+        return _source_breakdown(period, sort, descending, now)[:limit]
+    if by == "role":
+        counts = _per_role(period, now)
         key, name = RecipientRole.id, RecipientRole.name
-        query = (query.select_from(Response)
-                 .outerjoin(contact_role, and_(contact_role.c.contact_id == Response.contact_id,
-                                               contact_role.c.tenant_id == current_tenant_id()))
-                 .outerjoin(RecipientRole, RecipientRole.id == contact_role.c.role_id))
+        query = select().select_from(counts).outerjoin(RecipientRole, RecipientRole.id == counts.c.key)
     else:
-        key, name = Response.source, Response.source
-        query = query.select_from(Response)
-    total = counts[0]
-    nps = (cast(counts[1] - counts[3], Float) * 100 / func.nullif(total, 0))
+        counts = _per_account(period, now)
+        query = select().select_from(counts).outerjoin(CustomerAccount, CustomerAccount.id == counts.c.key)
+        if by == "account":
+            key, name = CustomerAccount.id, CustomerAccount.name
+        elif by == "owner":
+            key, name = User.id, User.name
+            query = query.outerjoin(User, User.id == CustomerAccount.owner_id)
+        else:
+            key, name = Team.id, Team.name
+            query = (query.outerjoin(team_member, and_(team_member.c.user_id == CustomerAccount.owner_id,
+                                                       team_member.c.tenant_id == current_tenant_id()))
+                     .outerjoin(Team, Team.id == team_member.c.team_id))
+    promoters, passives, detractors = (func.coalesce(func.sum(counts.c[band]), 0)
+                                       for band in ("promoters", "passives", "detractors"))
+    total = promoters + passives + detractors
+    nps = (cast(promoters - detractors, Float) * 100 / func.nullif(total, 0))
     order = {"responses": total, "nps": nps, "name": func.coalesce(name, "")}[sort if sort in BREAKDOWN_SORTS else "responses"]
     order = order.desc() if descending else order.asc()
     if sort == "nps":
         order = order.nulls_last()
     rows = db.session.execute(
-        query.add_columns(key.label("key"), name.label("name"), *counts).group_by(key, name)
+        query.add_columns(key.label("key"), name.label("name"), total, promoters, passives, detractors)
+        .group_by(key, name).having(total > 0)
         .order_by(key.is_(None), order, func.coalesce(name, "")).limit(limit)
     ).all()
-    out = []
-    for row in rows:
-        label = row.name if by != "source" else SOURCE_LABELS.get(row.name, (row.name or "").title())
-        out.append(BreakdownRow(row.key, label or _NO_NAME[by], NpsFigures(*row[2:])))
-    return out
+    return [BreakdownRow(row.key, row.name or _NO_NAME[by], NpsFigures(*(int(v) for v in row[2:]))) for row in rows]
 
 
-def _source_breakdown(period: Period, sort: str, descending: bool) -> list[BreakdownRow]:
-    rolled, live = period.split(local_today(period.tz))
+def _source_breakdown(period: Period, sort: str, descending: bool, now: datetime | None) -> list[BreakdownRow]:
+    rolled, live = period.split(local_today(period.tz, now))
     found: dict[str, list[int]] = {}
     queries = []
     if rolled is not None:
@@ -445,7 +508,8 @@ def _source_breakdown(period: Period, sort: str, descending: bool) -> list[Break
     return rows
 
 
-_NO_NAME = {"account": "No account", "owner": "No owner", "role": "No recipient role", "source": "Unknown"}
+_NO_NAME = {"account": "No account", "owner": "No owner", "role": "No recipient role", "source": "Unknown",
+            "team": "No team"}
 
 
 # --- Follow-up: tickets ------------------------------------------------------------------------------------
@@ -477,18 +541,26 @@ class FollowUp:
         return _percent(self.resolved_within_target, self.closed)
 
 
-def _percentile_minutes(fraction: float, where):
-    """The ``fraction`` percentile (nearest rank: the smallest value with at least that share of values at or
-    below it) of ``ticket.first_contact_minutes`` over the tickets matching ``where``, as a scalar subquery."""
+def _percentile_minutes(fractions: tuple[float, ...], where) -> list:
+    """Columns giving the ``fractions`` percentiles (nearest rank: the smallest value with at least that share
+    of values at or below it) of ``ticket.first_contact_minutes`` over the tickets matching ``where``; read them
+    back with :func:`_percentiles`. On PostgreSQL one subquery gives them all as an array (one read of the
+    covering index); elsewhere one subquery each."""
     if _is_postgresql():
-        return (select(func.percentile_disc(fraction).within_group(Ticket.first_contact_minutes))
-                .where(where, Ticket.first_contact_minutes.is_not(None)).scalar_subquery())
+        return [select(func.percentile_disc(postgresql.array(fractions)).within_group(Ticket.first_contact_minutes))
+                .where(where, Ticket.first_contact_minutes.is_not(None)).scalar_subquery().label("percentiles")]
     counted = (select(func.count(Ticket.id)).where(where, Ticket.first_contact_minutes.is_not(None))
                .scalar_subquery())
-    return (select(Ticket.first_contact_minutes).where(where, Ticket.first_contact_minutes.is_not(None))
+    return [select(Ticket.first_contact_minutes).where(where, Ticket.first_contact_minutes.is_not(None))
             .order_by(Ticket.first_contact_minutes)
             .offset(cast(counted * fraction + 0.999999, db.Integer) - 1)
-            .limit(1).scalar_subquery())
+            .limit(1).scalar_subquery().label(f"percentile_{i}") for i, fraction in enumerate(fractions)]
+
+
+def _percentiles(row, count: int) -> list[int | None]:
+    if "percentiles" in row._fields:
+        return list(row.percentiles or [None] * count)
+    return [getattr(row, f"percentile_{i}") for i in range(count)]
 
 
 def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
@@ -527,17 +599,17 @@ def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
         count.filter(opened, Ticket.resolution_due_at.is_not(None),
                      func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
         *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
-        _percentile_minutes(0.5, contacted).label("median"),
-        _percentile_minutes(0.9, contacted).label("p90"),
+        *_percentile_minutes((0.5, 0.9), contacted),
     ).where(or_(Ticket.status != Status.CLOSED, opened, closed, contacted))
     row = db.session.execute(counts).one()
+    median, p90 = _percentiles(row, 2)
     overdue = db.session.execute(
         select(func.count(ActionPlanItem.id)).join(Ticket, Ticket.id == ActionPlanItem.ticket_id)
         .where(ActionPlanItem.done_at.is_(None), ActionPlanItem.due_date < today, Ticket.status != Status.CLOSED)
     ).scalar_one()
     return FollowUp(
         opened=row.opened, closed=row.closed, open_now=row.open_now, contacted=row.contacted,
-        median_first_contact_minutes=row.median, p90_first_contact_minutes=row.p90,
+        median_first_contact_minutes=median, p90_first_contact_minutes=p90,
         first_contact_within_target=row.fc_within, resolved_within_target=row.res_within,
         first_contact_breaches=row.fc_breach, resolution_breaches=row.res_breach, items_overdue=overdue,
         outcomes={outcome: getattr(row, outcome) for outcome in OUTCOME_ORDER},
@@ -566,24 +638,30 @@ def member_load(period: Period) -> list[MemberLoad]:
     the average (no ordered-set aggregates there). One statement."""
     contacted = period.contains(Ticket.first_contact_at)
     if _is_postgresql():
-        middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes).filter(contacted)
+        middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes)
     else:
-        middle = cast(func.avg(Ticket.first_contact_minutes).filter(contacted), db.Integer)
+        middle = cast(func.avg(Ticket.first_contact_minutes), db.Integer)
     per_member = (
         select(Ticket.assignee_id.label("user_id"),
                func.count(Ticket.id).filter(Ticket.status != Status.CLOSED).label("open_now"),
                func.count(Ticket.id).filter(period.contains(Ticket.closed_at)).label("closed"),
-               func.count(Ticket.id).filter(contacted).label("contacted"),
-               middle.label("median"))
+               func.count(Ticket.id).filter(contacted).label("contacted"))
         .where(Ticket.assignee_id.is_not(None),
                or_(Ticket.status != Status.CLOSED, period.contains(Ticket.closed_at), contacted))
         .group_by(Ticket.assignee_id).subquery()
     )
+    # Apart from the counts, so they need no sort, and read from the covering index on first contact.
+    medians = (
+        select(Ticket.assignee_id.label("user_id"), middle.label("median"))
+        .where(contacted, Ticket.assignee_id.is_not(None), Ticket.first_contact_minutes.is_not(None))
+        .group_by(Ticket.assignee_id).subquery()
+    )
     rows = db.session.execute(
         select(User.id, User.name, Membership.capacity, per_member.c.open_now, per_member.c.closed,
-               per_member.c.contacted, per_member.c.median)
+               per_member.c.contacted, medians.c.median)
         .join(Membership, Membership.user_id == User.id)
         .outerjoin(per_member, per_member.c.user_id == User.id)
+        .outerjoin(medians, medians.c.user_id == User.id)
         .where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
         .order_by(func.coalesce(per_member.c.open_now, 0).desc(), User.name)
     ).all()
@@ -718,7 +796,9 @@ def _recovery_rows(start: datetime | None, end: datetime | None):
         .join(original, original.id == Ticket.response_id)
         .join(SurveyInvitation, SurveyInvitation.followup_ticket_id == Ticket.id)
         .join(followup, followup.invitation_id == SurveyInvitation.id)
-        .where(original.band == "detractor")
+        # Said outright, so the planner starts from the few re-survey invitations (a partial index) rather
+        # than from every ticket and its response.
+        .where(original.band == "detractor", SurveyInvitation.followup_ticket_id.is_not(None))
     )
     if start is not None:
         statement = statement.where(followup.created_at >= start)

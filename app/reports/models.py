@@ -1,4 +1,5 @@
-"""Daily rollups of responses and invitations, kept by the sweep (app.reports.rollup) for the NPS overview."""
+"""Daily rollups of responses, invitations and closed tickets, kept by the sweep (app.reports.rollup) for the
+report pages."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -57,3 +58,46 @@ class RollupState(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class _BandColumns:
+    promoters: Mapped[int] = mapped_column(Integer, default=0)
+    passives: Mapped[int] = mapped_column(Integer, default=0)
+    detractors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccountDaily(_BandColumns, TenantScoped, db.Model):
+    """Responses answered on one local day by the contacts of one account (``account_id`` 0: contacts without
+    one), by band: the breakdowns by account, account owner and team read these, joined to the account as it
+    is now."""
+
+    __tablename__ = "response_account_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class AccountMonthly(_BandColumns, TenantScoped, db.Model):
+    """:class:`AccountDaily` summed over one local calendar month (``month`` is its first day), so a long
+    period reads a row per account and month instead of one per account and day."""
+
+    __tablename__ = "response_account_monthly"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class RoleDaily(_BandColumns, TenantScoped, db.Model):
+    """Responses answered on one local day by contacts holding one recipient role (``role_id`` 0: contacts
+    without a role; a contact with two roles counts under each), by band."""
+
+    __tablename__ = "response_role_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    role_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,12 +1,22 @@
-"""Daily rollups for the NPS overview, kept by the periodic sweep.
+"""Daily rollups for the report pages, kept by the periodic sweep.
 
 Aggregating a million responses live takes too long for a two-year period, so the sweep keeps one
 ``response_daily`` row per (organisation, local day, source, band), one ``invitation_daily`` row per
-(organisation, local day) and one ``cause_daily`` row per (organisation, local day a ticket closed, root cause). Each sweep recomputes only the (organisation, day) pairs whose source rows changed
-since the stored watermark: responses created or amended (``response.updated_at``), invitations sent, the
-invitations whose response changed, and tickets closed. That is a fixed number of statements whatever the volume: find the pairs
-into a temporary table (and each organisation's span of changed days into another), delete and re-insert both
-rollups for them, move the watermark.
+(organisation, local day), one ``response_account_daily`` row per (organisation, local day, the responding
+contact's account), one ``response_role_daily`` row per (organisation, local day, recipient role of the
+responding contact), and one ``cause_daily`` row per (organisation, local day a ticket closed, root cause);
+``response_account_monthly`` sums the account rows by local month, so two years read 24 rows per account.
+Each sweep recomputes only the (organisation, day) pairs whose source rows changed since the stored
+watermark: responses created or amended (``response.updated_at``), invitations sent, the invitations whose
+response changed, the days answered by contacts whose account or roles changed (``contact.updated_at``), and
+tickets closed; then the months of those days. That is a fixed number of statements whatever the volume:
+find the pairs into a temporary table (and each organisation's span of changed days into another), delete and
+re-insert the rollups for them (in key order, so a tenant's rows for a stretch of days lie together on disk
+and a long period reads few pages), move the watermark.
+
+The account and role rows keep the account and roles a contact had when its day was rolled up; the pages join
+them to the accounts, owners and teams as they are now, so an account deleted since (its contacts now have
+none) reads as "No account", exactly as the live query sees it.
 
 The watermark is taken back by :data:`OVERLAP` each time, so a row written by a transaction that committed
 late (its ``updated_at`` a little older than its commit) is still picked up by the next sweep; re-counting a
@@ -44,6 +54,10 @@ UNION
 SELECT i.tenant_id, {_LOCAL_DAY.format(alias='i')}
   FROM response r JOIN survey_invitation i ON i.id = r.invitation_id JOIN tenant t ON t.id = i.tenant_id
  WHERE r.updated_at > :since
+UNION
+SELECT r.tenant_id, {_LOCAL_DAY.format(alias='r')}
+  FROM contact k JOIN response r ON r.tenant_id = k.tenant_id AND r.contact_id = k.id
+  JOIN tenant t ON t.id = r.tenant_id WHERE k.updated_at > :since
 """
 
 # Each organisation's changed days are read with one index range scan (its earliest to its latest changed day),
@@ -53,6 +67,13 @@ CREATE TEMPORARY TABLE rollup_ranges ON COMMIT DROP AS
 SELECT c.tenant_id, min({_DAY_START}) AS starts, max({_DAY_END}) AS ends, t.timezone
   FROM rollup_changed c JOIN tenant t ON t.id = c.tenant_id GROUP BY c.tenant_id, t.timezone
 """
+
+_SPANNED_RESPONSES = """
+          SELECT r.tenant_id, (r.created_at AT TIME ZONE g.timezone)::date AS day, r.contact_id, r.band
+            FROM rollup_ranges g
+            JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends"""
+_BAND_SUMS = ("count(*) FILTER (WHERE s.band = 'promoter'), count(*) FILTER (WHERE s.band = 'passive'), "
+              "count(*) FILTER (WHERE s.band = 'detractor')")
 
 _STATEMENTS = (
     _RANGES,
@@ -67,7 +88,7 @@ _STATEMENTS = (
             JOIN response r ON r.tenant_id = g.tenant_id AND r.created_at >= g.starts AND r.created_at < g.ends)
         SELECT s.tenant_id, s.day, s.source, s.band, count(*), sum(s.score)
           FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
-         GROUP BY 1, 2, 3, 4""",
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
     "DELETE FROM invitation_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
     """INSERT INTO invitation_daily (tenant_id, day, sent, answered)
         WITH spanned AS MATERIALIZED (
@@ -78,6 +99,30 @@ _STATEMENTS = (
         SELECT s.tenant_id, s.day, count(*), count(s.response_id)
           FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
          GROUP BY 1, 2""",
+    "DELETE FROM response_account_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    f"""INSERT INTO response_account_daily (tenant_id, day, account_id, promoters, passives, detractors)
+        WITH spanned AS MATERIALIZED ({_SPANNED_RESPONSES})
+        SELECT s.tenant_id, s.day, coalesce(k.account_id, 0), {_BAND_SUMS}
+          FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
+          JOIN contact k ON k.id = s.contact_id
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    "DELETE FROM response_role_daily d USING rollup_changed c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    f"""INSERT INTO response_role_daily (tenant_id, day, role_id, promoters, passives, detractors)
+        WITH spanned AS MATERIALIZED ({_SPANNED_RESPONSES})
+        SELECT s.tenant_id, s.day, coalesce(cr.role_id, 0), {_BAND_SUMS}
+          FROM spanned s JOIN rollup_changed c ON c.tenant_id = s.tenant_id AND c.day = s.day
+          LEFT JOIN contact_role cr ON cr.contact_id = s.contact_id
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    """CREATE TEMPORARY TABLE rollup_months ON COMMIT DROP AS
+       SELECT DISTINCT tenant_id, date_trunc('month', day)::date AS month FROM rollup_changed""",
+    "ANALYZE rollup_months",
+    "DELETE FROM response_account_monthly m USING rollup_months c WHERE m.tenant_id = c.tenant_id AND m.month = c.month",
+    """INSERT INTO response_account_monthly (tenant_id, month, account_id, promoters, passives, detractors)
+        SELECT d.tenant_id, c.month, d.account_id, sum(d.promoters), sum(d.passives), sum(d.detractors)
+          FROM rollup_months c
+          JOIN response_account_daily d ON d.tenant_id = c.tenant_id AND d.day >= c.month
+                                       AND d.day < (c.month + interval '1 month')::date
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
 )
 
 

@@ -64,14 +64,17 @@ def _step_label(day: date, grain: str) -> str:
 
 
 def feedback_url(by: str, key, period) -> str | None:
-    """Where a breakdown row leads: the responses behind it in the feedback inbox, for the same days (by
-    account or by source; roles and owners have no inbox filter, so their rows lead nowhere)."""
+    """Where a breakdown row leads: the responses behind it in the feedback inbox, for the same days (the rows
+    of responses without an account, owner, team or role lead nowhere: the inbox has no such filter)."""
     days = {"period": "custom", "from": period.first.isoformat(), "to": period.last.isoformat()}
-    if by == "account" and key is not None:
-        return url_for("feedback.index", account=key, **days)
-    if by == "source" and key:
-        return url_for("feedback.index", source=key, **days)
-    return None
+    if by == "source":
+        return url_for("feedback.index", source=key, **days) if key else None
+    if key is None or by not in INBOX_FILTERS:
+        return None
+    return url_for("feedback.index", **{INBOX_FILTERS[by]: key}, **days)
+
+
+INBOX_FILTERS = {"account": "account", "owner": "owner", "team": "team", "role": "role"}
 
 
 @bp.get("/")
@@ -118,9 +121,10 @@ def root_causes():
     chart = charts.pareto([c.label for c in causes], [c.tickets for c in causes],
                           [c.cumulative_percent for c in causes], hrefs)
     months, trend = metrics.root_cause_trend(period, causes)
+    month_labels = [_step_label(m, "month") for m in months]
     return render_page(
         "reports/root_causes.html", "reports/_root_causes.html", **context,
-        causes=list(zip(causes, hrefs)), untagged=untagged, chart=chart,
-        months=[_step_label(m, "month") for m in months], trend=trend,
+        causes=list(zip(causes, hrefs)), untagged=untagged, chart=chart, months=month_labels, trend=trend,
+        trend_chart=charts.counts_by_step(month_labels, [(row.label, row.counts) for row in trend]),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact, RecipientRole
@@ -142,6 +142,10 @@ class SurveyInvitation(TenantScoped, db.Model):
         Index("ix_survey_invitation_tenant_created", "tenant_id", "created_at"),
         # The report rollup (app.reports.rollup) looks across tenants for invitations sent since its watermark.
         Index("ix_survey_invitation_created", "created_at"),
+        # The few recovery re-surveys, found without reading every invitation (the follow-up report).
+        Index("ix_survey_invitation_tenant_followup", "tenant_id", "followup_ticket_id",
+              postgresql_where=text("followup_ticket_id IS NOT NULL"),
+              sqlite_where=text("followup_ticket_id IS NOT NULL")),
         # A send invites a contact once, however often its job runs (see app.surveys.sending).
         UniqueConstraint("send_id", "contact_id"),
     )

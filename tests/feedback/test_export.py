@@ -53,3 +53,40 @@ def test_outsiders_cannot_export(app, org, other_org, client):
 
     login(client, app, other_org["admin"])
     assert client.get(f"/t/{org['slug']}/feedback/responses.csv").status_code == 404
+
+
+def test_responses_csv_carries_themes_and_a_column_per_extra_question(app, org, other_org, as_member):
+    from app.extensions import db
+    from app.feedback.inbox import set_themes
+    from app.surveys.models import Response, ResponseAnswer
+    from app.tenancy import tenant_context
+    from tests.feedback.helpers import theme
+    from tests.surveys.test_extra_questions import make_question
+
+    tid = org["tenant_id"]
+    renew = make_question(app, tid, "Would you renew?")
+    better = make_question(app, tid, "=What could we do better?", kind="text")
+    old = make_question(app, tid, "Retired question", retired=True)
+    make_question(app, other_org["tenant_id"], "Not ours")
+    billing, phones = theme(app, tid, "Billing"), theme(app, tid, "Phones")
+    dana = response(app, tid, "Dana Detractor", 2, "Invoices were wrong")
+    pia = response(app, tid, "Pia Promoter", 10, None)
+    with app.app_context(), tenant_context(tid):
+        set_themes(db.session.get(Response, dana), [phones, billing])
+        db.session.add_all([ResponseAnswer(response_id=dana, question_id=renew, value="no"),
+                            ResponseAnswer(response_id=dana, question_id=better, value="Send correct invoices"),
+                            ResponseAnswer(response_id=pia, question_id=old, value="yes")])
+        db.session.commit()
+        db.session.remove()
+    download = as_member("viewer").get(f"/t/{org['slug']}/feedback/responses.csv")
+    assert download.is_streamed
+    text = download.get_data(as_text=True)
+    assert text.splitlines()[0].endswith(
+        "Reviewed at,Themes,Would you renew?,'=What could we do better?,Retired question")
+    rows = {row["Contact"]: row for row in csv_rows(text)}
+    assert rows["Dana Detractor"]["Themes"] == "Billing; Phones"
+    assert (rows["Dana Detractor"]["Would you renew?"], rows["Dana Detractor"]["'=What could we do better?"],
+            rows["Dana Detractor"]["Retired question"]) == ("no", "Send correct invoices", "")
+    assert (rows["Pia Promoter"]["Themes"], rows["Pia Promoter"]["Would you renew?"],
+            rows["Pia Promoter"]["Retired question"]) == ("", "", "yes")
+    assert "Not ours" not in text

@@ -69,3 +69,16 @@ def test_pareto_counts_closed_tickets_per_cause_with_the_cumulative_share(app, o
                       ).get_data(as_text=True)
     assert table_rows(html, "pareto-table")[0] == ["Billing errors", "4", "57.1%"]
     assert table_rows(html, "cause-trend-table")[0] == ["Billing errors", "1", "0", "3"]
+    # The trend is drawn too: one line per cause, each with its own style and a title on every point, a legend,
+    # and the table of the same numbers beside it.
+    chart = re.search(r'<svg[^>]*aria-labelledby="cause-trend-title">(.*?)</svg>', html, re.S).group(1)
+    assert "Tickets closed each month with each of the top 3 root causes" in chart
+    assert [style for style in re.findall(r'class="chart-series chart-series-(\d)"', chart)] == ["0", "1", "2"]
+    assert "<title>Billing errors, Mar 2025: 3 tickets</title>" in chart
+    assert "<title>Staff, Feb 2025: 0 tickets</title>" in chart
+    assert [label for label in re.findall(r'class="chart-axis" text-anchor="middle">([^<]+)<', chart)] == [
+        "Jan 2025", "Feb 2025", "Mar 2025"]
+    legend = re.search(r'<figcaption class="chart-legend">(.*?)</figcaption>', html.split("cause-trend-heading")[-1],
+                       re.S).group(1)
+    assert [item.strip() for item in re.findall(r'chart-legend-item"><span[^>]*></span>([^<]+)</span>', legend)] == [
+        "Billing errors", "Communication", "Staff"]
