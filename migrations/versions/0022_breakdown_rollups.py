@@ -1,7 +1,7 @@
 """reports: daily rollups of responses by account (and by month) and by recipient role for the breakdowns; indexes for the follow-up report
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-02 06:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.tenancy import disable_row_level_security, enable_row_level_security
 
 revision = '0022'
-down_revision = '0020'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
