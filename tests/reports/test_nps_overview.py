@@ -99,11 +99,26 @@ def test_the_api_gives_the_same_hand_computed_figures(app, known_responses, clie
     assert by_account[-1]["key"] is None
     by_source = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=source").get_json()["series"]
     assert [(p["key"], p["label"], p["nps"], p["responses"]) for p in by_source] == [
-        ("hosted", "Hosted survey page", 40.0, 5), ("import", "Import", -100.0, 1)]
+        ("hosted", "Hosted survey page", 40.0, 5), ("csv", "Import", -100.0, 1)]
     by_role = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=role").get_json()["series"]
     assert [(p["label"], p["nps"], p["responses"]) for p in by_role] == [("NPS Recipient", 16.7, 6)]
     by_month = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=month").get_json()["series"]
     assert [(p["key"], p["responses"]) for p in by_month] == [("2026-11-01", 6)]
+
+
+def test_the_responses_csv_of_the_period_gives_the_same_hand_computed_figures(app, known_responses, as_member):
+    from tests.feedback.helpers import csv_rows
+
+    download = as_member("viewer").get(f"/t/{known_responses['slug']}/feedback/responses.csv{NOVEMBER}")
+    assert download.status_code == 200
+    rows = csv_rows(download.get_data(as_text=True))
+    assert len(rows) == 6, "the amended answer is one row, the answers outside November and elsewhere none"
+    bands = [row["Band"] for row in rows]
+    assert (bands.count("promoter"), bands.count("passive"), bands.count("detractor")) == (3, 1, 2)
+    promoters, detractors = bands.count("promoter"), bands.count("detractor")
+    assert round(100 * (promoters - detractors) / len(rows), 1) == 16.7
+    assert sorted(int(row["Score"]) for row in rows) == [2, 5, 7, 9, 9, 10], "D counts with its latest score, 9"
+    assert {row["Source"] for row in rows} == {"hosted", "csv"}
 
 
 def test_the_weekly_series_counts_each_response_in_its_local_week(app, known_responses, as_member):
