@@ -22,7 +22,7 @@ from flask import flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import FlaskForm
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, literal, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, TypeDecorator, literal, select, tuple_
 from sqlalchemy import func as sql_func
 
 from app.extensions import db
@@ -133,14 +133,17 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
 def _fits(value: Any, column: ColumnElement) -> bool:
     """Whether a cursor value can be compared with ``column`` (a cursor is the client's to edit): of the
     column's Python type and, for a number, within the column's range, or the database refuses the statement."""
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):  # its own python_type says only "object"
+        column_type = column_type.impl_instance
     try:
-        expected = column.type.python_type
+        expected = column_type.python_type
     except NotImplementedError:
         return True
     if isinstance(value, bool) or not isinstance(value, expected):
         return False
-    if isinstance(column.type, Integer):
-        bits = 63 if isinstance(column.type, BigInteger) else 31
+    if isinstance(column_type, Integer):
+        bits = 63 if isinstance(column_type, BigInteger) else 31
         return -(2**bits) <= value < 2**bits
     return True
 

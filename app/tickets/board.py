@@ -164,12 +164,12 @@ def _in_column(statement: Select, status: str, mine: bool, cause: bool) -> Selec
     return statement
 
 
-def _capped_count(status: str, mine: bool, cause: bool) -> ColumnElement:
+def _capped_count(status: str, mine: bool, cause: bool, lateral: bool) -> ColumnElement:
     """How many tickets a column holds, counting no further than ``COUNT_CAP + 1`` index entries."""
-    if cause and status == Status.CLOSED:
+    if cause and status == Status.CLOSED and lateral:
         # Read from the root cause's index entries, each checked against its ticket by primary key: a LATERAL
-        # with LIMIT 1 keeps it a nested loop. Written as a join or IN, the planner hashes every ticket tagged
-        # with the cause (13,000 of 100,000) to count 501.
+        # with LIMIT 1 keeps it a nested loop. Written as a join or IN, PostgreSQL hashes every ticket tagged
+        # with the cause (13,000 of 100,000) to count 501. (SQLite has no LATERAL; it counts through IN.)
         tagged = ticket_root_cause.c
         ticket = _in_column(select(Ticket.id).where(Ticket.id == tagged.ticket_id), status, mine, False)
         rows = (select(tagged.ticket_id).select_from(ticket_root_cause).join(ticket.limit(1).lateral(), true())
@@ -180,13 +180,14 @@ def _capped_count(status: str, mine: bool, cause: bool) -> ColumnElement:
 
 
 @lru_cache(maxsize=None)
-def _counts_statement(mine: bool, cause: bool) -> Select:
-    return select(*[_capped_count(status, mine, cause).label(status) for status in STATUSES])
+def _counts_statement(mine: bool, cause: bool, lateral: bool) -> Select:
+    return select(*[_capped_count(status, mine, cause, lateral).label(status) for status in STATUSES])
 
 
 def column_counts(board: BoardFilter) -> dict[str, int]:
     """How many tickets each column holds, counting no further than ``COUNT_CAP + 1``, in one statement."""
-    statement = _counts_statement(board.assignee_id is not None, board.cause_id is not None)
+    lateral = db.session.get_bind().dialect.name == "postgresql"
+    statement = _counts_statement(board.assignee_id is not None, board.cause_id is not None, lateral)
     row = db.session.execute(statement, _parameters(board)).one()
     return dict(zip(STATUSES, row))
 
