@@ -22,7 +22,7 @@ from flask import flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import FlaskForm
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, literal, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, TypeDecorator, literal, select, tuple_
 from sqlalchemy import func as sql_func
 
 from app.extensions import db
@@ -133,14 +133,17 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
 def _fits(value: Any, column: ColumnElement) -> bool:
     """Whether a cursor value can be compared with ``column`` (a cursor is the client's to edit): of the
     column's Python type and, for a number, within the column's range, or the database refuses the statement."""
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):  # its own python_type says only "object"
+        column_type = column_type.impl_instance
     try:
-        expected = column.type.python_type
+        expected = column_type.python_type
     except NotImplementedError:
         return True
     if isinstance(value, bool) or not isinstance(value, expected):
         return False
-    if isinstance(column.type, Integer):
-        bits = 63 if isinstance(column.type, BigInteger) else 31
+    if isinstance(column_type, Integer):
+        bits = 63 if isinstance(column_type, BigInteger) else 31
         return -(2**bits) <= value < 2**bits
     return True
 
@@ -152,24 +155,36 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def keyset_query(statement: Select, order_columns: Sequence[ColumnElement], *, after: str | None = None,
+                 limit: int = 25, descending: bool = False) -> Select:
+    """``statement`` narrowed to the ``limit + 1`` rows that follow the cursor ``after`` in ``order_columns``
+    order: ``WHERE (keys) > (cursor) ORDER BY keys LIMIT limit + 1`` (``<`` and descending when
+    ``descending``). The extra row tells whether a next page exists. A malformed cursor reads the first page.
+    For callers that read several pages in one statement (the board's columns); :func:`keyset_page` runs one.
+    """
+    paged = statement.order_by(None)
+    values = decode_cursor(after, len(order_columns))
+    if values is not None and None not in values and all(map(_fits, values, order_columns)):
+        position = tuple_(*[literal(value, column.type) for value, column in zip(values, order_columns)])
+        paged = paged.where(tuple_(*order_columns) < position if descending else tuple_(*order_columns) > position)
+    paged = paged.order_by(*[column.desc() if descending else column.asc() for column in order_columns])
+    return paged.limit(limit + 1)
+
+
 def keyset_page(statement: Select, order_columns: Sequence[ColumnElement], *, after: str | None = None,
                 limit: int = 25, descending: bool = False) -> KeysetPage:
     """The ``limit`` rows of ``statement`` that follow the cursor ``after``, in ``order_columns`` order.
 
     ``order_columns`` must end with a unique column (the id) and hold no NULLs; every column sorts the same
     way (ascending, or descending when ``descending``). The page is read as ``WHERE (keys) > (cursor)
-    ORDER BY keys LIMIT limit + 1``, so a deep page costs what the first one does when an index (leading
-    with tenant_id) has the keys in order; there is no OFFSET. ``items`` holds each row's entity (or column)
-    when the statement selects one, else the row as a tuple. A malformed cursor reads the first page.
+    ORDER BY keys LIMIT limit + 1`` (:func:`keyset_query`), so a deep page costs what the first one does when
+    an index (leading with tenant_id) has the keys in order; there is no OFFSET. ``items`` holds each row's
+    entity (or column) when the statement selects one, else the row as a tuple. A malformed cursor reads the
+    first page.
     """
     keys = [column.label(f"keyset_{i}") for i, column in enumerate(order_columns)]
-    paged = statement.add_columns(*keys).order_by(None)
-    values = decode_cursor(after, len(order_columns))
-    if values is not None and None not in values and all(map(_fits, values, order_columns)):
-        position = tuple_(*[literal(value, column.type) for value, column in zip(values, order_columns)])
-        paged = paged.where(tuple_(*order_columns) < position if descending else tuple_(*order_columns) > position)
-    paged = paged.order_by(*[column.desc() if descending else column.asc() for column in order_columns])
-    rows = db.session.execute(paged.limit(limit + 1)).all()
+    rows = db.session.execute(keyset_query(statement.add_columns(*keys), order_columns, after=after, limit=limit,
+                                           descending=descending)).all()
     width = len(order_columns)
     next_cursor = encode_cursor(rows[limit - 1][-width:]) if len(rows) > limit else None
     single = len(statement.column_descriptions) == 1

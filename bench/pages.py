@@ -3,7 +3,7 @@
     createdb -h 127.0.0.1 -U postgres bench_pages
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_pages .venv/bin/python bench/seed_pages.py
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_pages REDIS_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/pages.py [--runs 15] [--load-seconds 3] [--no-load]
+        .venv/bin/python bench/pages.py [--runs 15] [--load-seconds 3] [--no-load] [--only board ...]
 
 For every page the script prints, for the big organisation (100,000 tickets):
 
@@ -294,6 +294,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="in-process requests per page (median)")
     parser.add_argument("--load-seconds", type=float, default=3.0, help="seconds of load per page")
     parser.add_argument("--no-load", action="store_true", help="skip the gunicorn load test")
+    parser.add_argument("--only", nargs="+", metavar="WORDS",
+                        help="measure only the pages whose label contains one of these words (and the floor)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or "bench" not in urlsplit(url).path:
@@ -306,7 +308,8 @@ def main() -> None:
         meter = SqlMeter(db.engine)
     measured = {}
     for size, slug in ORGS.items():
-        pages = pages_for(app, slug, args.runs)
+        pages = [page for page in pages_for(app, slug, args.runs)
+                 if not args.only or page.label == FLOOR or any(word in page.label for word in args.only)]
         measured[size] = measure(app, meter, slug, pages, args.runs)
     rates = {} if args.no_load else load(app, ORGS["big"], pages, args.load_seconds)
     with app.app_context():

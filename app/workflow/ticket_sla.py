@@ -73,7 +73,8 @@ def span(delta: timedelta) -> str:
 
 
 def sla_state(ticket: Ticket, now: datetime | None = None) -> SlaState | None:
-    """How the ticket's SLA stands at ``now``, or None when the ticket has no due times."""
+    """How the ticket's SLA stands at ``now``, or None when the ticket has no due times. Reads only the ticket's
+    status and times, so a board card (:class:`app.tickets.board.Card`) is read the same way."""
     now = now or utcnow()
     if ticket.status == Status.CLOSED:
         due, closed = ticket.resolution_due_at, ticket.closed_at

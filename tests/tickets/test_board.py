@@ -5,12 +5,16 @@ import re
 from datetime import timedelta
 from html import unescape
 
+from sqlalchemy import select
+
 from app.accounts.models import User
 from app.extensions import db
+from app.settings.models import RootCause
 from app.tenancy import tenant_context
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.timeutil import utcnow
+from app.views import encode_cursor
 from tests.support.tickets import (
     HTMX, any_root_cause, bulk_tickets, card_count, column_count, column_html, open_ticket, squash, with_ticket,
 )
@@ -160,3 +164,38 @@ def test_show_more_keeps_the_sla_due_order_and_lists_tickets_without_a_due_time_
     assert "sort=due" in more_url
     rest = re.findall(r"<strong>(D-\d+)</strong>", client.get(more_url, headers=HTMX).get_data(as_text=True))
     assert rest == ["D-0002", "D-0001", "D-0023", "D-0024", "D-0025"]
+
+
+def test_the_root_cause_filter_counts_closed_tickets_of_that_cause_and_mine_narrows_them(app, org, as_member):
+    mine = bulk_tickets(app, org["tenant_id"], 3, status="closed", assignee_id=org["manager"], start=1)
+    others = bulk_tickets(app, org["tenant_id"], 2, status="closed", assignee_id=org["agent"], start=10)
+    other_cause = bulk_tickets(app, org["tenant_id"], 1, status="closed", assignee_id=org["manager"], start=20)
+    working = bulk_tickets(app, org["tenant_id"], 1, status="waiting", assignee_id=org["manager"], start=30)
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        cause, other = db.session.execute(select(RootCause).order_by(RootCause.id).limit(2)).scalars().all()
+        for ticket_id in mine + others + working:
+            db.session.get(Ticket, ticket_id).root_causes = [cause]
+        db.session.get(Ticket, other_cause[0]).root_causes = [other]
+        cause_id = cause.id
+        db.session.commit()
+        db.session.remove()
+    client = as_member("manager")
+
+    page = client.get(f"/t/{org['slug']}/?cause={cause_id}").get_data(as_text=True)
+    assert column_count(page, "closed") == 5 and card_count(page, "closed") == 5
+    assert "D-0020<" not in column_html(page, "closed")
+    assert column_count(page, "waiting") == 1  # working columns are not filtered
+
+    only_mine = client.get(f"/t/{org['slug']}/?who=mine&cause={cause_id}").get_data(as_text=True)
+    assert column_count(only_mine, "closed") == 3 and card_count(only_mine, "closed") == 3
+    assert "D-0010<" not in column_html(only_mine, "closed")
+
+
+def test_a_cursor_of_the_wrong_kind_shows_the_first_cards_rather_than_an_error(app, org, as_member):
+    bulk_tickets(app, org["tenant_id"], 25, status="closed", start=1)
+    client = as_member("agent")
+    for cursor in (encode_cursor([1, 2]), encode_cursor(["soon", 2]), "not-a-cursor"):
+        response = client.get(f"/t/{org['slug']}/columns/closed?after={cursor}")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "D-0025<" in page and page.count('<li class="card">') == 20
