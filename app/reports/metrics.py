@@ -30,7 +30,8 @@ from app.accounts.models import Membership, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
-from app.reports.models import AccountDaily, AccountMonthly, CauseDaily, InvitationDaily, ResponseDaily, RoleDaily
+from app.reports.models import (AccountDaily, AccountMonthly, CauseDaily, InvitationDaily, ResponseDaily, RoleDaily,
+                                TicketDaily)
 from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
@@ -563,8 +564,32 @@ def _percentiles(row, count: int) -> list[int | None]:
     return [getattr(row, f"percentile_{i}") for i in range(count)]
 
 
-def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
-    """**Follow-up performance** of the period (two statements).
+def _ticket_parts(period: Period, now: datetime, rollups: bool):
+    """The days of ``period`` read from ``ticket_daily`` and those read live (as :meth:`Period.split`; every day
+    live when ``rollups`` is false), and a function giving, for a ticket date column, the condition under which
+    the live statement counts a ticket by that date: the date is in the period and either on a live day or the
+    ticket is still open (the rollup holds closed tickets only)."""
+    rolled, live = period.split(local_today(period.tz, now)) if rollups else (None, period)
+
+    def dated(column):
+        if rolled is None:
+            return period.contains(column)
+        return and_(period.contains(column),
+                    or_(live.contains(column), Ticket.status != Status.CLOSED) if live is not None
+                    else Ticket.status != Status.CLOSED)
+    return rolled, live, dated
+
+
+def _rolled_sums(*names: str):
+    return [func.coalesce(func.sum(getattr(TicketDaily, name)), 0).label(name) for name in names]
+
+
+_TICKET_FIGURES = ("opened", "first_contact_breaches", "resolution_breaches", "closed", "resolved_within",
+                   *OUTCOME_ORDER, "contacted", "contacted_within")
+
+
+def follow_up(period: Period, now: datetime | None = None, *, rollups: bool = True) -> FollowUp:
+    """**Follow-up performance** of the period (three statements).
 
     - ``opened``: tickets whose ``opened_at`` is in the period; ``closed``: tickets whose ``closed_at`` is in it;
       ``open_now``: tickets not closed at the moment of asking, whenever they opened.
@@ -581,11 +606,22 @@ def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
     - ``items_overdue``: action-plan items not done whose due date is before today (local) on tickets still open,
       now, whatever the period.
     - ``outcomes``: tickets closed in the period by outcome (resolved / not resolved / no response).
+
+    Closed tickets dated on days before today are counted from ``ticket_daily`` (kept by the sweep, so a
+    ticket closed or reopened shows there after the next sweep); open tickets and today are read live, with the
+    percentiles, which read the covering index on first contact. A closed ticket never contacted is in the
+    rollup's breaches already: those whose breach time is still ahead of ``now`` are taken back, live.
+    ``rollups=False`` reads every day live.
     """
     now = now or utcnow()
     today = local_today(period.tz, now)
-    opened, closed, contacted = (period.contains(Ticket.opened_at), period.contains(Ticket.closed_at),
-                                 period.contains(Ticket.first_contact_at))
+    rolled, live, dated = _ticket_parts(period, now, rollups)
+    opened, closed, contacted = dated(Ticket.opened_at), dated(Ticket.closed_at), dated(Ticket.first_contact_at)
+    not_yet_breached = (and_(Ticket.status == Status.CLOSED, Ticket.first_contact_at.is_(None),
+                             Ticket.first_contact_breach_at >= now, rolled.contains(Ticket.opened_at))
+                        if rolled is not None else _NEVER)
+    live_ranges = ([live.contains(Ticket.opened_at), live.contains(Ticket.closed_at),
+                    live.contains(Ticket.first_contact_at)] if live is not None else [])
     count = func.count(Ticket.id)
     counts = select(
         count.filter(opened).label("opened"),
@@ -598,21 +634,30 @@ def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
                      func.coalesce(Ticket.first_contact_at, now) > Ticket.first_contact_breach_at).label("fc_breach"),
         count.filter(opened, Ticket.resolution_due_at.is_not(None),
                      func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
+        count.filter(not_yet_breached).label("not_yet_breached"),
         *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
-        *_percentile_minutes((0.5, 0.9), contacted),
-    ).where(or_(Ticket.status != Status.CLOSED, opened, closed, contacted))
+        *_percentile_minutes((0.5, 0.9), period.contains(Ticket.first_contact_at)),
+    ).where(or_(Ticket.status != Status.CLOSED, not_yet_breached, *live_ranges))
     row = db.session.execute(counts).one()
     median, p90 = _percentiles(row, 2)
+    figures = {name: 0 for name in _TICKET_FIGURES}
+    if rolled is not None:
+        figures = db.session.execute(
+            select(*_rolled_sums(*_TICKET_FIGURES)).where(rolled.has_day(TicketDaily.day))
+        ).one()._asdict()
     overdue = db.session.execute(
         select(func.count(ActionPlanItem.id)).join(Ticket, Ticket.id == ActionPlanItem.ticket_id)
         .where(ActionPlanItem.done_at.is_(None), ActionPlanItem.due_date < today, Ticket.status != Status.CLOSED)
     ).scalar_one()
     return FollowUp(
-        opened=row.opened, closed=row.closed, open_now=row.open_now, contacted=row.contacted,
+        opened=row.opened + int(figures["opened"]), closed=row.closed + int(figures["closed"]),
+        open_now=row.open_now, contacted=row.contacted + int(figures["contacted"]),
         median_first_contact_minutes=median, p90_first_contact_minutes=p90,
-        first_contact_within_target=row.fc_within, resolved_within_target=row.res_within,
-        first_contact_breaches=row.fc_breach, resolution_breaches=row.res_breach, items_overdue=overdue,
-        outcomes={outcome: getattr(row, outcome) for outcome in OUTCOME_ORDER},
+        first_contact_within_target=row.fc_within + int(figures["contacted_within"]),
+        resolved_within_target=row.res_within + int(figures["resolved_within"]),
+        first_contact_breaches=row.fc_breach + int(figures["first_contact_breaches"]) - row.not_yet_breached,
+        resolution_breaches=row.res_breach + int(figures["resolution_breaches"]), items_overdue=overdue,
+        outcomes={outcome: getattr(row, outcome) + int(figures[outcome]) for outcome in OUTCOME_ORDER},
     )
 
 
@@ -631,12 +676,18 @@ class MemberLoad:
         return _percent(self.open_now, self.capacity)
 
 
-def member_load(period: Period) -> list[MemberLoad]:
+def member_load(period: Period, now: datetime | None = None, *, rollups: bool = True) -> list[MemberLoad]:
     """**Per member** (active members who work tickets): tickets assigned to them and open now against their
     capacity (``membership.capacity``), tickets they hold that closed in the period, and the median time to
-    first contact (as :func:`follow_up`) of their tickets first contacted in the period. On SQLite the median is
-    the average (no ordered-set aggregates there). One statement."""
-    contacted = period.contains(Ticket.first_contact_at)
+    first contact (as :func:`follow_up`) of their tickets first contacted in the period. Closed tickets of days
+    before today are counted from ``ticket_daily`` under the member holding them when they closed, as
+    :func:`follow_up` does; the medians read the covering index on first contact. On SQLite the median is the
+    average (no ordered-set aggregates there). One statement."""
+    now = now or utcnow()
+    rolled, live, dated = _ticket_parts(period, now, rollups)
+    closed, contacted = dated(Ticket.closed_at), dated(Ticket.first_contact_at)
+    live_ranges = ([live.contains(Ticket.closed_at), live.contains(Ticket.first_contact_at)]
+                   if live is not None else [])
     if _is_postgresql():
         middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes)
     else:
@@ -644,28 +695,40 @@ def member_load(period: Period) -> list[MemberLoad]:
     per_member = (
         select(Ticket.assignee_id.label("user_id"),
                func.count(Ticket.id).filter(Ticket.status != Status.CLOSED).label("open_now"),
-               func.count(Ticket.id).filter(period.contains(Ticket.closed_at)).label("closed"),
+               func.count(Ticket.id).filter(closed).label("closed"),
                func.count(Ticket.id).filter(contacted).label("contacted"))
-        .where(Ticket.assignee_id.is_not(None),
-               or_(Ticket.status != Status.CLOSED, period.contains(Ticket.closed_at), contacted))
+        .where(Ticket.assignee_id.is_not(None), or_(Ticket.status != Status.CLOSED, *live_ranges))
         .group_by(Ticket.assignee_id).subquery()
     )
+    if rolled is not None:
+        rolled_member = (
+            select(TicketDaily.assignee_id.label("user_id"), *_rolled_sums("closed", "contacted"))
+            .where(rolled.has_day(TicketDaily.day)).group_by(TicketDaily.assignee_id).subquery())
+        rolled_closed, rolled_contacted = rolled_member.c.closed, rolled_member.c.contacted
+    else:
+        rolled_member, rolled_closed, rolled_contacted = None, literal(0), literal(0)
     # Apart from the counts, so they need no sort, and read from the covering index on first contact.
     medians = (
         select(Ticket.assignee_id.label("user_id"), middle.label("median"))
-        .where(contacted, Ticket.assignee_id.is_not(None), Ticket.first_contact_minutes.is_not(None))
+        .where(period.contains(Ticket.first_contact_at), Ticket.assignee_id.is_not(None),
+               Ticket.first_contact_minutes.is_not(None))
         .group_by(Ticket.assignee_id).subquery()
     )
-    rows = db.session.execute(
-        select(User.id, User.name, Membership.capacity, per_member.c.open_now, per_member.c.closed,
-               per_member.c.contacted, medians.c.median)
+    statement = (
+        select(User.id, User.name, Membership.capacity, per_member.c.open_now,
+               func.coalesce(per_member.c.closed, 0) + func.coalesce(rolled_closed, 0),
+               func.coalesce(per_member.c.contacted, 0) + func.coalesce(rolled_contacted, 0), medians.c.median)
         .join(Membership, Membership.user_id == User.id)
         .outerjoin(per_member, per_member.c.user_id == User.id)
         .outerjoin(medians, medians.c.user_id == User.id)
-        .where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
+    )
+    if rolled_member is not None:
+        statement = statement.outerjoin(rolled_member, rolled_member.c.user_id == User.id)
+    rows = db.session.execute(
+        statement.where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
         .order_by(func.coalesce(per_member.c.open_now, 0).desc(), User.name)
     ).all()
-    return [MemberLoad(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, r[6]) for r in rows]
+    return [MemberLoad(r[0], r[1], r[2], r[3] or 0, int(r[4] or 0), int(r[5] or 0), r[6]) for r in rows]
 
 
 # --- Root causes -------------------------------------------------------------------------------------------

@@ -101,3 +101,30 @@ class RoleDaily(_BandColumns, TenantScoped, db.Model):
                                            default=_default_tenant_id)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     role_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class TicketDaily(TenantScoped, db.Model):
+    """Closed tickets, per local day and the member holding them (``assignee_id`` 0: nobody), counted by the
+    day each figure of the follow-up report dates them by: ``opened`` and the two breach counts by the day they
+    opened, ``closed``, ``resolved_within`` and the outcomes by the day they closed, ``contacted`` and
+    ``contacted_within`` by the day of their first contact. Open tickets are not in it (the report reads them
+    live); a closed ticket's figures no longer move, except that an uncontacted one counts in
+    ``first_contact_breaches`` from its breach time on (``first_contact_breaches`` counts it already; the report
+    takes back those whose breach time is still ahead)."""
+
+    __tablename__ = "ticket_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    first_contact_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_within: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    not_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    no_response: Mapped[int] = mapped_column(Integer, default=0)
+    contacted: Mapped[int] = mapped_column(Integer, default=0)
+    contacted_within: Mapped[int] = mapped_column(Integer, default=0)
