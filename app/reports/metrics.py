@@ -9,9 +9,9 @@ A moment belongs to a period when it falls between local midnight of the period'
 after its last day, in the organisation's timezone; the bounds are turned into UTC instants once, so every range
 condition can use an index leading with ``tenant_id``.
 
-Responses and invitations are read from the daily rollups (:mod:`app.reports.rollup`, kept by the sweep) for
-the days before today, and live for today (on SQLite: live throughout), so a two-year period costs the same as
-a week. Past days therefore show changes up to the last sweep.
+Responses, invitations and closed tickets are read from the daily rollups (:mod:`app.reports.rollup`, kept by
+the sweep) for the days before today, and live for today (on SQLite: live throughout), so a two-year period
+costs about the same as a week. Past days therefore show changes up to the last sweep.
 
 Sections: periods · NPS (responses and invitations) · follow-up (tickets) · root causes · recovery and the
 weekly digest.
@@ -31,7 +31,7 @@ from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.reports.models import (AccountDaily, AccountMonthly, CauseDaily, InvitationDaily, ResponseDaily, RoleDaily,
-                                TicketDaily)
+                                TicketDaily, TicketMinutesMonthly)
 from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
@@ -584,6 +584,51 @@ def _rolled_sums(*names: str):
     return [func.coalesce(func.sum(getattr(TicketDaily, name)), 0).label(name) for name in names]
 
 
+def _month_after(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _minutes_histogram(period: Period, rolled: Period | None):
+    """(assignee 0 for nobody, minutes to first contact, tickets) of the tickets first contacted in the period,
+    as rows of a UNION ALL: closed tickets of whole months before today from ``ticket_minutes_monthly``, every
+    other ticket live (through the covering index on first contact)."""
+    minutes, contacted_at = Ticket.first_contact_minutes, Ticket.first_contact_at
+    live_where = [period.contains(contacted_at), minutes.is_not(None)]
+    parts = []
+    months = _full_months(rolled) if rolled is not None else None
+    if months is not None:
+        parts.append(select(TicketMinutesMonthly.assignee_id.label("assignee"), TicketMinutesMonthly.minutes,
+                            TicketMinutesMonthly.tickets.label("n"))
+                     .where(TicketMinutesMonthly.month >= months[0], TicketMinutesMonthly.month <= months[1]))
+        starts, ends = (_local_midnight(months[0], period.tz), _local_midnight(_month_after(months[1]), period.tz))
+        live_where.append(or_(contacted_at < starts, contacted_at >= ends, Ticket.status != Status.CLOSED))
+    assignee = func.coalesce(Ticket.assignee_id, 0)
+    parts.append(select(assignee.label("assignee"), minutes.label("minutes"), func.count().label("n"))
+                 .where(*live_where).group_by(assignee, minutes))
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("minutes_histogram")
+
+
+def _nearest_rank(histogram, fractions: tuple[float, ...], per_member: bool):
+    """The ``fractions`` percentiles of a histogram of minutes (nearest rank, as ``percentile_disc`` takes it:
+    the value at position ceil(fraction × count) in order), overall or per member (``user_id``)."""
+    keys = [histogram.c.assignee] if per_member else []
+    values = (select(*keys, histogram.c.minutes, func.sum(histogram.c.n).label("n"))
+              .group_by(*keys, histogram.c.minutes).subquery("minute_values"))
+    partition = [values.c.assignee] if per_member else None
+    ranked = select(*([values.c.assignee] if per_member else []), values.c.minutes,
+                    func.sum(values.c.n).over(partition_by=partition, order_by=values.c.minutes).label("running"),
+                    func.sum(values.c.n).over(partition_by=partition).label("total")).subquery("ranked")
+    columns = [func.min(ranked.c.minutes).filter(ranked.c.running >= func.ceil(cast(fraction, Float) * ranked.c.total))
+               .label(f"percentile_{i}") for i, fraction in enumerate(fractions)]
+    if per_member:
+        return select(ranked.c.assignee.label("user_id"), *columns).group_by(ranked.c.assignee)
+    return select(*columns)
+
+
+def _histograms(rollups: bool) -> bool:
+    return rollups and rollups_enabled()
+
+
 _TICKET_FIGURES = ("opened", "first_contact_breaches", "resolution_breaches", "closed", "resolved_within",
                    *OUTCOME_ORDER, "contacted", "contacted_within")
 
@@ -608,10 +653,12 @@ def follow_up(period: Period, now: datetime | None = None, *, rollups: bool = Tr
     - ``outcomes``: tickets closed in the period by outcome (resolved / not resolved / no response).
 
     Closed tickets dated on days before today are counted from ``ticket_daily`` (kept by the sweep, so a
-    ticket closed or reopened shows there after the next sweep); open tickets and today are read live, with the
-    percentiles, which read the covering index on first contact. A closed ticket never contacted is in the
-    rollup's breaches already: those whose breach time is still ahead of ``now`` are taken back, live.
-    ``rollups=False`` reads every day live.
+    ticket closed or reopened shows there after the next sweep); open tickets and today are read live. A closed
+    ticket never contacted is in the rollup's breaches already: those whose breach time is still ahead of
+    ``now`` are taken back, live. The percentiles add the histogram of closed tickets' minutes of whole months
+    before today (``ticket_minutes_monthly``) to the other tickets' minutes read live, and take the nearest rank
+    from it, so they equal ``percentile_disc`` over every ticket. ``rollups=False`` reads every day live (the
+    definition the rollups are tested against).
     """
     now = now or utcnow()
     today = local_today(period.tz, now)
@@ -636,10 +683,14 @@ def follow_up(period: Period, now: datetime | None = None, *, rollups: bool = Tr
                      func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
         count.filter(not_yet_breached).label("not_yet_breached"),
         *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
-        *_percentile_minutes((0.5, 0.9), period.contains(Ticket.first_contact_at)),
+        *([] if _histograms(rollups) else _percentile_minutes((0.5, 0.9), period.contains(Ticket.first_contact_at))),
     ).where(or_(Ticket.status != Status.CLOSED, not_yet_breached, *live_ranges))
     row = db.session.execute(counts).one()
-    median, p90 = _percentiles(row, 2)
+    if _histograms(rollups):
+        median, p90 = db.session.execute(
+            _nearest_rank(_minutes_histogram(period, rolled), (0.5, 0.9), per_member=False)).one()
+    else:
+        median, p90 = _percentiles(row, 2)
     figures = {name: 0 for name in _TICKET_FIGURES}
     if rolled is not None:
         figures = db.session.execute(
@@ -680,9 +731,9 @@ def member_load(period: Period, now: datetime | None = None, *, rollups: bool = 
     """**Per member** (active members who work tickets): tickets assigned to them and open now against their
     capacity (``membership.capacity``), tickets they hold that closed in the period, and the median time to
     first contact (as :func:`follow_up`) of their tickets first contacted in the period. Closed tickets of days
-    before today are counted from ``ticket_daily`` under the member holding them when they closed, as
-    :func:`follow_up` does; the medians read the covering index on first contact. On SQLite the median is the
-    average (no ordered-set aggregates there). One statement."""
+    before today are counted from ``ticket_daily`` and ``ticket_minutes_monthly`` under the member holding them
+    when they closed, as :func:`follow_up` does. On SQLite the median is the average (no ordered-set aggregates
+    there). One statement."""
     now = now or utcnow()
     rolled, live, dated = _ticket_parts(period, now, rollups)
     closed, contacted = dated(Ticket.closed_at), dated(Ticket.first_contact_at)
@@ -707,17 +758,22 @@ def member_load(period: Period, now: datetime | None = None, *, rollups: bool = 
         rolled_closed, rolled_contacted = rolled_member.c.closed, rolled_member.c.contacted
     else:
         rolled_member, rolled_closed, rolled_contacted = None, literal(0), literal(0)
-    # Apart from the counts, so they need no sort, and read from the covering index on first contact.
-    medians = (
-        select(Ticket.assignee_id.label("user_id"), middle.label("median"))
-        .where(period.contains(Ticket.first_contact_at), Ticket.assignee_id.is_not(None),
-               Ticket.first_contact_minutes.is_not(None))
-        .group_by(Ticket.assignee_id).subquery()
-    )
+    if _histograms(rollups):
+        medians = _nearest_rank(_minutes_histogram(period, rolled), (0.5,), per_member=True).subquery()
+        median = medians.c.percentile_0
+    else:
+        # Apart from the counts, so they need no sort, and read from the covering index on first contact.
+        medians = (
+            select(Ticket.assignee_id.label("user_id"), middle.label("median"))
+            .where(period.contains(Ticket.first_contact_at), Ticket.assignee_id.is_not(None),
+                   Ticket.first_contact_minutes.is_not(None))
+            .group_by(Ticket.assignee_id).subquery()
+        )
+        median = medians.c.median
     statement = (
         select(User.id, User.name, Membership.capacity, per_member.c.open_now,
                func.coalesce(per_member.c.closed, 0) + func.coalesce(rolled_closed, 0),
-               func.coalesce(per_member.c.contacted, 0) + func.coalesce(rolled_contacted, 0), medians.c.median)
+               func.coalesce(per_member.c.contacted, 0) + func.coalesce(rolled_contacted, 0), median)
         .join(Membership, Membership.user_id == User.id)
         .outerjoin(per_member, per_member.c.user_id == User.id)
         .outerjoin(medians, medians.c.user_id == User.id)

@@ -40,7 +40,7 @@ class InvitationDaily(TenantScoped, db.Model):
 
 class CauseDaily(TenantScoped, db.Model):
     """Tickets closed on one local day carrying one root cause (``root_cause_id`` 0: closed without a cause).
-    Closing is final and sets the causes, so a day changes only when a ticket closes on it."""
+    Closing sets the causes, so a day changes when a ticket closes on it, or one closed on it is reopened."""
 
     __tablename__ = "cause_daily"
 
@@ -128,3 +128,18 @@ class TicketDaily(TenantScoped, db.Model):
     no_response: Mapped[int] = mapped_column(Integer, default=0)
     contacted: Mapped[int] = mapped_column(Integer, default=0)
     contacted_within: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketMinutesMonthly(TenantScoped, db.Model):
+    """Closed tickets first contacted in one local calendar month (``month`` is its first day) by the member
+    holding them (``assignee_id`` 0: nobody) and their minutes to first contact: a histogram, so the
+    follow-up report's percentiles over whole months are exact without reading each ticket."""
+
+    __tablename__ = "ticket_minutes_monthly"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)

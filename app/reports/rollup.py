@@ -9,7 +9,14 @@ responding contact), and one ``cause_daily`` row per (organisation, local day a 
 Each sweep recomputes only the (organisation, day) pairs whose source rows changed since the stored
 watermark: responses created or amended (``response.updated_at``), invitations sent, the invitations whose
 response changed, the days answered by contacts whose account or roles changed (``contact.updated_at``), and
-tickets closed; then the months of those days. That is a fixed number of statements whatever the volume:
+tickets closed; then the months of those days.
+
+``ticket_daily`` holds closed tickets per (organisation, local day, holder), each counted on the days the
+follow-up report dates its figures by (opened, first contact, closed): a ticket changed since the watermark
+(``ticket.updated_at``) re-counts those days, and a reopened one also the day it had closed on (its
+reopening's timeline entry keeps that moment), which ``cause_daily`` re-counts too. ``ticket_minutes_monthly``
+is the histogram of those closed tickets' minutes to first contact per local month of first contact and
+holder, recomputed for the months of the changed days. That is a fixed number of statements whatever the volume:
 find the pairs into a temporary table (and each organisation's span of changed days into another), delete and
 re-insert the rollups for them (in key order, so a tenant's rows for a stretch of days lie together on disk
 and a long period reads few pages), move the watermark.
@@ -126,12 +133,23 @@ _STATEMENTS = (
 )
 
 
-_CLOSED = """
+# Tickets reopened since the watermark, with the moment they had closed (kept in the reopening's timeline
+# entry): the days they leave.
+_REOPENED = """
+        SELECT k.tenant_id, (a.details ->> 'previous_closed_at')::timestamptz AS at
+          FROM ticket k JOIN activity a ON a.tenant_id = k.tenant_id AND a.ticket_id = k.id
+                                       AND a.created_at > :since AND a.kind = 'reopened'
+         WHERE k.updated_at > :since"""
+
+_CLOSED = f"""
 CREATE TEMPORARY TABLE rollup_closed ON COMMIT DROP AS
-SELECT DISTINCT k.tenant_id, (k.closed_at AT TIME ZONE t.timezone)::date AS day, t.timezone,
-       ((((k.closed_at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
-       (((((k.closed_at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
-  FROM ticket k JOIN tenant t ON t.id = k.tenant_id WHERE k.closed_at > :since
+SELECT DISTINCT x.tenant_id, (x.at AT TIME ZONE t.timezone)::date AS day, t.timezone,
+       ((((x.at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
+       (((((x.at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
+  FROM (SELECT k.tenant_id, k.closed_at AS at FROM ticket k WHERE k.closed_at > :since
+        UNION ALL {_REOPENED}) x
+  JOIN tenant t ON t.id = x.tenant_id
+ WHERE x.at IS NOT NULL
 """
 
 _CAUSE_STATEMENTS = (
@@ -153,19 +171,15 @@ _CAUSE_STATEMENTS = (
 
 
 # The (organisation, day) pairs a changed ticket is counted on: the days it opened, was first contacted and
-# closed, and the day it had closed on before it was reopened (kept in the reopening's timeline entry).
-_TICKET_DAYS = """
+# closed, and the day it had closed on before it was reopened.
+_TICKET_DAYS = f"""
 CREATE TEMPORARY TABLE rollup_ticket_days ON COMMIT DROP AS
 SELECT DISTINCT x.tenant_id, (x.at AT TIME ZONE t.timezone)::date AS day, t.timezone,
        (((((x.at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone)) AS starts,
        (((((x.at AT TIME ZONE t.timezone)::date + 1)::timestamp) AT TIME ZONE t.timezone)) AS ends
   FROM (SELECT k.tenant_id, unnest(ARRAY[k.opened_at, k.first_contact_at, k.closed_at]) AS at
           FROM ticket k WHERE k.updated_at > :since
-        UNION ALL
-        SELECT k.tenant_id, (a.details ->> 'previous_closed_at')::timestamptz
-          FROM ticket k JOIN activity a ON a.tenant_id = k.tenant_id AND a.ticket_id = k.id
-                                       AND a.created_at > :since AND a.kind = 'reopened'
-         WHERE k.updated_at > :since) x
+        UNION ALL {_REOPENED}) x
   JOIN tenant t ON t.id = x.tenant_id
  WHERE x.at IS NOT NULL
 """
@@ -202,6 +216,19 @@ _TICKET_STATEMENTS = (
           FROM facts f
           JOIN rollup_ticket_days c ON c.tenant_id = f.tenant_id AND c.day = f.day
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    """CREATE TEMPORARY TABLE rollup_ticket_months ON COMMIT DROP AS
+       SELECT DISTINCT tenant_id, month, (month::timestamp AT TIME ZONE timezone) AS starts,
+              (((month + interval '1 month')::date)::timestamp AT TIME ZONE timezone) AS ends
+         FROM (SELECT tenant_id, timezone, date_trunc('month', day)::date AS month FROM rollup_ticket_days) d""",
+    "ANALYZE rollup_ticket_months",
+    """DELETE FROM ticket_minutes_monthly m USING rollup_ticket_months c
+        WHERE m.tenant_id = c.tenant_id AND m.month = c.month""",
+    """INSERT INTO ticket_minutes_monthly (tenant_id, month, assignee_id, minutes, tickets)
+        SELECT c.tenant_id, c.month, coalesce(k.assignee_id, 0), k.first_contact_minutes, count(*)
+          FROM rollup_ticket_months c
+          JOIN ticket k ON k.tenant_id = c.tenant_id AND k.first_contact_at >= c.starts AND k.first_contact_at < c.ends
+         WHERE k.status = 'closed' AND k.first_contact_minutes IS NOT NULL
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
 )
 
 

@@ -1,4 +1,5 @@
-"""reports: a daily rollup of closed tickets for the follow-up report; indexes for finding changed tickets and
+"""reports: a daily rollup of closed tickets and a monthly histogram of their minutes to first contact for the
+follow-up report; indexes for finding changed tickets and
 closed tickets whose first-contact breach time is still ahead
 
 Revision ID: 0026
@@ -36,11 +37,24 @@ def upgrade():
         sa.PrimaryKeyConstraint('tenant_id', 'day', 'assignee_id'),
     )
     enable_row_level_security('ticket_daily')
+    op.create_table(
+        'ticket_minutes_monthly',
+        sa.Column('tenant_id', sa.Integer(), nullable=False),
+        sa.Column('month', sa.Date(), nullable=False),
+        sa.Column('assignee_id', sa.Integer(), nullable=False),
+        sa.Column('minutes', sa.Integer(), nullable=False),
+        sa.Column('tickets', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('tenant_id', 'month', 'assignee_id', 'minutes'),
+    )
+    enable_row_level_security('ticket_minutes_monthly')
     # Past days are filled by the next sweep: start it from the beginning.
     op.execute("UPDATE report_rollup_state SET watermark = NULL")
 
 
 def downgrade():
+    disable_row_level_security('ticket_minutes_monthly')
+    op.drop_table('ticket_minutes_monthly')
     disable_row_level_security('ticket_daily')
     op.drop_table('ticket_daily')
     op.drop_index('ix_ticket_closed_uncontacted_breach', table_name='ticket')
