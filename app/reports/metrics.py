@@ -565,19 +565,33 @@ def _percentiles(row, count: int) -> list[int | None]:
 
 
 def _ticket_parts(period: Period, now: datetime, rollups: bool):
-    """The days of ``period`` read from ``ticket_daily`` and those read live (as :meth:`Period.split`; every day
-    live when ``rollups`` is false), and a function giving, for a ticket date column, the condition under which
-    the live statement counts a ticket by that date: the date is in the period and either on a live day or the
-    ticket is still open (the rollup holds closed tickets only)."""
+    """What the follow-up figures read live: the days of ``period`` read from ``ticket_daily`` (None: every day
+    live, always so when ``rollups`` is false), the live days, the tickets to read (a subquery: every open
+    ticket, and the closed ones dated on a live day or never contacted with their breach time still ahead) and
+    a function giving, for one of its date columns, the condition under which a ticket counts by that date:
+    the date is in the period and either on a live day or the ticket is still open (the rollup holds closed
+    tickets only). Open and closed tickets are read apart, so each part has a plain index condition."""
     rolled, live = period.split(local_today(period.tz, now)) if rollups else (None, period)
+    columns = (Ticket.id, Ticket.status, Ticket.assignee_id, Ticket.opened_at, Ticket.closed_at,
+               Ticket.first_contact_at, Ticket.first_contact_due_at, Ticket.first_contact_breach_at,
+               Ticket.resolution_due_at, Ticket.outcome)
+    closed_when = [live.contains(Ticket.opened_at), live.contains(Ticket.closed_at),
+                   live.contains(Ticket.first_contact_at)] if live is not None else []
+    if rolled is not None:
+        closed_when.append(and_(Ticket.first_contact_at.is_(None), Ticket.first_contact_breach_at >= now,
+                                rolled.contains(Ticket.opened_at)))
+    parts = [select(*columns).where(Ticket.status != Status.CLOSED)]
+    if closed_when:
+        parts.append(select(*columns).where(Ticket.status == Status.CLOSED, or_(*closed_when)))
+    tickets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("tickets")
 
     def dated(column):
         if rolled is None:
             return period.contains(column)
         return and_(period.contains(column),
-                    or_(live.contains(column), Ticket.status != Status.CLOSED) if live is not None
-                    else Ticket.status != Status.CLOSED)
-    return rolled, live, dated
+                    or_(live.contains(column), tickets.c.status != Status.CLOSED) if live is not None
+                    else tickets.c.status != Status.CLOSED)
+    return rolled, live, tickets, dated
 
 
 def _rolled_sums(*names: str):
@@ -593,19 +607,25 @@ def _minutes_histogram(period: Period, rolled: Period | None):
     as rows of a UNION ALL: closed tickets of whole months before today from ``ticket_minutes_monthly``, every
     other ticket live (through the covering index on first contact)."""
     minutes, contacted_at = Ticket.first_contact_minutes, Ticket.first_contact_at
-    live_where = [period.contains(contacted_at), minutes.is_not(None)]
-    parts = []
-    months = _full_months(rolled) if rolled is not None else None
-    if months is not None:
-        parts.append(select(TicketMinutesMonthly.assignee_id.label("assignee"), TicketMinutesMonthly.minutes,
-                            TicketMinutesMonthly.tickets.label("n"))
-                     .where(TicketMinutesMonthly.month >= months[0], TicketMinutesMonthly.month <= months[1]))
-        starts, ends = (_local_midnight(months[0], period.tz), _local_midnight(_month_after(months[1]), period.tz))
-        live_where.append(or_(contacted_at < starts, contacted_at >= ends, Ticket.status != Status.CLOSED))
     assignee = func.coalesce(Ticket.assignee_id, 0)
-    parts.append(select(assignee.label("assignee"), minutes.label("minutes"), func.count().label("n"))
-                 .where(*live_where).group_by(assignee, minutes))
-    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("minutes_histogram")
+
+    def live_part(*where):
+        return (select(assignee.label("assignee"), minutes.label("minutes"), func.count().label("n"))
+                .where(minutes.is_not(None), *where).group_by(assignee, minutes))
+
+    months = _full_months(rolled) if rolled is not None else None
+    if months is None:
+        return live_part(period.contains(contacted_at)).subquery("minutes_histogram")
+    starts, ends = _local_midnight(months[0], period.tz), _local_midnight(_month_after(months[1]), period.tz)
+    # Apart, so each reads its own stretch of an index: the days before and after the whole months, and the
+    # open tickets first contacted within them.
+    parts = [select(TicketMinutesMonthly.assignee_id.label("assignee"), TicketMinutesMonthly.minutes,
+                    TicketMinutesMonthly.tickets.label("n"))
+             .where(TicketMinutesMonthly.month >= months[0], TicketMinutesMonthly.month <= months[1]),
+             live_part(contacted_at >= period.start, contacted_at < starts),
+             live_part(contacted_at >= ends, contacted_at < period.end),
+             live_part(Ticket.status != Status.CLOSED, contacted_at >= starts, contacted_at < ends)]
+    return union_all(*parts).subquery("minutes_histogram")
 
 
 def _nearest_rank(histogram, fractions: tuple[float, ...], per_member: bool):
@@ -662,29 +682,28 @@ def follow_up(period: Period, now: datetime | None = None, *, rollups: bool = Tr
     """
     now = now or utcnow()
     today = local_today(period.tz, now)
-    rolled, live, dated = _ticket_parts(period, now, rollups)
-    opened, closed, contacted = dated(Ticket.opened_at), dated(Ticket.closed_at), dated(Ticket.first_contact_at)
-    not_yet_breached = (and_(Ticket.status == Status.CLOSED, Ticket.first_contact_at.is_(None),
-                             Ticket.first_contact_breach_at >= now, rolled.contains(Ticket.opened_at))
+    rolled, live, tickets, dated = _ticket_parts(period, now, rollups)
+    t = tickets.c
+    opened, closed, contacted = dated(t.opened_at), dated(t.closed_at), dated(t.first_contact_at)
+    not_yet_breached = (and_(t.status == Status.CLOSED, t.first_contact_at.is_(None),
+                             t.first_contact_breach_at >= now, rolled.contains(t.opened_at))
                         if rolled is not None else _NEVER)
-    live_ranges = ([live.contains(Ticket.opened_at), live.contains(Ticket.closed_at),
-                    live.contains(Ticket.first_contact_at)] if live is not None else [])
-    count = func.count(Ticket.id)
+    count = func.count(t.id)
     counts = select(
         count.filter(opened).label("opened"),
         count.filter(closed).label("closed"),
-        count.filter(Ticket.status != Status.CLOSED).label("open_now"),
+        count.filter(t.status != Status.CLOSED).label("open_now"),
         count.filter(contacted).label("contacted"),
-        count.filter(contacted, Ticket.first_contact_at <= Ticket.first_contact_due_at).label("fc_within"),
-        count.filter(closed, Ticket.closed_at <= Ticket.resolution_due_at).label("res_within"),
-        count.filter(opened, Ticket.first_contact_breach_at.is_not(None),
-                     func.coalesce(Ticket.first_contact_at, now) > Ticket.first_contact_breach_at).label("fc_breach"),
-        count.filter(opened, Ticket.resolution_due_at.is_not(None),
-                     func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
+        count.filter(contacted, t.first_contact_at <= t.first_contact_due_at).label("fc_within"),
+        count.filter(closed, t.closed_at <= t.resolution_due_at).label("res_within"),
+        count.filter(opened, t.first_contact_breach_at.is_not(None),
+                     func.coalesce(t.first_contact_at, now) > t.first_contact_breach_at).label("fc_breach"),
+        count.filter(opened, t.resolution_due_at.is_not(None),
+                     func.coalesce(t.closed_at, now) > t.resolution_due_at).label("res_breach"),
         count.filter(not_yet_breached).label("not_yet_breached"),
-        *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
+        *(count.filter(closed, t.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
         *([] if _histograms(rollups) else _percentile_minutes((0.5, 0.9), period.contains(Ticket.first_contact_at))),
-    ).where(or_(Ticket.status != Status.CLOSED, not_yet_breached, *live_ranges))
+    ).select_from(tickets)
     row = db.session.execute(counts).one()
     if _histograms(rollups):
         median, p90 = db.session.execute(
@@ -735,21 +754,20 @@ def member_load(period: Period, now: datetime | None = None, *, rollups: bool = 
     when they closed, as :func:`follow_up` does. On SQLite the median is the average (no ordered-set aggregates
     there). One statement."""
     now = now or utcnow()
-    rolled, live, dated = _ticket_parts(period, now, rollups)
-    closed, contacted = dated(Ticket.closed_at), dated(Ticket.first_contact_at)
-    live_ranges = ([live.contains(Ticket.closed_at), live.contains(Ticket.first_contact_at)]
-                   if live is not None else [])
+    rolled, live, tickets, dated = _ticket_parts(period, now, rollups)
+    t = tickets.c
+    closed, contacted = dated(t.closed_at), dated(t.first_contact_at)
     if _is_postgresql():
         middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes)
     else:
         middle = cast(func.avg(Ticket.first_contact_minutes), db.Integer)
     per_member = (
-        select(Ticket.assignee_id.label("user_id"),
-               func.count(Ticket.id).filter(Ticket.status != Status.CLOSED).label("open_now"),
-               func.count(Ticket.id).filter(closed).label("closed"),
-               func.count(Ticket.id).filter(contacted).label("contacted"))
-        .where(Ticket.assignee_id.is_not(None), or_(Ticket.status != Status.CLOSED, *live_ranges))
-        .group_by(Ticket.assignee_id).subquery()
+        select(t.assignee_id.label("user_id"),
+               func.count(t.id).filter(t.status != Status.CLOSED).label("open_now"),
+               func.count(t.id).filter(closed).label("closed"),
+               func.count(t.id).filter(contacted).label("contacted"))
+        .where(t.assignee_id.is_not(None))
+        .group_by(t.assignee_id).subquery()
     )
     if rolled is not None:
         rolled_member = (
