@@ -31,7 +31,8 @@ from bench.pages import SqlMeter, login  # noqa: E402
 
 TARGET_MS = 300
 ROLLUP_TABLES = ("response_daily", "invitation_daily", "cause_daily", "response_account_daily",
-                 "response_account_monthly", "response_role_daily")
+                 "response_account_monthly", "response_role_daily", "ticket_daily",
+                 "ticket_minutes_monthly")
 ORGS = {"big": "big-billing", "small": "small-billing"}
 
 

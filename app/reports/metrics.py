@@ -9,9 +9,9 @@ A moment belongs to a period when it falls between local midnight of the period'
 after its last day, in the organisation's timezone; the bounds are turned into UTC instants once, so every range
 condition can use an index leading with ``tenant_id``.
 
-Responses and invitations are read from the daily rollups (:mod:`app.reports.rollup`, kept by the sweep) for
-the days before today, and live for today (on SQLite: live throughout), so a two-year period costs the same as
-a week. Past days therefore show changes up to the last sweep.
+Responses, invitations and closed tickets are read from the daily rollups (:mod:`app.reports.rollup`, kept by
+the sweep) for the days before today, and live for today (on SQLite: live throughout), so a two-year period
+costs about the same as a week. Past days therefore show changes up to the last sweep.
 
 Sections: periods · NPS (responses and invitations) · follow-up (tickets) · root causes · recovery and the
 weekly digest.
@@ -30,7 +30,8 @@ from app.accounts.models import Membership, User
 from app.contacts.models import Contact, RecipientRole, contact_role
 from app.customers.models import CustomerAccount
 from app.extensions import db
-from app.reports.models import AccountDaily, AccountMonthly, CauseDaily, InvitationDaily, ResponseDaily, RoleDaily
+from app.reports.models import (AccountDaily, AccountMonthly, CauseDaily, InvitationDaily, ResponseDaily, RoleDaily,
+                                TicketDaily, TicketMinutesMonthly)
 from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
@@ -563,8 +564,97 @@ def _percentiles(row, count: int) -> list[int | None]:
     return [getattr(row, f"percentile_{i}") for i in range(count)]
 
 
-def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
-    """**Follow-up performance** of the period (two statements).
+def _ticket_parts(period: Period, now: datetime, rollups: bool):
+    """What the follow-up figures read live: the days of ``period`` read from ``ticket_daily`` (None: every day
+    live, always so when ``rollups`` is false), the live days, the tickets to read (a subquery: every open
+    ticket, and the closed ones dated on a live day or never contacted with their breach time still ahead) and
+    a function giving, for one of its date columns, the condition under which a ticket counts by that date:
+    the date is in the period and either on a live day or the ticket is still open (the rollup holds closed
+    tickets only). Open and closed tickets are read apart, so each part has a plain index condition."""
+    rolled, live = period.split(local_today(period.tz, now)) if rollups else (None, period)
+    columns = (Ticket.id, Ticket.status, Ticket.assignee_id, Ticket.opened_at, Ticket.closed_at,
+               Ticket.first_contact_at, Ticket.first_contact_due_at, Ticket.first_contact_breach_at,
+               Ticket.resolution_due_at, Ticket.outcome)
+    closed_when = [live.contains(Ticket.opened_at), live.contains(Ticket.closed_at),
+                   live.contains(Ticket.first_contact_at)] if live is not None else []
+    if rolled is not None:
+        closed_when.append(and_(Ticket.first_contact_at.is_(None), Ticket.first_contact_breach_at >= now,
+                                rolled.contains(Ticket.opened_at)))
+    parts = [select(*columns).where(Ticket.status != Status.CLOSED)]
+    if closed_when:
+        parts.append(select(*columns).where(Ticket.status == Status.CLOSED, or_(*closed_when)))
+    tickets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("tickets")
+
+    def dated(column):
+        if rolled is None:
+            return period.contains(column)
+        return and_(period.contains(column),
+                    or_(live.contains(column), tickets.c.status != Status.CLOSED) if live is not None
+                    else tickets.c.status != Status.CLOSED)
+    return rolled, live, tickets, dated
+
+
+def _rolled_sums(*names: str):
+    return [func.coalesce(func.sum(getattr(TicketDaily, name)), 0).label(name) for name in names]
+
+
+def _month_after(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _minutes_histogram(period: Period, rolled: Period | None):
+    """(assignee 0 for nobody, minutes to first contact, tickets) of the tickets first contacted in the period,
+    as rows of a UNION ALL: closed tickets of whole months before today from ``ticket_minutes_monthly``, every
+    other ticket live (through the covering index on first contact)."""
+    minutes, contacted_at = Ticket.first_contact_minutes, Ticket.first_contact_at
+    assignee = func.coalesce(Ticket.assignee_id, 0)
+
+    def live_part(*where):
+        return (select(assignee.label("assignee"), minutes.label("minutes"), func.count().label("n"))
+                .where(minutes.is_not(None), *where).group_by(assignee, minutes))
+
+    months = _full_months(rolled) if rolled is not None else None
+    if months is None:
+        return live_part(period.contains(contacted_at)).subquery("minutes_histogram")
+    starts, ends = _local_midnight(months[0], period.tz), _local_midnight(_month_after(months[1]), period.tz)
+    # Apart, so each reads its own stretch of an index: the days before and after the whole months, and the
+    # open tickets first contacted within them.
+    parts = [select(TicketMinutesMonthly.assignee_id.label("assignee"), TicketMinutesMonthly.minutes,
+                    TicketMinutesMonthly.tickets.label("n"))
+             .where(TicketMinutesMonthly.month >= months[0], TicketMinutesMonthly.month <= months[1]),
+             live_part(contacted_at >= period.start, contacted_at < starts),
+             live_part(contacted_at >= ends, contacted_at < period.end),
+             live_part(Ticket.status != Status.CLOSED, contacted_at >= starts, contacted_at < ends)]
+    return union_all(*parts).subquery("minutes_histogram")
+
+
+def _nearest_rank(histogram, fractions: tuple[float, ...], per_member: bool):
+    """The ``fractions`` percentiles of a histogram of minutes (nearest rank, as ``percentile_disc`` takes it:
+    the value at position ceil(fraction × count) in order), overall or per member (``user_id``)."""
+    keys = [histogram.c.assignee] if per_member else []
+    values = (select(*keys, histogram.c.minutes, func.sum(histogram.c.n).label("n"))
+              .group_by(*keys, histogram.c.minutes).subquery("minute_values"))
+    partition = [values.c.assignee] if per_member else None
+    ranked = select(*([values.c.assignee] if per_member else []), values.c.minutes,
+                    func.sum(values.c.n).over(partition_by=partition, order_by=values.c.minutes).label("running"),
+                    func.sum(values.c.n).over(partition_by=partition).label("total")).subquery("ranked")
+    columns = [func.min(ranked.c.minutes).filter(ranked.c.running >= func.ceil(cast(fraction, Float) * ranked.c.total))
+               .label(f"percentile_{i}") for i, fraction in enumerate(fractions)]
+    if per_member:
+        return select(ranked.c.assignee.label("user_id"), *columns).group_by(ranked.c.assignee)
+    return select(*columns)
+
+
+def _histograms(rollups: bool) -> bool:
+    return rollups and rollups_enabled()
+
+
+_TICKET_FIGURES = ("opened", "first_contact_breaches", "resolution_breaches", "closed", "resolved_within",
+                   *OUTCOME_ORDER, "contacted", "contacted_within")
+
+
+def follow_up(period: Period, now: datetime | None = None, *, rollups: bool = True) -> FollowUp:
+    """**Follow-up performance** of the period (three statements).
 
     - ``opened``: tickets whose ``opened_at`` is in the period; ``closed``: tickets whose ``closed_at`` is in it;
       ``open_now``: tickets not closed at the moment of asking, whenever they opened.
@@ -581,38 +671,63 @@ def follow_up(period: Period, now: datetime | None = None) -> FollowUp:
     - ``items_overdue``: action-plan items not done whose due date is before today (local) on tickets still open,
       now, whatever the period.
     - ``outcomes``: tickets closed in the period by outcome (resolved / not resolved / no response).
+
+    Closed tickets dated on days before today are counted from ``ticket_daily`` (kept by the sweep, so a
+    ticket closed or reopened shows there after the next sweep); open tickets and today are read live. A closed
+    ticket never contacted is in the rollup's breaches already: those whose breach time is still ahead of
+    ``now`` are taken back, live. The percentiles add the histogram of closed tickets' minutes of whole months
+    before today (``ticket_minutes_monthly``) to the other tickets' minutes read live, and take the nearest rank
+    from it, so they equal ``percentile_disc`` over every ticket. ``rollups=False`` reads every day live (the
+    definition the rollups are tested against).
     """
     now = now or utcnow()
     today = local_today(period.tz, now)
-    opened, closed, contacted = (period.contains(Ticket.opened_at), period.contains(Ticket.closed_at),
-                                 period.contains(Ticket.first_contact_at))
-    count = func.count(Ticket.id)
+    rolled, live, tickets, dated = _ticket_parts(period, now, rollups)
+    t = tickets.c
+    opened, closed, contacted = dated(t.opened_at), dated(t.closed_at), dated(t.first_contact_at)
+    not_yet_breached = (and_(t.status == Status.CLOSED, t.first_contact_at.is_(None),
+                             t.first_contact_breach_at >= now, rolled.contains(t.opened_at))
+                        if rolled is not None else _NEVER)
+    count = func.count(t.id)
     counts = select(
         count.filter(opened).label("opened"),
         count.filter(closed).label("closed"),
-        count.filter(Ticket.status != Status.CLOSED).label("open_now"),
+        count.filter(t.status != Status.CLOSED).label("open_now"),
         count.filter(contacted).label("contacted"),
-        count.filter(contacted, Ticket.first_contact_at <= Ticket.first_contact_due_at).label("fc_within"),
-        count.filter(closed, Ticket.closed_at <= Ticket.resolution_due_at).label("res_within"),
-        count.filter(opened, Ticket.first_contact_breach_at.is_not(None),
-                     func.coalesce(Ticket.first_contact_at, now) > Ticket.first_contact_breach_at).label("fc_breach"),
-        count.filter(opened, Ticket.resolution_due_at.is_not(None),
-                     func.coalesce(Ticket.closed_at, now) > Ticket.resolution_due_at).label("res_breach"),
-        *(count.filter(closed, Ticket.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
-        *_percentile_minutes((0.5, 0.9), contacted),
-    ).where(or_(Ticket.status != Status.CLOSED, opened, closed, contacted))
+        count.filter(contacted, t.first_contact_at <= t.first_contact_due_at).label("fc_within"),
+        count.filter(closed, t.closed_at <= t.resolution_due_at).label("res_within"),
+        count.filter(opened, t.first_contact_breach_at.is_not(None),
+                     func.coalesce(t.first_contact_at, now) > t.first_contact_breach_at).label("fc_breach"),
+        count.filter(opened, t.resolution_due_at.is_not(None),
+                     func.coalesce(t.closed_at, now) > t.resolution_due_at).label("res_breach"),
+        count.filter(not_yet_breached).label("not_yet_breached"),
+        *(count.filter(closed, t.outcome == outcome).label(outcome) for outcome in OUTCOME_ORDER),
+        *([] if _histograms(rollups) else _percentile_minutes((0.5, 0.9), period.contains(Ticket.first_contact_at))),
+    ).select_from(tickets)
     row = db.session.execute(counts).one()
-    median, p90 = _percentiles(row, 2)
+    if _histograms(rollups):
+        median, p90 = db.session.execute(
+            _nearest_rank(_minutes_histogram(period, rolled), (0.5, 0.9), per_member=False)).one()
+    else:
+        median, p90 = _percentiles(row, 2)
+    figures = {name: 0 for name in _TICKET_FIGURES}
+    if rolled is not None:
+        figures = db.session.execute(
+            select(*_rolled_sums(*_TICKET_FIGURES)).where(rolled.has_day(TicketDaily.day))
+        ).one()._asdict()
     overdue = db.session.execute(
         select(func.count(ActionPlanItem.id)).join(Ticket, Ticket.id == ActionPlanItem.ticket_id)
         .where(ActionPlanItem.done_at.is_(None), ActionPlanItem.due_date < today, Ticket.status != Status.CLOSED)
     ).scalar_one()
     return FollowUp(
-        opened=row.opened, closed=row.closed, open_now=row.open_now, contacted=row.contacted,
+        opened=row.opened + int(figures["opened"]), closed=row.closed + int(figures["closed"]),
+        open_now=row.open_now, contacted=row.contacted + int(figures["contacted"]),
         median_first_contact_minutes=median, p90_first_contact_minutes=p90,
-        first_contact_within_target=row.fc_within, resolved_within_target=row.res_within,
-        first_contact_breaches=row.fc_breach, resolution_breaches=row.res_breach, items_overdue=overdue,
-        outcomes={outcome: getattr(row, outcome) for outcome in OUTCOME_ORDER},
+        first_contact_within_target=row.fc_within + int(figures["contacted_within"]),
+        resolved_within_target=row.res_within + int(figures["resolved_within"]),
+        first_contact_breaches=row.fc_breach + int(figures["first_contact_breaches"]) - row.not_yet_breached,
+        resolution_breaches=row.res_breach + int(figures["resolution_breaches"]), items_overdue=overdue,
+        outcomes={outcome: getattr(row, outcome) + int(figures[outcome]) for outcome in OUTCOME_ORDER},
     )
 
 
@@ -631,41 +746,63 @@ class MemberLoad:
         return _percent(self.open_now, self.capacity)
 
 
-def member_load(period: Period) -> list[MemberLoad]:
+def member_load(period: Period, now: datetime | None = None, *, rollups: bool = True) -> list[MemberLoad]:
     """**Per member** (active members who work tickets): tickets assigned to them and open now against their
     capacity (``membership.capacity``), tickets they hold that closed in the period, and the median time to
-    first contact (as :func:`follow_up`) of their tickets first contacted in the period. On SQLite the median is
-    the average (no ordered-set aggregates there). One statement."""
-    contacted = period.contains(Ticket.first_contact_at)
+    first contact (as :func:`follow_up`) of their tickets first contacted in the period. Closed tickets of days
+    before today are counted from ``ticket_daily`` and ``ticket_minutes_monthly`` under the member holding them
+    when they closed, as :func:`follow_up` does. On SQLite the median is the average (no ordered-set aggregates
+    there). One statement."""
+    now = now or utcnow()
+    rolled, live, tickets, dated = _ticket_parts(period, now, rollups)
+    t = tickets.c
+    closed, contacted = dated(t.closed_at), dated(t.first_contact_at)
     if _is_postgresql():
         middle = func.percentile_disc(0.5).within_group(Ticket.first_contact_minutes)
     else:
         middle = cast(func.avg(Ticket.first_contact_minutes), db.Integer)
     per_member = (
-        select(Ticket.assignee_id.label("user_id"),
-               func.count(Ticket.id).filter(Ticket.status != Status.CLOSED).label("open_now"),
-               func.count(Ticket.id).filter(period.contains(Ticket.closed_at)).label("closed"),
-               func.count(Ticket.id).filter(contacted).label("contacted"))
-        .where(Ticket.assignee_id.is_not(None),
-               or_(Ticket.status != Status.CLOSED, period.contains(Ticket.closed_at), contacted))
-        .group_by(Ticket.assignee_id).subquery()
+        select(t.assignee_id.label("user_id"),
+               func.count(t.id).filter(t.status != Status.CLOSED).label("open_now"),
+               func.count(t.id).filter(closed).label("closed"),
+               func.count(t.id).filter(contacted).label("contacted"))
+        .where(t.assignee_id.is_not(None))
+        .group_by(t.assignee_id).subquery()
     )
-    # Apart from the counts, so they need no sort, and read from the covering index on first contact.
-    medians = (
-        select(Ticket.assignee_id.label("user_id"), middle.label("median"))
-        .where(contacted, Ticket.assignee_id.is_not(None), Ticket.first_contact_minutes.is_not(None))
-        .group_by(Ticket.assignee_id).subquery()
-    )
-    rows = db.session.execute(
-        select(User.id, User.name, Membership.capacity, per_member.c.open_now, per_member.c.closed,
-               per_member.c.contacted, medians.c.median)
+    if rolled is not None:
+        rolled_member = (
+            select(TicketDaily.assignee_id.label("user_id"), *_rolled_sums("closed", "contacted"))
+            .where(rolled.has_day(TicketDaily.day)).group_by(TicketDaily.assignee_id).subquery())
+        rolled_closed, rolled_contacted = rolled_member.c.closed, rolled_member.c.contacted
+    else:
+        rolled_member, rolled_closed, rolled_contacted = None, literal(0), literal(0)
+    if _histograms(rollups):
+        medians = _nearest_rank(_minutes_histogram(period, rolled), (0.5,), per_member=True).subquery()
+        median = medians.c.percentile_0
+    else:
+        # Apart from the counts, so they need no sort, and read from the covering index on first contact.
+        medians = (
+            select(Ticket.assignee_id.label("user_id"), middle.label("median"))
+            .where(period.contains(Ticket.first_contact_at), Ticket.assignee_id.is_not(None),
+                   Ticket.first_contact_minutes.is_not(None))
+            .group_by(Ticket.assignee_id).subquery()
+        )
+        median = medians.c.median
+    statement = (
+        select(User.id, User.name, Membership.capacity, per_member.c.open_now,
+               func.coalesce(per_member.c.closed, 0) + func.coalesce(rolled_closed, 0),
+               func.coalesce(per_member.c.contacted, 0) + func.coalesce(rolled_contacted, 0), median)
         .join(Membership, Membership.user_id == User.id)
         .outerjoin(per_member, per_member.c.user_id == User.id)
         .outerjoin(medians, medians.c.user_id == User.id)
-        .where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
+    )
+    if rolled_member is not None:
+        statement = statement.outerjoin(rolled_member, rolled_member.c.user_id == User.id)
+    rows = db.session.execute(
+        statement.where(Membership.is_active.is_(True), Membership.role.in_(WORKING_ROLES))
         .order_by(func.coalesce(per_member.c.open_now, 0).desc(), User.name)
     ).all()
-    return [MemberLoad(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, r[6]) for r in rows]
+    return [MemberLoad(r[0], r[1], r[2], r[3] or 0, int(r[4] or 0), int(r[5] or 0), r[6]) for r in rows]
 
 
 # --- Root causes -------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ class InvitationDaily(TenantScoped, db.Model):
 
 class CauseDaily(TenantScoped, db.Model):
     """Tickets closed on one local day carrying one root cause (``root_cause_id`` 0: closed without a cause).
-    Closing is final and sets the causes, so a day changes only when a ticket closes on it."""
+    Closing sets the causes, so a day changes when a ticket closes on it, or one closed on it is reopened."""
 
     __tablename__ = "cause_daily"
 
@@ -101,3 +101,45 @@ class RoleDaily(_BandColumns, TenantScoped, db.Model):
                                            default=_default_tenant_id)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     role_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class TicketDaily(TenantScoped, db.Model):
+    """Closed tickets, per local day and the member holding them (``assignee_id`` 0: nobody), counted by the
+    day each figure of the follow-up report dates them by: ``opened`` and the two breach counts by the day they
+    opened, ``closed``, ``resolved_within`` and the outcomes by the day they closed, ``contacted`` and
+    ``contacted_within`` by the day of their first contact. Open tickets are not in it (the report reads them
+    live); a closed ticket's figures no longer move, except that an uncontacted one counts in
+    ``first_contact_breaches`` from its breach time on (``first_contact_breaches`` counts it already; the report
+    takes back those whose breach time is still ahead)."""
+
+    __tablename__ = "ticket_daily"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    first_contact_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_within: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    not_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    no_response: Mapped[int] = mapped_column(Integer, default=0)
+    contacted: Mapped[int] = mapped_column(Integer, default=0)
+    contacted_within: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketMinutesMonthly(TenantScoped, db.Model):
+    """Closed tickets first contacted in one local calendar month (``month`` is its first day) by the member
+    holding them (``assignee_id`` 0: nobody) and their minutes to first contact: a histogram, so the
+    follow-up report's percentiles over whole months are exact without reading each ticket."""
+
+    __tablename__ = "ticket_minutes_monthly"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True,
+                                           default=_default_tenant_id)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)

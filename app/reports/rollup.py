@@ -9,7 +9,14 @@ responding contact), and one ``cause_daily`` row per (organisation, local day a 
 Each sweep recomputes only the (organisation, day) pairs whose source rows changed since the stored
 watermark: responses created or amended (``response.updated_at``), invitations sent, the invitations whose
 response changed, the days answered by contacts whose account or roles changed (``contact.updated_at``), and
-tickets closed; then the months of those days. That is a fixed number of statements whatever the volume:
+tickets closed; then the months of those days.
+
+``ticket_daily`` holds closed tickets per (organisation, local day, holder), each counted on the days the
+follow-up report dates its figures by (opened, first contact, closed): a ticket changed since the watermark
+(``ticket.updated_at``) re-counts those days, and a reopened one also the day it had closed on (its
+reopening's timeline entry keeps that moment), which ``cause_daily`` re-counts too. ``ticket_minutes_monthly``
+is the histogram of those closed tickets' minutes to first contact per local month of first contact and
+holder, recomputed for the months of the changed days. That is a fixed number of statements whatever the volume:
 find the pairs into a temporary table (and each organisation's span of changed days into another), delete and
 re-insert the rollups for them (in key order, so a tenant's rows for a stretch of days lie together on disk
 and a long period reads few pages), move the watermark.
@@ -126,12 +133,23 @@ _STATEMENTS = (
 )
 
 
-_CLOSED = """
+# Tickets reopened since the watermark, with the moment they had closed (kept in the reopening's timeline
+# entry): the days they leave.
+_REOPENED = """
+        SELECT k.tenant_id, (a.details ->> 'previous_closed_at')::timestamptz AS at
+          FROM ticket k JOIN activity a ON a.tenant_id = k.tenant_id AND a.ticket_id = k.id
+                                       AND a.created_at > :since AND a.kind = 'reopened'
+         WHERE k.updated_at > :since"""
+
+_CLOSED = f"""
 CREATE TEMPORARY TABLE rollup_closed ON COMMIT DROP AS
-SELECT DISTINCT k.tenant_id, (k.closed_at AT TIME ZONE t.timezone)::date AS day, t.timezone,
-       ((((k.closed_at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
-       (((((k.closed_at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
-  FROM ticket k JOIN tenant t ON t.id = k.tenant_id WHERE k.closed_at > :since
+SELECT DISTINCT x.tenant_id, (x.at AT TIME ZONE t.timezone)::date AS day, t.timezone,
+       ((((x.at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
+       (((((x.at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
+  FROM (SELECT k.tenant_id, k.closed_at AS at FROM ticket k WHERE k.closed_at > :since
+        UNION ALL {_REOPENED}) x
+  JOIN tenant t ON t.id = x.tenant_id
+ WHERE x.at IS NOT NULL
 """
 
 _CAUSE_STATEMENTS = (
@@ -149,6 +167,68 @@ _CAUSE_STATEMENTS = (
           FROM spanned s JOIN rollup_closed c ON c.tenant_id = s.tenant_id AND c.day = s.day
           LEFT JOIN ticket_root_cause trc ON trc.ticket_id = s.id
          GROUP BY 1, 2, 3""",
+)
+
+
+# The (organisation, day) pairs a changed ticket is counted on: the days it opened, was first contacted and
+# closed, and the day it had closed on before it was reopened.
+_TICKET_DAYS = f"""
+CREATE TEMPORARY TABLE rollup_ticket_days ON COMMIT DROP AS
+SELECT DISTINCT x.tenant_id, (x.at AT TIME ZONE t.timezone)::date AS day, t.timezone,
+       (((((x.at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone)) AS starts,
+       (((((x.at AT TIME ZONE t.timezone)::date + 1)::timestamp) AT TIME ZONE t.timezone)) AS ends
+  FROM (SELECT k.tenant_id, unnest(ARRAY[k.opened_at, k.first_contact_at, k.closed_at]) AS at
+          FROM ticket k WHERE k.updated_at > :since
+        UNION ALL {_REOPENED}) x
+  JOIN tenant t ON t.id = x.tenant_id
+ WHERE x.at IS NOT NULL
+"""
+
+# One row of facts per closed ticket and date it is counted by, each organisation's span of changed days read
+# through the index on that date once (materialized), kept for the changed days only.
+_TICKET_FACTS = """
+  SELECT k.tenant_id, (k.{at} AT TIME ZONE g.timezone)::date AS day, coalesce(k.assignee_id, 0) AS assignee_id,
+         {columns}
+    FROM spans g JOIN ticket k ON k.tenant_id = g.tenant_id AND k.{at} >= g.starts AND k.{at} < g.ends
+   WHERE k.status = 'closed'"""
+_OPENED_FACTS = ("1, (k.first_contact_breach_at IS NOT NULL AND (k.first_contact_at IS NULL "
+                 "OR k.first_contact_at > k.first_contact_breach_at))::int, "
+                 "(k.resolution_due_at IS NOT NULL AND k.closed_at > k.resolution_due_at)::int, "
+                 "0, 0, 0, 0, 0, 0, 0")
+_CLOSED_FACTS = ("0, 0, 0, 1, (k.closed_at <= k.resolution_due_at)::int, (k.outcome = 'resolved')::int, "
+                 "(k.outcome = 'not_resolved')::int, (k.outcome = 'no_response')::int, 0, 0")
+_CONTACTED_FACTS = "0, 0, 0, 0, 0, 0, 0, 0, 1, (k.first_contact_at <= k.first_contact_due_at)::int"
+_TICKET_COUNTS = ("opened, first_contact_breaches, resolution_breaches, closed, resolved_within, resolved, "
+                  "not_resolved, no_response, contacted, contacted_within")
+
+_TICKET_STATEMENTS = (
+    "ANALYZE rollup_ticket_days",
+    "DELETE FROM ticket_daily d USING rollup_ticket_days c WHERE d.tenant_id = c.tenant_id AND d.day = c.day",
+    f"""INSERT INTO ticket_daily (tenant_id, day, assignee_id, {_TICKET_COUNTS})
+        WITH spans AS (SELECT tenant_id, timezone, min(starts) AS starts, max(ends) AS ends
+                         FROM rollup_ticket_days GROUP BY tenant_id, timezone),
+        facts (tenant_id, day, assignee_id, {_TICKET_COUNTS}) AS MATERIALIZED (
+          {_TICKET_FACTS.format(at='opened_at', columns=_OPENED_FACTS)}
+          UNION ALL {_TICKET_FACTS.format(at='closed_at', columns=_CLOSED_FACTS)}
+          UNION ALL {_TICKET_FACTS.format(at='first_contact_at', columns=_CONTACTED_FACTS)})
+        SELECT f.tenant_id, f.day, f.assignee_id,
+               {", ".join(f"coalesce(sum(f.{name}), 0)" for name in _TICKET_COUNTS.split(", "))}
+          FROM facts f
+          JOIN rollup_ticket_days c ON c.tenant_id = f.tenant_id AND c.day = f.day
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+    """CREATE TEMPORARY TABLE rollup_ticket_months ON COMMIT DROP AS
+       SELECT DISTINCT tenant_id, month, (month::timestamp AT TIME ZONE timezone) AS starts,
+              (((month + interval '1 month')::date)::timestamp AT TIME ZONE timezone) AS ends
+         FROM (SELECT tenant_id, timezone, date_trunc('month', day)::date AS month FROM rollup_ticket_days) d""",
+    "ANALYZE rollup_ticket_months",
+    """DELETE FROM ticket_minutes_monthly m USING rollup_ticket_months c
+        WHERE m.tenant_id = c.tenant_id AND m.month = c.month""",
+    """INSERT INTO ticket_minutes_monthly (tenant_id, month, assignee_id, minutes, tickets)
+        SELECT c.tenant_id, c.month, coalesce(k.assignee_id, 0), k.first_contact_minutes, count(*)
+          FROM rollup_ticket_months c
+          JOIN ticket k ON k.tenant_id = c.tenant_id AND k.first_contact_at >= c.starts AND k.first_contact_at < c.ends
+         WHERE k.status = 'closed' AND k.first_contact_minutes IS NOT NULL
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
 )
 
 
@@ -175,6 +255,9 @@ def roll_up(now: datetime | None = None) -> int:
         db.session.execute(unscoped(text(statement)))
     db.session.execute(unscoped(text(_CLOSED)), {"since": since})
     for statement in _CAUSE_STATEMENTS:
+        db.session.execute(unscoped(text(statement)))
+    db.session.execute(unscoped(text(_TICKET_DAYS)), {"since": since})
+    for statement in _TICKET_STATEMENTS:
         db.session.execute(unscoped(text(statement)))
     state.watermark = now
     db.session.commit()

@@ -82,6 +82,7 @@ DUE_KEY_SQL = ("(\nCASE\n    WHEN first_contact_at IS NULL THEN\n    CASE\n"
                "        ELSE resolution_due_at\n    END\nEND)")
 # The condition of the partial indexes of open tickets.
 OPEN_SQL = "status <> 'closed'"
+UNCONTACTED_CLOSED_SQL = "status = 'closed' AND first_contact_at IS NULL"
 
 
 class Ticket(TenantScoped, db.Model):
@@ -103,6 +104,13 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_ticket_tenant_closed", "tenant_id", "closed_at"),
         # The report rollup (app.reports.rollup) looks across tenants for tickets closed since its watermark.
         Index("ix_ticket_closed", "closed_at"),
+        # ... and for tickets changed since then (closed, reopened, contacted: the days of its ticket rollup).
+        Index("ix_ticket_updated", "updated_at"),
+        # Closed tickets never contacted, by breach time: the follow-up report takes back from the rollup those
+        # whose breach time is still ahead.
+        Index("ix_ticket_closed_uncontacted_breach", "tenant_id", "first_contact_breach_at",
+              postgresql_include=["opened_at"], postgresql_where=text(UNCONTACTED_CLOSED_SQL),
+              sqlite_where=text(UNCONTACTED_CLOSED_SQL)),
         # "SLA due soonest": the due time that runs now (first contact until met, then resolution), undated last.
         Index("ix_ticket_board_due", "tenant_id", "status", text(CURRENT_DUE_SQL), "opened_at", "id")
         .ddl_if(dialect="postgresql"),

@@ -217,7 +217,9 @@ def move_status(ticket: Ticket, actor: User, status: str) -> bool:
                         "wait on the customer.", "status")
     previous, reopening = ticket.status, ticket.status == Status.CLOSED
     if reopening:
-        _record(ticket, "reopened", actor, previous_outcome=ticket.outcome)
+        # The closing moment goes with it, so the report rollup re-counts the day the ticket leaves.
+        _record(ticket, "reopened", actor, previous_outcome=ticket.outcome,
+                previous_closed_at=ticket.closed_at.isoformat() if ticket.closed_at else None)
         ticket.closed_at = ticket.outcome = ticket.closing_note = None
     ticket.status = status
     clock = {}
