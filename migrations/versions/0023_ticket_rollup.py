@@ -2,7 +2,7 @@
 follow-up report; indexes for finding changed tickets and
 closed tickets whose first-contact breach time is still ahead
 
-Revision ID: 0026
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-02 07:50:00
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.tenancy import disable_row_level_security, enable_row_level_security
 
-revision = '0026'
+revision = '0023'
 down_revision = '0022'
 branch_labels = None
 depends_on = None
