@@ -32,7 +32,7 @@ from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, Task
 
-__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "announce", "notify", "recipients", "sweep_due"]
+__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "announce", "notify", "notify_each", "recipients", "sweep_due"]
 
 
 def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None, item: ActionPlanItem | None = None,
@@ -47,16 +47,30 @@ def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None,
     events that have a webhook counterpart (see :mod:`app.notifications.webhooks`). Returns how many messages
     were queued.
     """
-    webhooks.announce_mail_events(events, ticket=ticket, activity=activity)
-    db.session.flush()  # the batch reads the rows this transaction wrote
+    webhooks.announce_mail_events(events, tickets=[ticket] if ticket is not None else [], activity=activity)
     subject = {"ticket_id": ticket.id if ticket else None, "task_id": task.id if task else None,
                "item_id": item.id if item else None}
-    occurrences = [
+    return _run([
         Occurrence(event=event, tenant_id=current_tenant_id(), key=EVENTS[event].key(
             **subject, activity_id=activity.id if activity else None), actor=actor.name if actor else None,
             previous_assignee=previous_assignee, **subject)
         for event in events
-    ]
+    ])
+
+
+def notify_each(items: list[tuple[tuple[str, ...], Ticket]]) -> int:
+    """:func:`notify` for many tickets at once: each ``(events, ticket)`` owes the mail of its events about its
+    ticket (tickets just opened together). One batch, so the statements do not grow with the tickets."""
+    for events in {events for events, _ in items}:
+        webhooks.announce_mail_events(events, tickets=[ticket for each, ticket in items if each == events])
+    tenant_id = current_tenant_id()
+    return _run([Occurrence(event=event, tenant_id=tenant_id, key=EVENTS[event].key(
+        ticket_id=ticket.id, task_id=None, item_id=None, activity_id=None), ticket_id=ticket.id)
+        for events, ticket in items for event in events])
+
+
+def _run(occurrences: list[Occurrence]) -> int:
+    db.session.flush()  # the batch reads the rows this transaction wrote
     message_ids = Batch(occurrences, utcnow()).run().message_ids
     for message_id in message_ids:
         on_commit(enqueue_deliveries, message_id)
