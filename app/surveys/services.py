@@ -267,12 +267,13 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     """
     if not isinstance(score, int) or isinstance(score, bool) or score not in SCORES:
         raise ValueError(f"score must be an integer from 0 to 10, not {score!r}")
-    db.session.execute(
-        select(SurveyInvitation.id).where(SurveyInvitation.id == invitation.id).with_for_update()
-    )
-    # Read after the lock, so a response another request committed meanwhile is seen and amended.
+    # One statement locks the invitation and reads its response after the lock, so a response another request
+    # committed meanwhile is seen and amended.
     set_committed_value(invitation, "response", db.session.execute(
-        select(Response).where(Response.invitation_id == invitation.id).execution_options(populate_existing=True)
+        select(Response).select_from(SurveyInvitation)
+        .outerjoin(Response, Response.invitation_id == SurveyInvitation.id)
+        .where(SurveyInvitation.id == invitation.id)
+        .with_for_update(of=SurveyInvitation).execution_options(populate_existing=True)
     ).scalar_one_or_none())
     if link_state(invitation) != "open":
         raise LinkExpired()
