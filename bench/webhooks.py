@@ -92,7 +92,7 @@ def _seed(app) -> tuple[int, str, str]:
     return found
 
 
-def _wait_for(port: int, seconds: float = 30) -> None:
+def _wait_for(port: int, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:

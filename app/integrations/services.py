@@ -479,11 +479,19 @@ def sweep() -> dict[str, int]:
                .where(IntegrationDelivery.outcome == "queued", IntegrationDelivery.next_attempt_at <= now)
                .order_by(IntegrationDelivery.next_attempt_at).limit(SWEEP_BATCH)
                .with_for_update(skip_locked=True).scalar_subquery())
-    due = list(db.session.execute(unscoped(
+    due = db.session.execute(unscoped(
         update(IntegrationDelivery).where(IntegrationDelivery.id.in_(overdue))
         .values(next_attempt_at=now + timedelta(seconds=PICKUP_SECONDS))
-        .returning(IntegrationDelivery.id)
-    ).execution_options(synchronize_session=False)).scalars())
+        .returning(IntegrationDelivery.id, IntegrationDelivery.integration_id, IntegrationDelivery.attempts)
+    ).execution_options(synchronize_session=False)).all()
+    # A retry is its own job; fresh deliveries whose job was lost need one job per integration, which takes the
+    # others along (process_delivery), not one each.
+    batched = set(db.session.execute(unscoped(
+        select(Integration.id).where(Integration.id.in_({row.integration_id for row in due}),
+                                     Integration.kind.in_(BATCHED_KINDS))
+    )).scalars()) if due else set()
+    jobs = {("fresh", row.integration_id) if row.attempts == 0 and row.integration_id in batched else row.id: row.id
+            for row in sorted(due, key=lambda row: row.id, reverse=True)}
     poll_before = now - timedelta(seconds=current_app.config["HUBSPOT_POLL_SECONDS"])
     polls = list(db.session.execute(unscoped(
         select(Integration.id)
@@ -497,7 +505,7 @@ def sweep() -> dict[str, int]:
         delete(IntegrationDelivery).where(IntegrationDelivery.id.in_(old))
     ).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
-    for delivery_id in due:
+    for delivery_id in sorted(jobs.values()):
         enqueue_now(process_delivery, delivery_id)
     for integration_id in polls:
         enqueue_now(poll_hubspot, integration_id)
