@@ -173,13 +173,15 @@ NO_ACCOUNT = account_values_of(None, None, [], [])
 
 
 def account_values(account_ids) -> dict[int, dict[str, str]]:
-    """The ``account.*`` merge values of each of ``account_ids``, in two queries whatever their number: the
-    accounts with their owners, then the members of their teams whose function is Manager or Director, by
-    name. A batch of emails (the sweep, a service's batch) builds them once for all its recipients.
+    """The ``account.*`` merge values of each of ``account_ids``, in one query whatever their number: the
+    accounts with their owners, each joined to the members of its team whose function is Manager or Director,
+    by name. A batch of emails (the sweep, a service's batch) builds them once for all its recipients.
 
-    The ids come from rows already read in their organisation (a ticket's account), so the statements name
-    their rows by id and may cross organisations, as a sweep's batch does.
+    The ids come from rows already read in their organisation (a ticket's account), so the statement names
+    its rows by id and may cross organisations, as a sweep's batch does.
     """
+    from sqlalchemy.orm import aliased
+
     from app.accounts.models import User
     from app.customers.models import AccountFunction, AccountTeamMember, CustomerAccount
     from app.tenancy import unscoped
@@ -187,27 +189,35 @@ def account_values(account_ids) -> dict[int, dict[str, str]]:
     ids = sorted({int(i) for i in account_ids if i})
     if not ids:
         return {}
-    people: dict[int, dict[str, list[Person]]] = {i: {"account.managers": [], "account.directors": []} for i in ids}
-    found: dict[int, tuple[str, Person | None]] = {}
-    for row in db.session.execute(unscoped(
-            select(CustomerAccount.id, CustomerAccount.name, User.name.label("owner_name"), User.job_title,
-                   User.email, User.phone)
-            .outerjoin(User, User.id == CustomerAccount.owner_id).where(CustomerAccount.id.in_(ids)))):
-        owner = Person(row.owner_name, row.job_title, row.email, row.phone) if row.owner_name else None
-        found[row.id] = (row.name, owner)
-    for row in db.session.execute(unscoped(
-            select(AccountTeamMember.account_id, AccountFunction.name.label("function"), User.name, User.job_title,
-                   User.email, User.phone)
+    owner, person = aliased(User), aliased(User)
+    team = (select(AccountTeamMember.account_id, AccountTeamMember.id, AccountFunction.name.label("function"),
+                   person.name, person.job_title, person.email, person.phone)
             .join(AccountFunction, AccountFunction.id == AccountTeamMember.function_id)
-            .join(User, User.id == AccountTeamMember.user_id)
+            .join(person, person.id == AccountTeamMember.user_id)
             .where(AccountTeamMember.account_id.in_(ids),
                    func.lower(AccountFunction.name).in_(list(BLOCK_FUNCTIONS)))
-            .order_by(User.name, AccountTeamMember.id))):
-        block = BLOCK_FUNCTIONS[row.function.lower()]
-        people[row.account_id][block].append(Person(row.name, row.job_title, row.email, row.phone))
-    return {account_id: account_values_of(name, owner, people[account_id]["account.managers"],
+            .subquery())
+    people: dict[int, dict[str, list[Person]]] = {}
+    found: dict[int, tuple[str, Person | None]] = {}
+    for row in db.session.execute(unscoped(
+            select(CustomerAccount.id, CustomerAccount.name, owner.name.label("owner_name"),
+                   owner.job_title.label("owner_title"), owner.email.label("owner_email"),
+                   owner.phone.label("owner_phone"), team.c.function, team.c.name.label("person_name"),
+                   team.c.job_title, team.c.email, team.c.phone)
+            .outerjoin(owner, owner.id == CustomerAccount.owner_id)
+            .outerjoin(team, team.c.account_id == CustomerAccount.id)
+            .where(CustomerAccount.id.in_(ids))
+            .order_by(CustomerAccount.id, team.c.name, team.c.id))):
+        if row.id not in found:
+            found[row.id] = (row.name, Person(row.owner_name, row.owner_title, row.owner_email, row.owner_phone)
+                             if row.owner_name else None)
+            people[row.id] = {"account.managers": [], "account.directors": []}
+        if row.function is not None:
+            people[row.id][BLOCK_FUNCTIONS[row.function.lower()]].append(
+                Person(row.person_name, row.job_title, row.email, row.phone))
+    return {account_id: account_values_of(name, owner_person, people[account_id]["account.managers"],
                                           people[account_id]["account.directors"])
-            for account_id, (name, owner) in found.items()}
+            for account_id, (name, owner_person) in found.items()}
 
 
 @dataclass(frozen=True)

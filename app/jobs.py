@@ -147,6 +147,48 @@ def enqueue_now(func: Callable, *args, job_id: str | None = None) -> None:
         log.warning("Redis unavailable: %s%r left for the sweep", func.__name__, args)
 
 
+ONCE_TTL_SECONDS = 120
+
+
+def enqueue_once(key: str, func: Callable, *args) -> None:
+    """Hand ``func(*args)`` to its queue unless a job under ``key`` is already waiting to start: a burst of
+    work for one thing (deliveries to one integration) queues one job, not one per item. The job calls
+    :func:`started_once` with the same key *before* it looks for work, so anything written after that queues
+    a new job. The key expires after ``ONCE_TTL_SECONDS``, and the sweep finds work whose job was lost.
+    """
+    if current_app.config["JOBS_INLINE"]:
+        enqueue_now(func, *args)
+        return
+    try:
+        if not redis_connection().set(key_name(f"once:{key}"), "1", nx=True, ex=ONCE_TTL_SECONDS):
+            return
+    except redis.RedisError:
+        log.warning("Redis unavailable: %s%r left for the sweep", func.__name__, args)
+        return
+    enqueue_now(func, *args)
+
+
+def started_once(key: str) -> None:
+    """The job queued by :func:`enqueue_once` under ``key`` has started: the next piece of work queues another."""
+    if current_app.config["JOBS_INLINE"]:
+        return
+    try:
+        redis_connection().delete(key_name(f"once:{key}"))
+    except redis.RedisError:
+        log.warning("Redis unavailable: could not clear %s", key)
+
+
+def enqueue_once_after_commit(key: str, func: Callable, *args) -> None:
+    """:func:`enqueue_once` once the outermost transaction commits; dropped if it rolls back."""
+    spec_of(func)
+    on_commit(_enqueue_each_once, (key, func, args))
+
+
+def _enqueue_each_once(calls: list[tuple[str, Callable, tuple]]) -> None:
+    for key, func, args in calls:
+        enqueue_once(key, func, *args)
+
+
 def on_commit(callback: Callable[[list], None], item: Any) -> None:
     """Collect ``item`` for ``callback``; once the outermost transaction commits, ``callback(items)`` runs
     once with everything collected for it, in order. Dropped with the (sub)transaction that rolls back.

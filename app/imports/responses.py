@@ -3,7 +3,7 @@ among them), the answered date as the file writes it, and each row turned into a
 :class:`~app.ingestion.answers.ExternalAnswer` or the problems that keep it out.
 
 The rules of recording (matching or creating the contact, once per answer, amending a repeat, opening a
-ticket) are :func:`app.ingestion.answers.record_external_answer`'s; this module only reads the file. Each row's
+ticket) are :func:`app.ingestion.answers.record_external_answers`'; this module only reads the file. Each row's
 answer id is the file's response ID when one is mapped, else a hash of the contact, the answered time and the
 score, so running the same file again records nothing new.
 """

@@ -16,10 +16,10 @@ check). Writing nothing that is already there is the rule for every row, so runn
 changes nothing: contacts already as the file says are counted as skipped. The job holds the import under
 a lease it renews each batch; :func:`sweep_imports` hands it to the worker again when its job was lost.
 
-A file of past responses (``kind`` ``responses``) runs under the same job, lease, batches and bookkeeping; each
-of its rows is recorded by :func:`app.ingestion.answers.record_external_answer` (the one place answers from
-outside are recorded) inside the batch's transaction, with no ticket unless the import allows tickets and the
-answer is recent enough, so nothing is emailed for history.
+A file of past responses (``kind`` ``responses``) runs under the same job, lease, batches and bookkeeping; a
+batch's rows are recorded together by :func:`app.ingestion.answers.record_external_answers` (the one place
+answers from outside are recorded), a group of one per row, inside the batch's transaction, with no ticket
+unless the import allows tickets and the answer is recent enough, so nothing is emailed for history.
 """
 from __future__ import annotations
 
@@ -458,8 +458,8 @@ def _finish_batch(run: _Run, imported: ContactImport, batch: list, done: bool, o
 def _run_response_batch(run: _Run, batch_size: int) -> bool:
     """Record the next batch of past responses in one transaction; returns whether the file is done.
 
-    The rows go through :func:`record_external_answers` together (a row it refuses leaves nothing behind while
-    the batch goes on); a ticket may open only when the import allows tickets and the answer is within its
+    The rows go through :func:`record_external_answers` together, a group of one answer per row (a row it
+    refuses leaves nothing behind while the batch goes on); a ticket may open only when the import allows tickets and the answer is within its
     window."""
     imported = lock_for_batch(ContactImport, run.import_id)
     if imported.status != "running":
@@ -485,7 +485,7 @@ def _run_response_batch(run: _Run, batch_size: int) -> bool:
         else:
             to_record.append(row)
     results = record_external_answers(
-        [row.answer for row in to_record],
+        [[row.answer] for row in to_record],
         open_tickets=[run.tickets_since is not None and row.answer.answered_at >= run.tickets_since
                       for row in to_record])
     counts = {"created": 0, "amended": 0, "unchanged": 0}
@@ -493,8 +493,9 @@ def _run_response_batch(run: _Run, batch_size: int) -> bool:
         if isinstance(result, InvalidAnswer):
             outcome.reject(row.number, row.values, str(result))
             continue
-        counts[result.outcome] += 1
-        if result.ticket_id is not None:
+        (recorded,) = result
+        counts[recorded.outcome] += 1
+        if recorded.ticket_id is not None:
             outcome.tickets_opened += 1
     outcome.created, outcome.updated, outcome.skipped = counts["created"], counts["amended"], counts["unchanged"]
     outcome.rejections.sort()

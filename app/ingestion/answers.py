@@ -2,14 +2,15 @@
 
 Every source — a signed webhook (app.integrations), the HubSpot poller, the REST API's ``POST /responses``, a
 CSV of past responses — turns what it received into an :class:`ExternalAnswer` and calls
-:func:`record_external_answer`, which
+:func:`record_external_answer` (or, for a burst of deliveries or a batch of a file's rows,
+:func:`record_external_answers`, of which the first is a batch of one), which
 
 1. finds the contact by email, else by external id, or creates it (with its account, found by external id,
    else by name, or created) when the answer carries an email address;
 2. records the response once per ``(source, external_id)`` (a unique constraint: however often and however
    concurrently an answer is delivered, it is one response), and amends that response when the same answer
    arrives again with more (a comment that came later, a changed score);
-3. opens the ticket exactly as a hosted answer does (:func:`app.surveys.services.apply_trigger_rule`).
+3. opens the ticket exactly as a hosted answer does (:func:`app.surveys.services.apply_trigger_rules`).
 
 The caller runs it inside the organisation's tenant context and commits (jobs are queued after commit). It
 raises :class:`UnmatchedContact` when no contact can be found or created, and :class:`InvalidAnswer` when the
@@ -25,6 +26,7 @@ from typing import Sequence
 from sqlalchemy import ARRAY, String, and_, bindparam, func, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app import notifications
 from app.accounts.models import Tenant
@@ -32,7 +34,7 @@ from app.contacts.models import Contact
 from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.surveys.models import Response
-from app.surveys.services import apply_trigger_rule, default_survey, store_answers
+from app.surveys.services import apply_trigger_rules, default_survey, store_answers
 from app.tenancy import current_tenant_id, scoped_by_hand
 from app.timeutil import utcnow
 
@@ -101,94 +103,261 @@ def _check(answer: ExternalAnswer) -> None:
         raise InvalidAnswer("The email address is not valid.")
 
 
-def _in_savepoint(create):
-    """Run ``create()`` in a savepoint; None when a unique constraint says another transaction got there first."""
-    try:
-        with db.session.begin_nested():
-            return create()
-    except IntegrityError:
-        return None
+def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True) -> RecordedAnswer:
+    """Record ``answer`` for the current organisation (a batch of one: see :func:`record_external_answers`).
+    Raises :class:`InvalidAnswer` (or :class:`UnmatchedContact`) with nothing written."""
+    result = record_external_answers([[answer]], open_tickets=open_tickets)[0]
+    if isinstance(result, InvalidAnswer):
+        raise result
+    return result[0]
 
 
-def _account(answer: ExternalAnswer) -> CustomerAccount | None:
-    external_id = _text(answer.account_external_id, 80)
-    name = _text(answer.account_name, 160)
-    if external_id:
-        found = db.session.execute(select(CustomerAccount).where(CustomerAccount.external_id == external_id)
-                                   .order_by(CustomerAccount.id).limit(1)).scalar_one_or_none()
-        if found is not None:
-            return found
-    if not name:
-        return None
+def record_external_answers(groups: Sequence[Sequence[ExternalAnswer]], *,
+                            open_tickets: bool | Sequence[bool] = True) -> list[list[RecordedAnswer] | InvalidAnswer]:
+    """Record groups of answers for the current organisation (see the module docstring); idempotent on
+    ``(answer.source, answer.external_id)``. A group (the answers of one delivery, one row of a file) is
+    recorded whole or not at all: its result is the list of what was done for each answer, or the
+    :class:`InvalidAnswer` (or :class:`UnmatchedContact`) that stopped it, with nothing of it written.
 
-    def by_name():
-        return db.session.execute(select(CustomerAccount).where(CustomerAccount.name == name)).scalar_one_or_none()
+    A repeat changes the stored response only with what it adds: a comment replaces the stored one when it is
+    given (a repeat without a comment keeps it), a different score changes the score and band and is noted on
+    the ticket. ``open_tickets`` says whether answers may open tickets, for every group (a bool) or group by
+    group (one bool each): ``False`` records history without opening tickets or noting score changes (past
+    responses loaded from a file).
 
-    def create():
-        account = CustomerAccount(name=name, external_id=external_id)
-        db.session.add(account)
-        db.session.flush()
-        return account
-
-    return by_name() or _in_savepoint(create) or by_name()
-
-
-def _contact(answer: ExternalAnswer) -> Contact:
-    email = (answer.email or "").strip().lower() or None
-    external_id = _text(answer.contact_external_id, 80)
-
-    def find():
-        if email:
-            found = db.session.execute(select(Contact).where(func.lower(Contact.email) == email)).scalar_one_or_none()
-            if found is not None:
-                return found
-        if external_id:
-            return db.session.execute(select(Contact).where(Contact.external_id == external_id)
-                                      .order_by(Contact.id).limit(1)).scalar_one_or_none()
-        return None
-
-    contact = find()
-    if contact is None:
-        if not email:
-            raise UnmatchedContact("No contact has this external id, and the answer has no email address to "
-                                   "create one.")
-        account = _account(answer)
-
-        def create():
-            new = Contact(name=_text(answer.name, 120) or email.split("@")[0], email=email, external_id=external_id,
-                          account_id=account.id if account else None)
-            db.session.add(new)
-            db.session.flush()
-            return new
-
-        contact = _in_savepoint(create) or find()
-        if contact is None:
-            raise InvalidAnswer("The contact could not be created.")
-        return contact
-    _complete(contact, answer)
-    return contact
+    A fixed number of statements for the whole batch: contacts (by the unique index on email, or by external
+    id), accounts and earlier responses (each probed in the unique index) are read with one query each; new
+    accounts, contacts and responses go out in one ``INSERT … ON CONFLICT DO NOTHING`` per table, reading back
+    what a concurrent writer added first; the tickets open together
+    (:func:`app.surveys.services.apply_trigger_rules`). Only extra answers cost statements of their own. A batch
+    that still meets a unique constraint is recorded again group by group, each finding what the other
+    transaction wrote. The caller commits.
+    """
+    flags = [open_tickets] * len(groups) if isinstance(open_tickets, bool) else [bool(flag) for flag in open_tickets]
+    if len(flags) != len(groups):
+        raise ValueError("open_tickets needs one flag per group.")
+    results: list = [None] * len(groups)
+    for index, group in enumerate(groups):
+        try:
+            for answer in group:
+                _check(answer)
+        except InvalidAnswer as exc:
+            results[index] = exc
+    pending = [index for index in range(len(groups)) if results[index] is None]
+    # Held for the batch: the session keeps loaded rows only while something refers to them, and every
+    # answer asks the organisation whether webhooks listen (app.notifications.webhooks).
+    tenant = db.session.get(Tenant, current_tenant_id()) if pending else None
+    while pending:
+        batch, pending = _distinct_answers(groups, pending)
+        for index, result in _record_batch(groups, batch, flags).items():
+            results[index] = result
+    del tenant
+    return results
 
 
-def _complete(contact: Contact, answer: ExternalAnswer) -> None:
-    """Fill what a found contact lacks from the answer: its external id, its account."""
-    external_id = _text(answer.contact_external_id, 80)
-    if contact.external_id is None and external_id:
-        contact.external_id = external_id
-    if contact.account_id is None and (answer.account_name or answer.account_external_id):
-        account = _account(answer)
-        if account is not None:
-            contact.account_id = account.id
+def _key(answer: ExternalAnswer) -> tuple[str, str]:
+    return answer.source.strip(), answer.external_id.strip()
 
 
-def _existing(source: str, external_id: str) -> Response | None:
-    return db.session.execute(
-        select(Response).where(Response.source == source, Response.external_id == external_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+def _email(answer: ExternalAnswer) -> str | None:
+    # Contacts keep their address lower-cased (app.contacts.services.normalise_email), so the unique index on
+    # (organisation, email) finds them, where lower(email) would read every contact.
+    return (answer.email or "").strip().lower() or None
 
 
 def _comment(answer: ExternalAnswer) -> str | None:
     return (answer.comment or "").strip()[:5000] or None
+
+
+def _distinct_answers(groups, indexes: list[int]) -> tuple[list[int], list[int]]:
+    """The leading groups of ``indexes`` in which no answer repeats an earlier one, and the rest: a repeat (an
+    update of an answer that arrived in the same burst) is recorded after the answer it amends."""
+    seen: set[tuple[str, str]] = set()
+    for position, index in enumerate(indexes):
+        keys = {_key(answer) for answer in groups[index]}
+        if position and seen.intersection(keys):
+            return indexes[:position], indexes[position:]
+        seen.update(keys)
+    return indexes, []
+
+
+def _record_batch(groups, indexes: list[int], flags: list[bool]) -> dict[int, list[RecordedAnswer] | InvalidAnswer]:
+    """Record the groups at ``indexes`` together; on a unique-constraint conflict with another transaction, again
+    one group at a time (the conflicting row has committed by then, so the second try finds it)."""
+    try:
+        with db.session.begin_nested():
+            return _record(groups, indexes, flags)
+    except IntegrityError:
+        if len(indexes) > 1:
+            found = {}
+            for index in indexes:
+                found.update(_record_batch(groups, [index], flags))
+            return found
+    with db.session.begin_nested():
+        return _record(groups, indexes, flags)
+
+
+def _insert(model, rows: list[dict], returning):
+    """Insert ``rows`` of the current organisation into ``model``'s table in one statement, skipping those a
+    unique constraint already holds; returns the ``returning`` columns of the rows inserted."""
+    table = model.__table__
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    tenant_id = current_tenant_id()
+    # Executed with its rows as parameters and a RETURNING clause, SQLAlchemy sends this as one multi-row
+    # statement per 1,000 rows ("insertmanyvalues"), compiled once.
+    statement = dialect.insert(table).on_conflict_do_nothing().returning(*[table.c[name] for name in returning])
+    return db.session.execute(scoped_by_hand(statement), [{"tenant_id": tenant_id, **row} for row in rows]).all()
+
+
+class _Directory:
+    """The batch's contacts and accounts, read in one query each, with those the batch creates.
+
+    Deciding comes before writing: :meth:`place` says which contact each answer of an accepted group belongs to
+    (a contact found, or the email address of one to create), then :meth:`write` creates the accounts and
+    contacts together and fills in what found contacts lack (an external id, an account)."""
+
+    def __init__(self, answers: list[ExternalAnswer]):
+        emails = {_email(answer) for answer in answers} - {None}
+        external_ids = {_text(answer.contact_external_id, 80) for answer in answers} - {None}
+        self.by_email: dict[str, Contact] = {}
+        self.by_external_id: dict[str, Contact | str] = {}  # a contact, or the address of one to create
+        if emails:
+            self.by_email = {contact.email: contact for contact in db.session.execute(
+                select(Contact).where(Contact.email.in_(emails))).scalars()}
+        if external_ids:
+            for contact in db.session.execute(select(Contact).where(Contact.external_id.in_(external_ids))
+                                              .order_by(Contact.id)).scalars():
+                self.by_external_id.setdefault(contact.external_id, contact)
+        self.new: dict[str, ExternalAnswer] = {}  # email → the answer that creates its contact
+        self.placed: list[tuple[ExternalAnswer, Contact | str]] = []
+
+    def find(self, answer: ExternalAnswer) -> Contact | str | None:
+        email = _email(answer)
+        if email and (email in self.by_email or email in self.new):
+            return self.by_email.get(email) or email
+        external_id = _text(answer.contact_external_id, 80)
+        return self.by_external_id.get(external_id) if external_id else None
+
+    def place(self, group: Sequence[ExternalAnswer]) -> list | None:
+        """Each answer's contact, a found one or the address of one to create; None (nothing placed) when an
+        answer has no contact and no email address to create one."""
+        if any(self.find(answer) is None and not _email(answer) for answer in group):
+            return None
+        refs = []
+        for answer in group:
+            ref = self.find(answer)
+            if ref is None:
+                ref = _email(answer)
+                self.new[ref] = answer
+            external_id = _text(answer.contact_external_id, 80)
+            own = external_id if isinstance(ref, str) or ref.external_id is None else ref.external_id
+            if own:
+                self.by_external_id.setdefault(own, ref)
+            self.placed.append((answer, ref))
+            refs.append(ref)
+        return refs
+
+    def write(self) -> dict[str, Contact]:
+        """Create the accounts and contacts placed answers need, complete the contacts found; returns the
+        contacts created, ``{email: contact}``. A fixed number of statements."""
+        needing = list(self.new.values()) + [
+            answer for answer, ref in self.placed
+            if not isinstance(ref, str) and ref.account_id is None and (answer.account_name or
+                                                                        answer.account_external_id)]
+        accounts = _accounts(needing)
+        created: dict[str, Contact] = {}
+        if self.new:
+            now = utcnow()
+            _insert(Contact, [{"name": _text(answer.name, 120) or email.split("@")[0], "email": email,
+                               "external_id": _text(answer.contact_external_id, 80),
+                               "account_id": accounts.of(answer), "created_at": now, "updated_at": now}
+                              for email, answer in self.new.items()], ("id",))
+            # Read back with any another writer added first.
+            created = {contact.email: contact for contact in db.session.execute(
+                select(Contact).where(Contact.email.in_(set(self.new)))).scalars()}
+        for answer, ref in self.placed:
+            contact = created.get(ref) if isinstance(ref, str) else ref
+            if contact is None:
+                continue
+            external_id = _text(answer.contact_external_id, 80)
+            if contact.external_id is None and external_id:
+                contact.external_id = external_id
+            if contact.account_id is None and (answer.account_name or answer.account_external_id):
+                contact.account_id = accounts.of(answer)
+        return created
+
+
+@dataclass
+class _Accounts:
+    by_external: dict[str, int]
+    by_name: dict[str, int]
+
+    def of(self, answer: ExternalAnswer) -> int | None:
+        """The answer's account: by external id, else by name."""
+        external_id, name = _text(answer.account_external_id, 80), _text(answer.account_name, 160)
+        found = self.by_external.get(external_id) if external_id else None
+        return found if found is not None else (self.by_name.get(name) if name else None)
+
+
+def _accounts(answers: list[ExternalAnswer]) -> _Accounts:
+    """The accounts ``answers`` name, found by external id, else by name, else created, with a fixed number of
+    statements: read them, insert the missing ones, read back any another writer added first."""
+    found = _Accounts({}, {})
+    if not answers:
+        return found
+
+    def read(external_ids, names) -> None:
+        conditions = []
+        if external_ids:
+            conditions.append(CustomerAccount.external_id.in_(external_ids))
+        if names:
+            conditions.append(CustomerAccount.name.in_(names))
+        if not conditions:
+            return
+        for account_id, name, external_id in db.session.execute(
+                select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
+                .where(or_(*conditions)).order_by(CustomerAccount.id)):
+            found.by_name.setdefault(name, account_id)
+            if external_id:
+                found.by_external.setdefault(external_id, account_id)
+
+    read({_text(a.account_external_id, 80) for a in answers} - {None},
+         {_text(a.account_name, 160) for a in answers} - {None})
+    missing: dict[str, str | None] = {}
+    for answer in answers:
+        external_id, name = _text(answer.account_external_id, 80), _text(answer.account_name, 160)
+        if not (external_id and external_id in found.by_external) and name and name not in found.by_name:
+            missing.setdefault(name, external_id)
+    if missing:
+        now = utcnow()
+        inserted = _insert(CustomerAccount, [{"name": name, "external_id": external_id, "status": "active",
+                                               "created_at": now, "updated_at": now}
+                                              for name, external_id in missing.items()], ("id", "name"))
+        found.by_name.update({name: account_id for account_id, name in inserted})
+        read(set(), set(missing) - {name for _, name in inserted})  # added meanwhile elsewhere
+    return found
+
+
+def _recorded(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Response]:
+    """The responses already recorded under ``keys`` (``(source, external id)`` pairs), locked, in one statement.
+    On PostgreSQL each key is probed in the unique index and its row locked there (a LATERAL lookup per key):
+    whatever the statistics say, and a table an import has just filled has none, the planner can neither read
+    every answer of the source nor run the lookup again for every response it reads."""
+    if not keys:
+        return {}
+    if db.session.get_bind().dialect.name != "postgresql":
+        statement = select(Response).where(or_(*[and_(Response.source == source, Response.external_id == key)
+                                                 for source, key in keys])).with_for_update()
+    else:
+        ordered = sorted(keys)
+        wanted = func.unnest(bindparam(None, [source for source, _ in ordered], type_=ARRAY(String)),
+                             bindparam(None, [key for _, key in ordered], type_=ARRAY(String))
+                             ).table_valued("source", "key").render_derived(name="wanted")
+        found = (select(Response).where(Response.source == wanted.c.source, Response.external_id == wanted.c.key)
+                 .limit(1).with_for_update().lateral("found"))
+        statement = select(aliased(Response, found)).select_from(wanted).join(found, true())
+    return {(response.source, response.external_id): response for response in db.session.execute(
+        statement.execution_options(populate_existing=True)).scalars()}
 
 
 def _amend(response: Response, score: int, band: str, comment: str | None) -> str:
@@ -204,250 +373,72 @@ def _amend(response: Response, score: int, band: str, comment: str | None) -> st
     return "amended" if changed else "unchanged"
 
 
-def record_external_answer(answer: ExternalAnswer, *, open_tickets: bool = True) -> RecordedAnswer:
-    """Record ``answer`` for the current organisation (see the module docstring); idempotent on
-    ``(answer.source, answer.external_id)``.
-
-    A repeat changes the stored response only with what it adds: a comment replaces the stored one when it is
-    given (a repeat without a comment keeps it), a different score changes the score and band and is noted on
-    the ticket. ``open_tickets=False`` records history without opening tickets (past responses loaded from a
-    file). Raises :class:`InvalidAnswer` (or :class:`UnmatchedContact`) with nothing written.
-    """
-    _check(answer)
-    source, external_id = answer.source.strip(), answer.external_id.strip()
-    comment = _comment(answer)
-    with db.session.begin_nested():
-        contact = _contact(answer)
-        survey = default_survey()
-        band = survey.band_for(answer.score)
-        now = utcnow()
-        response = _existing(source, external_id)
-        previous_score = None
-        if response is None:
-            answered_at = min(answer.answered_at or now, now)
-
-            def create():
-                new = Response(survey_id=survey.id, contact_id=contact.id, score=answer.score, band=band,
-                               comment=comment, source=source, external_id=external_id, created_at=answered_at,
-                               amendable_until=now)
-                db.session.add(new)
-                db.session.flush()
-                return new
-
-            response = _in_savepoint(create)
-            created = response is not None
-            if response is None:  # a concurrent delivery of the same answer recorded it first
-                response = _existing(source, external_id)
+def _record(groups, indexes: list[int], flags: list[bool]) -> dict[int, list[RecordedAnswer] | InvalidAnswer]:
+    directory = _Directory([answer for index in indexes for answer in groups[index]])
+    found: dict[int, list[RecordedAnswer] | InvalidAnswer] = {}
+    placed = []  # (group index, answer, contact or address of the contact to create)
+    for index in indexes:
+        refs = directory.place(groups[index])
+        if refs is None:
+            found[index] = UnmatchedContact("No contact has this external id, and the answer has no email address "
+                                            "to create one.")
         else:
-            created = False
-        if created:
-            outcome = "created"
-            notifications.announce("response.created", response=response)
-        else:
-            previous_score = response.score
-            outcome = _amend(response, answer.score, band, comment)
-            db.session.flush()
-        if answer.answers:
-            store_answers(response, survey, response.band, dict(answer.answers))
-        ticket = None
-        if open_tickets:
-            ticket = apply_trigger_rule(response, survey, created=created, previous_score=previous_score)
-    return RecordedAnswer(response_id=response.id, contact_id=contact.id, outcome=outcome,
-                          ticket_id=ticket.id if ticket is not None else None)
-
-
-def _insert(model, rows: list[dict], returning):
-    """Insert ``rows`` of the current organisation into ``model``'s table in one statement, skipping those a
-    unique constraint already holds; returns the ``returning`` columns of the rows inserted."""
-    table = model.__table__
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    tenant_id = current_tenant_id()
-    # Executed with its rows as parameters and a RETURNING clause, SQLAlchemy sends this as one multi-row
-    # statement per 1,000 rows ("insertmanyvalues"), compiled once.
-    statement = dialect.insert(table).on_conflict_do_nothing().returning(*[table.c[name] for name in returning])
-    return db.session.execute(scoped_by_hand(statement), [{"tenant_id": tenant_id, **row} for row in rows]).all()
-
-
-def _create_contacts(answers: dict[str, ExternalAnswer]) -> dict[str, Contact]:
-    """The contacts for answers whose email address no contact has, ``{email: contact}``, created as
-    :func:`_contact` creates one (named by the answer, else by the address; the account found by external id,
-    else by name, or created), with a fixed number of statements: read the accounts, insert the missing ones,
-    insert the contacts, read them back (with any another writer added first)."""
-    account_ids = {_text(a.account_external_id, 80) for a in answers.values()} - {None}
-    account_names = {_text(a.account_name, 160) for a in answers.values()} - {None}
-    by_external: dict[str, int] = {}
-    by_name: dict[str, int] = {}
-
-    def read_accounts(external_ids, names) -> None:
-        conditions = []
-        if external_ids:
-            conditions.append(CustomerAccount.external_id.in_(external_ids))
-        if names:
-            conditions.append(CustomerAccount.name.in_(names))
-        if not conditions:
-            return
-        for account_id, name, external_id in db.session.execute(
-                select(CustomerAccount.id, CustomerAccount.name, CustomerAccount.external_id)
-                .where(or_(*conditions)).order_by(CustomerAccount.id)):
-            by_name.setdefault(name, account_id)
-            if external_id:
-                by_external.setdefault(external_id, account_id)
-
-    read_accounts(account_ids, account_names)
-    now = utcnow()
-    new_accounts: dict[str, str | None] = {}
-    for answer in answers.values():
-        external_id, name = _text(answer.account_external_id, 80), _text(answer.account_name, 160)
-        if not (external_id and external_id in by_external) and name and name not in by_name:
-            new_accounts.setdefault(name, external_id)
-    if new_accounts:
-        created = _insert(CustomerAccount, [{"name": name, "external_id": external_id, "status": "active",
-                                             "created_at": now, "updated_at": now}
-                                            for name, external_id in new_accounts.items()], ("id", "name"))
-        by_name.update({name: account_id for account_id, name in created})
-        read_accounts(set(), set(new_accounts) - {name for _, name in created})  # added meanwhile elsewhere
-
-    rows = []
-    for email, answer in answers.items():
-        external_id, name = _text(answer.account_external_id, 80), _text(answer.account_name, 160)
-        account_id = by_external.get(external_id) if external_id else None
-        if account_id is None and name:
-            account_id = by_name.get(name)
-        rows.append({"name": _text(answer.name, 120) or email.split("@")[0], "email": email,
-                     "external_id": _text(answer.contact_external_id, 80), "account_id": account_id,
-                     "created_at": now, "updated_at": now})
-    _insert(Contact, rows, ("id",))
-    return {contact.email: contact for contact in db.session.execute(
-        select(Contact).where(Contact.email.in_(set(answers)))).scalars()}
-
-
-def _recorded(source: str, ids: set[str]):
-    """The condition "recorded from ``source`` under one of ``ids``". On PostgreSQL the ids are probed one by one
-    in the unique index (a LATERAL lookup per id, whatever the statistics say: a table an import has just filled
-    has none, and the planner would rather read every answer of the source)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return and_(Response.source == source, Response.external_id.in_(ids))
-    wanted = func.unnest(bindparam(None, sorted(ids), type_=ARRAY(String))).table_valued("key").render_derived(
-        name="wanted")
-    found = (select(Response.id).where(Response.source == source, Response.external_id == wanted.c.key)
-             .limit(1).lateral("found"))
-    return Response.id.in_(select(found.c.id).select_from(wanted).join(found, true()))
-
-
-def record_external_answers(answers: Sequence[ExternalAnswer], *,
-                            open_tickets: Sequence[bool]) -> list[RecordedAnswer | InvalidAnswer]:
-    """Record many answers for the current organisation by the rules of :func:`record_external_answer` (the
-    same checks, contact matching and creation, once per ``(source, external_id)``, amendments and trigger
-    rule), with ``open_tickets[i]`` saying whether ``answers[i]`` may open a ticket; for a file of thousands of
-    answers. The contacts and the responses already recorded are read with one statement each, and the new
-    responses written with one, new contacts and accounts with a few (:func:`_create_contacts`); only extra
-    answers and tickets cost statements of their own.
-
-    Returns, for each answer in order, what was recorded or the :class:`InvalidAnswer` that refused it (nothing
-    is written for a refused answer). The caller commits.
-    """
-    results: list[RecordedAnswer | InvalidAnswer | None] = [None] * len(answers)
-    valid: list[int] = []
-    for index, answer in enumerate(answers):
-        try:
-            _check(answer)
-        except InvalidAnswer as refusal:
-            results[index] = refusal
-        else:
-            valid.append(index)
-    if not valid:
-        return results
+            placed += [(index, answer, ref) for answer, ref in zip(groups[index], refs)]
+    if not placed:
+        return found
+    created_contacts = directory.write()
     survey = default_survey()
-    # Held for the batch: the session keeps loaded rows only while something refers to them, and every
-    # answer asks the organisation whether webhooks listen (app.notifications.webhooks).
-    tenant = db.session.get(Tenant, current_tenant_id())
-    emails = {(answers[i].email or "").strip().lower() for i in valid} - {""}
-    external_ids = {_text(answers[i].contact_external_id, 80) for i in valid} - {None}
-    # Contacts keep their address lower-cased (app.contacts.services.normalise_email), so the unique index on
-    # (organisation, email) answers this, where lower(email) would read every contact each batch.
-    by_email = {contact.email: contact for contact in db.session.execute(
-        select(Contact).where(Contact.email.in_(emails))).scalars()} if emails else {}
-    by_external: dict[str, Contact] = {}
-    if external_ids:
-        for contact in db.session.execute(select(Contact).where(Contact.external_id.in_(external_ids))
-                                          .order_by(Contact.id)).scalars():
-            by_external.setdefault(contact.external_id, contact)
-    ids_by_source: dict[str, set[str]] = {}
-    for i in valid:
-        ids_by_source.setdefault(answers[i].source.strip(), set()).add(answers[i].external_id.strip())
-    recorded = {(response.source, response.external_id): response for response in db.session.execute(
-        select(Response).where(or_(*[_recorded(source, ids) for source, ids in ids_by_source.items()]))
-        .with_for_update().execution_options(populate_existing=True)).scalars()}
-
-    missing: dict[str, ExternalAnswer] = {}
-    for index in valid:
-        answer = answers[index]
-        email = (answer.email or "").strip().lower() or None
-        external_id = _text(answer.contact_external_id, 80)
-        if email and email not in by_email and not (external_id and external_id in by_external):
-            missing.setdefault(email, answer)
-    new_contacts = _create_contacts(missing) if missing else {}
-
     now = utcnow()
+    recorded = []  # (group index, answer, contact, key)
+    for index, answer, ref in placed:
+        contact = created_contacts.get(ref) if isinstance(ref, str) else ref
+        if contact is None:  # the insert skipped it and the read found nothing: cannot happen but for a bug
+            raise InvalidAnswer("The contact could not be created.")
+        recorded.append((index, answer, contact, _key(answer)))
+    existing = _recorded({key for _, _, _, key in recorded})
     new_rows: dict[tuple[str, str], dict] = {}
-    placed: list[tuple[int, Contact, tuple[str, str]]] = []
-    for index in valid:
-        answer = answers[index]
-        email = (answer.email or "").strip().lower() or None
-        external_id = _text(answer.contact_external_id, 80)
-        contact = (by_email.get(email) if email else None) or (by_external.get(external_id) if external_id else None)
-        if contact is None and not email:
-            results[index] = UnmatchedContact("No contact has this external id, and the answer has no email "
-                                              "address to create one.")
-            continue
-        if contact is None:
-            contact = new_contacts.get(email)
-            if contact is None:
-                results[index] = InvalidAnswer("The contact could not be created.")
-                continue
-        else:
-            _complete(contact, answer)
-        if contact.external_id:
-            by_external.setdefault(contact.external_id, contact)
-        key = (answer.source.strip(), answer.external_id.strip())
-        if key not in recorded and key not in new_rows:
+    for _, answer, contact, key in recorded:
+        if key not in existing and key not in new_rows:
             new_rows[key] = {"survey_id": survey.id, "contact_id": contact.id, "score": answer.score,
                              "band": survey.band_for(answer.score), "comment": _comment(answer), "source": key[0],
                              "external_id": key[1], "created_at": min(answer.answered_at or now, now),
                              "amendable_until": now, "updated_at": now}
-        placed.append((index, contact, key))
-
-    created: set[tuple[str, str]] = set()
+    created: dict[tuple[str, str], Response] = {}
     if new_rows:
         inserted = [row.id for row in _insert(Response, list(new_rows.values()), ("id",))]
-        for response in db.session.execute(select(Response).where(Response.id.in_(inserted))).scalars():
-            key = (response.source, response.external_id)
-            recorded[key] = response
-            created.add(key)
-        for key in set(new_rows) - created:  # recorded meanwhile by a concurrent delivery: amended below
-            recorded[key] = _existing(*key)
-
-    first_seen: set[tuple[str, str]] = set()
-    for index, contact, key in placed:
-        answer = answers[index]
-        response = recorded[key]
-        is_new = key in created and key not in first_seen
-        first_seen.add(key)
-        previous_score = None
-        if is_new:
-            outcome = "created"
-            notifications.announce("response.created", response=response)
-        else:
-            previous_score = response.score
-            outcome = _amend(response, answer.score, survey.band_for(answer.score), _comment(answer))
-        if answer.answers:
-            store_answers(response, survey, response.band, dict(answer.answers))
-        ticket = None
-        if open_tickets[index]:
-            db.session.flush()
-            ticket = apply_trigger_rule(response, survey, created=is_new, previous_score=previous_score)
-        results[index] = RecordedAnswer(response_id=response.id, contact_id=contact.id, outcome=outcome,
-                                        ticket_id=ticket.id if ticket is not None else None)
+        if inserted:
+            created = {(response.source, response.external_id): response for response in db.session.execute(
+                select(Response).where(Response.id.in_(inserted))).scalars()}
+        # Recorded meanwhile by a concurrent delivery: amended below, like any repeat.
+        existing.update(_recorded(set(new_rows) - set(created)))
+    # One step per response: a group that answers the same question twice amends its own new response.
+    steps: dict[tuple[str, str], list] = {}  # key → [response, created, previous score, extra answers, flag]
+    answered = []  # (group index, contact, key, outcome)
+    for index, answer, contact, key in recorded:
+        step = steps.get(key)
+        if step is None and key in created:
+            steps[key] = [created[key], True, None, dict(answer.answers), flags[index]]
+            answered.append((index, contact, key, "created"))
+            continue
+        if step is None:
+            response = existing[key]
+            step = steps[key] = [response, False, response.score, {}, flags[index]]
+        step[3].update(answer.answers)
+        outcome = _amend(step[0], answer.score, survey.band_for(answer.score), _comment(answer))
+        answered.append((index, contact, key, outcome))
     db.session.flush()
-    del tenant
-    return results
+    new_responses = [response for response, is_new, _, _, _ in steps.values() if is_new]
+    if new_responses:
+        notifications.announce_all("response.created", responses=new_responses)
+    for response, _, _, extra, _ in steps.values():
+        if extra:
+            store_answers(response, survey, response.band, extra)
+    opening = [key for key, step in steps.items() if step[4]]
+    tickets = dict(zip(opening, apply_trigger_rules(survey, [tuple(steps[key][:3]) for key in opening]))
+                   ) if opening else {}
+    for index, contact, key, outcome in answered:
+        ticket = tickets.get(key)
+        found.setdefault(index, []).append(RecordedAnswer(
+            response_id=steps[key][0].id, contact_id=contact.id, outcome=outcome,
+            ticket_id=ticket.id if ticket is not None else None))
+    return found

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import sys
 from datetime import timedelta
 from typing import Any, Mapping
 from urllib.parse import urlencode, urlsplit
@@ -25,12 +26,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.extensions import db
-from app.ingestion.answers import InvalidAnswer, UnmatchedContact, record_external_answer
+from app.ingestion.answers import InvalidAnswer, UnmatchedContact, record_external_answer, record_external_answers
 from app.integrations import crypto
 from app.integrations.models import KINDS, Integration, IntegrationDelivery
 from app.integrations.sources import SOURCES, BadPayload, BadSignature, FetchFailed, Keys
 from app.integrations.sources import hubspot
-from app.jobs import JobSpec, QUEUE_DEFAULT, enqueue_after_commit, enqueue_now, job
+from app.jobs import (
+    JobSpec, QUEUE_DEFAULT, enqueue_after_commit, enqueue_now, enqueue_once_after_commit, job, started_once,
+)
 from app.rules import RuleError
 from app.tenancy import tenant_context, unscoped
 from app.timeutil import utcnow
@@ -46,7 +49,7 @@ MAX_ATTEMPTS = 6
 RETRY_SECONDS = 30  # doubles with each attempt
 POLL_PAGES = 20
 SWEEP_BATCH = 500
-BATCH = 20  # deliveries worked through in one transaction, for sources whose payload holds the answer
+BATCH = 200  # deliveries worked through in one transaction, for sources whose payload holds the answer
 BATCHED_KINDS = ("generic", "delighted", "typeform")
 
 
@@ -279,8 +282,16 @@ def receive(integration: Integration, headers, body: bytes, args) -> tuple[int, 
     except IntegrityError:
         _log(integration, "duplicate", body, event_id=delivery.event_id, detail="This delivery was received before.")
         return 200, "duplicate"
-    enqueue_after_commit(process_delivery, row.id)
+    if integration.kind in BATCHED_KINDS:
+        # One job drains the integration's waiting deliveries: a burst is worked through in a few batches.
+        enqueue_once_after_commit(_drain_key(integration.id), process_delivery, row.id)
+    else:
+        enqueue_after_commit(process_delivery, row.id)
     return 200, "accepted"
+
+
+def _drain_key(integration_id: int) -> str:
+    return f"integration:{integration_id}:deliveries"
 
 
 def _describe(results) -> str:
@@ -291,44 +302,54 @@ def _describe(results) -> str:
 
 @job(JobSpec(queue=QUEUE_DEFAULT, timeout=300))
 def process_delivery(delivery_id: int) -> str | None:
-    """Turn a stored delivery into responses (see the module docstring); safe to run twice. Returns its outcome.
+    """Turn a stored delivery into responses (see the module docstring), with every fresh delivery of the same
+    integration waiting behind it (for sources whose payload holds the answer); safe to run twice. Returns the
+    outcome of ``delivery_id`` when this job worked it, else None.
 
-    The claim and the work are one transaction: the claim's row lock makes a second job for the same
-    delivery wait, then find it done; a job that dies leaves the delivery queued for the sweep. Fresh
-    deliveries of the same integration waiting behind it are taken along (up to :data:`BATCH`, for sources
-    whose payload holds the answer), so a burst is worked through in a few transactions and its alerts
-    leave in shared mail jobs; their own jobs then find nothing to do.
+    The deliveries are claimed :data:`BATCH` at a time (``FOR UPDATE SKIP LOCKED``: a second worker takes the
+    next ones) and each batch is one transaction: its answers are recorded together
+    (:func:`app.ingestion.answers.record_external_answers`), so their tickets open in a fixed number of
+    statements and their alerts go to the mail queue the moment it commits. A job that dies leaves its batch
+    queued for the sweep. The receiving URL queues at most one job per integration at a time
+    (:func:`app.jobs.enqueue_once`), cleared here before the claim; a full batch queues the next one.
     """
-    claimed = db.session.execute(unscoped(
-        update(IntegrationDelivery)
-        .where(IntegrationDelivery.id == delivery_id, IntegrationDelivery.outcome == "queued")
-        .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
-        .returning(IntegrationDelivery.tenant_id, IntegrationDelivery.integration_id)
+    found = db.session.execute(unscoped(
+        select(IntegrationDelivery.tenant_id, IntegrationDelivery.integration_id, Integration.kind)
+        .join(Integration, Integration.id == IntegrationDelivery.integration_id)
+        .where(IntegrationDelivery.id == delivery_id)
     )).one_or_none()
-    if claimed is None:
-        db.session.rollback()
+    db.session.rollback()
+    if found is None:
         return None
-    tenant_id, integration_id = claimed
+    tenant_id, integration_id, kind = found
+    batched = kind in BATCHED_KINDS
+    if batched:
+        started_once(_drain_key(integration_id))
     with tenant_context(tenant_id):
-        integration = db.session.get(Integration, integration_id)
-        ids = [delivery_id]
-        if integration.kind in BATCHED_KINDS:
-            waiting = (select(IntegrationDelivery.id)
-                       .where(IntegrationDelivery.integration_id == integration_id,
-                              IntegrationDelivery.outcome == "queued", IntegrationDelivery.attempts == 0)
-                       .order_by(IntegrationDelivery.id).limit(BATCH - 1)
-                       .with_for_update(skip_locked=True).scalar_subquery())
-            ids += sorted(db.session.execute(
-                update(IntegrationDelivery).where(IntegrationDelivery.id.in_(waiting))
-                .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
-                .returning(IntegrationDelivery.id).execution_options(synchronize_session=False)
-            ).scalars())
-        outcomes = {}
-        keys = _keys_or_none(integration)
-        for each in ids:
-            outcomes[each] = _process(db.session.get(IntegrationDelivery, each), integration, keys)
+        mine = IntegrationDelivery.id == delivery_id
+        # A CTE, run once: as a subquery PostgreSQL may run the locking read again for every row it updates,
+        # each time skipping the rows just updated, and so claim past the limit.
+        waiting = (select(IntegrationDelivery.id)
+                   .where(IntegrationDelivery.integration_id == integration_id,
+                          IntegrationDelivery.outcome == "queued",
+                          or_(mine, IntegrationDelivery.attempts == 0) if batched else mine)
+                   .order_by(IntegrationDelivery.id).limit(BATCH)
+                   .with_for_update(skip_locked=True).cte("waiting"))
+        ids = sorted(db.session.execute(
+            update(IntegrationDelivery).where(IntegrationDelivery.id.in_(select(waiting.c.id)))
+            .values(outcome="processing", attempts=IntegrationDelivery.attempts + 1)
+            .returning(IntegrationDelivery.id).execution_options(synchronize_session=False)
+        ).scalars())
+        if not ids:
+            db.session.rollback()
+            return None
+        outcomes = _process_batch(integration_id, ids)
+        if batched and len(ids) == BATCH:
+            # More may be waiting: the next batch is another job, so the mail this one owes (the mail queue
+            # comes first) leaves before it.
+            enqueue_once_after_commit(_drain_key(integration_id), process_delivery, ids[-1])
         db.session.commit()
-    return outcomes[delivery_id]
+    return outcomes.get(delivery_id)
 
 
 def _keys_or_none(integration: Integration) -> Keys | None:
@@ -338,29 +359,69 @@ def _keys_or_none(integration: Integration) -> Keys | None:
         return None
 
 
-def _process(delivery: IntegrationDelivery, integration: Integration, keys: Keys | None) -> str:
-    """Record one claimed delivery's answers in a savepoint and set its outcome (the caller commits)."""
-    outcome, detail, response_id, retry_at = "error", None, None, None
-    try:
-        with db.session.begin_nested():
+def _process_batch(integration_id: int, ids: list[int]) -> dict[int, str]:
+    """Record the answers of the claimed deliveries ``ids`` together and set each one's outcome (the caller
+    commits). A delivery whose payload cannot be read, or whose answers cannot be recorded, fails alone; an
+    unexpected error records the deliveries one at a time, so it fails only the one that causes it."""
+    integration = db.session.get(Integration, integration_id)
+    deliveries = list(db.session.execute(
+        select(IntegrationDelivery).where(IntegrationDelivery.id.in_(ids)).order_by(IntegrationDelivery.id)
+    ).scalars())
+    keys = _keys_or_none(integration)
+    groups: dict[int, list] = {}
+    outcomes: dict[int, str] = {}
+    for delivery in deliveries:
+        try:
             if keys is None:
                 raise crypto.InvalidToken()
-            answers = SOURCES[integration.kind].answers(keys, delivery.payload or "")
-            results = [record_external_answer(answer) for answer in answers]
-        outcome, detail = "accepted", _describe(results)
-        response_id = results[-1].response_id if results else None
-    except UnmatchedContact as exc:
-        outcome, detail = "unmatched_contact", str(exc)
-    except (InvalidAnswer, BadPayload) as exc:
-        outcome, detail = "error", str(exc)
-    except crypto.InvalidToken:
+            groups[delivery.id] = list(SOURCES[integration.kind].answers(keys, delivery.payload or ""))
+        except Exception as exc:  # noqa: BLE001  (one unreadable delivery must not sink the others in its batch)
+            outcomes[delivery.id] = _finish(delivery, error=exc)
+    readable = [delivery for delivery in deliveries if delivery.id in groups]
+    try:
+        with db.session.begin_nested():
+            results = record_external_answers([groups[delivery.id] for delivery in readable])
+    except Exception:  # noqa: BLE001
+        if len(readable) == 1:
+            outcomes[readable[0].id] = _finish(readable[0], error=sys.exc_info()[1])
+            return outcomes
+        log.warning("integration %s: a batch of %d deliveries failed; recording them one at a time",
+                    integration_id, len(readable))
+        for delivery in readable:
+            try:
+                with db.session.begin_nested():
+                    result = record_external_answers([groups[delivery.id]])[0]
+            except Exception as exc:  # noqa: BLE001
+                outcomes[delivery.id] = _finish(delivery, error=exc)
+            else:
+                outcomes[delivery.id] = _finish(delivery, result=result)
+        return outcomes
+    for delivery, result in zip(readable, results):
+        outcomes[delivery.id] = _finish(delivery, result=result)
+    return outcomes
+
+
+def _finish(delivery: IntegrationDelivery, *, result=None, error: BaseException | None = None) -> str:
+    """Set a claimed delivery's outcome from what recording its answers gave: a list of recorded answers, an
+    :class:`InvalidAnswer`, or an ``error`` raised on the way (transient ones are tried again later)."""
+    if isinstance(result, InvalidAnswer):
+        error, result = result, None
+    outcome, detail, response_id, retry_at = "error", None, None, None
+    if error is None:
+        outcome, detail = "accepted", _describe(result)
+        response_id = result[-1].response_id if result else None
+    elif isinstance(error, UnmatchedContact):
+        outcome, detail = "unmatched_contact", str(error)
+    elif isinstance(error, (InvalidAnswer, BadPayload)):
+        outcome, detail = "error", str(error)
+    elif isinstance(error, crypto.InvalidToken):
         detail = "The integration's secrets cannot be read: the encryption key changed."
-    except Exception as exc:  # noqa: BLE001  (one failing delivery must not sink the others in its batch)
-        transient = getattr(exc, "transient", True)
-        if isinstance(exc, FetchFailed):
-            detail = str(exc)
+    else:
+        transient = getattr(error, "transient", True)
+        if isinstance(error, FetchFailed):
+            detail = str(error)
         else:
-            log.exception("integration delivery %s failed", delivery.id)
+            log.error("integration delivery %s failed", delivery.id, exc_info=error)
             detail = "An unexpected error; it has been logged."
         if transient and delivery.attempts < MAX_ATTEMPTS:
             outcome = "queued"
@@ -461,11 +522,19 @@ def sweep() -> dict[str, int]:
                .where(IntegrationDelivery.outcome == "queued", IntegrationDelivery.next_attempt_at <= now)
                .order_by(IntegrationDelivery.next_attempt_at).limit(SWEEP_BATCH)
                .with_for_update(skip_locked=True).scalar_subquery())
-    due = list(db.session.execute(unscoped(
+    due = db.session.execute(unscoped(
         update(IntegrationDelivery).where(IntegrationDelivery.id.in_(overdue))
         .values(next_attempt_at=now + timedelta(seconds=PICKUP_SECONDS))
-        .returning(IntegrationDelivery.id)
-    ).execution_options(synchronize_session=False)).scalars())
+        .returning(IntegrationDelivery.id, IntegrationDelivery.integration_id, IntegrationDelivery.attempts)
+    ).execution_options(synchronize_session=False)).all()
+    # A retry is its own job; fresh deliveries whose job was lost need one job per integration, which takes the
+    # others along (process_delivery), not one each.
+    batched = set(db.session.execute(unscoped(
+        select(Integration.id).where(Integration.id.in_({row.integration_id for row in due}),
+                                     Integration.kind.in_(BATCHED_KINDS))
+    )).scalars()) if due else set()
+    jobs = {("fresh", row.integration_id) if row.attempts == 0 and row.integration_id in batched else row.id: row.id
+            for row in sorted(due, key=lambda row: row.id, reverse=True)}
     poll_before = now - timedelta(seconds=current_app.config["HUBSPOT_POLL_SECONDS"])
     polls = list(db.session.execute(unscoped(
         select(Integration.id)
@@ -479,7 +548,7 @@ def sweep() -> dict[str, int]:
         delete(IntegrationDelivery).where(IntegrationDelivery.id.in_(old))
     ).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
-    for delivery_id in due:
+    for delivery_id in sorted(jobs.values()):
         enqueue_now(process_delivery, delivery_id)
     for integration_id in polls:
         enqueue_now(poll_hubspot, integration_id)

@@ -26,13 +26,16 @@ from app.notifications.events import EVENTS, SLA_KINDS
 from app.notifications.recipients import recipients
 from app.notifications.sweep import SWEEP_LIMIT, sweep_due
 from app.notifications import webhooks
-from app.notifications.webhooks import announce
+from app.notifications.webhooks import announce, announce_all
 from app.tenancy import current_tenant_id
 from app.tickets.models import Activity, Ticket
 from app.timeutil import utcnow
 from app.workflow.models import ActionPlanItem, Task
 
-__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "announce", "notify", "recipients", "sweep_due"]
+STREAM_AFTER = 20  # occurrences
+
+__all__ = ["EVENTS", "SLA_KINDS", "SWEEP_LIMIT", "announce", "announce_all", "notify", "notify_each", "recipients",
+           "sweep_due"]
 
 
 def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None, item: ActionPlanItem | None = None,
@@ -47,17 +50,37 @@ def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None,
     events that have a webhook counterpart (see :mod:`app.notifications.webhooks`). Returns how many messages
     were queued.
     """
-    webhooks.announce_mail_events(events, ticket=ticket, activity=activity)
-    db.session.flush()  # the batch reads the rows this transaction wrote
+    webhooks.announce_mail_events(events, tickets=[ticket] if ticket is not None else [], activity=activity)
     subject = {"ticket_id": ticket.id if ticket else None, "task_id": task.id if task else None,
                "item_id": item.id if item else None}
-    occurrences = [
+    return _run([
         Occurrence(event=event, tenant_id=current_tenant_id(), key=EVENTS[event].key(
             **subject, activity_id=activity.id if activity else None), actor=actor.name if actor else None,
             previous_assignee=previous_assignee, **subject)
         for event in events
-    ]
-    message_ids = Batch(occurrences, utcnow()).run().message_ids
+    ])
+
+
+def notify_each(items: list[tuple[tuple[str, ...], Ticket]]) -> int:
+    """:func:`notify` for many tickets at once: each ``(events, ticket)`` owes the mail of its events about its
+    ticket (tickets just opened together). One batch, so the statements do not grow with the tickets.
+
+    The messages are queued event by event (every ticket's first event, then every ticket's second, …): the
+    alerts of a burst reach the mail queue's first jobs together instead of one per ticket between other mail.
+    """
+    for events in dict.fromkeys(events for events, _ in items):
+        webhooks.announce_mail_events(events, tickets=[ticket for each, ticket in items if each == events])
+    tenant_id = current_tenant_id()
+    order = list(dict.fromkeys(event for events, _ in items for event in events))
+    return _run([Occurrence(event=event, tenant_id=tenant_id, key=EVENTS[event].key(
+        ticket_id=ticket.id, task_id=None, item_id=None, activity_id=None), ticket_id=ticket.id)
+        for event in order for events, ticket in items if event in events])
+
+
+def _run(occurrences: list[Occurrence]) -> int:
+    db.session.flush()  # the batch reads the rows this transaction wrote
+    # A large batch (tickets opened together) streams its outbox rows with COPY; a service's few go in one INSERT.
+    message_ids = Batch(occurrences, utcnow(), stream=len(occurrences) > STREAM_AFTER).run().message_ids
     for message_id in message_ids:
         on_commit(enqueue_deliveries, message_id)
     return len(message_ids)

@@ -194,18 +194,28 @@ def endpoints_changed() -> None:
 def announce(event_type: str, *, ticket=None, response=None, previous_status: str | None = None) -> list[int]:
     """Owe ``event_type`` about ``ticket`` or ``response`` to every endpoint of the current organisation that
     hears it: one row each, in the current transaction, posted after commit. Returns the new rows' ids."""
+    if ticket is not None:
+        return announce_all(event_type, tickets=[ticket], previous_status=previous_status)
+    return announce_all(event_type, responses=[response])
+
+
+def announce_all(event_type: str, *, tickets=(), responses=(), previous_status: str | None = None) -> list[int]:
+    """:func:`announce` about many tickets or responses at once (one INSERT for every endpoint and subject)."""
     if event_type not in WEBHOOK_EVENTS:
         raise ValueError(f"unknown webhook event {event_type!r}")
     endpoint_ids = _listening(event_type)
-    if not endpoint_ids:
+    if not endpoint_ids or not (tickets or responses):
         return []
     db.session.flush()
-    data = ticket_data(ticket, previous_status) if ticket is not None else response_data(response)
+    data = ([ticket_data(ticket, previous_status) for ticket in tickets]
+            + [response_data(response) for response in responses])
     now = utcnow()
-    body = json.dumps({"type": event_type, "timestamp": _iso(now), "data": data}, separators=(",", ":"))
-    rows = [{"tenant_id": current_tenant_id(), "endpoint_id": endpoint_id, "event_type": event_type,
-             "message_id": "msg_" + secrets.token_hex(16), "payload": body, "status": "pending", "attempts": 0,
-             "created_at": now, "enqueued_at": now} for endpoint_id in endpoint_ids]
+    rows = []
+    for each in data:
+        body = json.dumps({"type": event_type, "timestamp": _iso(now), "data": each}, separators=(",", ":"))
+        rows += [{"tenant_id": current_tenant_id(), "endpoint_id": endpoint_id, "event_type": event_type,
+                  "message_id": "msg_" + secrets.token_hex(16), "payload": body, "status": "pending", "attempts": 0,
+                  "created_at": now, "enqueued_at": now} for endpoint_id in endpoint_ids]
     table = WebhookDelivery.__table__
     ids = list(db.session.execute(insert(table).values(rows).returning(table.c.id)
                                   .execution_options(scoped_by_hand=True)).scalars())
@@ -213,14 +223,14 @@ def announce(event_type: str, *, ticket=None, response=None, previous_status: st
     return ids
 
 
-def announce_mail_events(events: Iterable[str], *, ticket=None, activity=None) -> None:
-    """The webhook side of :func:`app.notifications.notify`'s mail events."""
-    if ticket is None:
+def announce_mail_events(events: Iterable[str], *, tickets=(), activity=None) -> None:
+    """The webhook side of :func:`app.notifications.notify`'s mail events, about each of ``tickets``."""
+    if not tickets:
         return
     for event in events:
         for event_type in MAIL_EVENT_WEBHOOKS.get(event, ()):
             previous = (activity.details or {}).get("previous") if event_type == "ticket.status_changed" and activity else None
-            announce(event_type, ticket=ticket, previous_status=previous)
+            announce_all(event_type, tickets=tickets, previous_status=previous)
 
 
 # --- Delivery -----------------------------------------------------------------------------------------

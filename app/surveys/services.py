@@ -267,12 +267,13 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
     """
     if not isinstance(score, int) or isinstance(score, bool) or score not in SCORES:
         raise ValueError(f"score must be an integer from 0 to 10, not {score!r}")
-    db.session.execute(
-        select(SurveyInvitation.id).where(SurveyInvitation.id == invitation.id).with_for_update()
-    )
-    # Read after the lock, so a response another request committed meanwhile is seen and amended.
+    # One statement locks the invitation and reads its response after the lock, so a response another request
+    # committed meanwhile is seen and amended.
     set_committed_value(invitation, "response", db.session.execute(
-        select(Response).where(Response.invitation_id == invitation.id).execution_options(populate_existing=True)
+        select(Response).select_from(SurveyInvitation)
+        .outerjoin(Response, Response.invitation_id == SurveyInvitation.id)
+        .where(SurveyInvitation.id == invitation.id)
+        .with_for_update(of=SurveyInvitation).execution_options(populate_existing=True)
     ).scalar_one_or_none())
     if link_state(invitation) != "open":
         raise LinkExpired()
@@ -305,24 +306,43 @@ def record_answer(invitation: SurveyInvitation, score: int, comment: str | None 
 
 
 def apply_trigger_rule(response: Response, survey: Survey, *, created: bool, previous_score: int | None):
-    """Open the response's ticket when the trigger rule says so, or note a changed score on the ticket it has:
-    the one path from an answer to a ticket, for hosted answers and answers collected elsewhere
-    (:mod:`app.ingestion.answers`) alike. Returns the ticket opened, or None.
+    """Open the response's ticket when the trigger rule says so (see :func:`apply_trigger_rules`, a batch of
+    one). Returns the ticket opened, or None."""
+    return apply_trigger_rules(survey, [(response, created, previous_score)])[0]
+
+
+def apply_trigger_rules(survey: Survey, answered: list[tuple[Response, bool, int | None]]) -> list:
+    """Open the tickets the trigger rule asks for, or note a changed score on the ticket a response has: the one
+    path from answers to tickets, for a hosted answer (a batch of one) and a burst of answers collected
+    elsewhere (:mod:`app.ingestion.answers`) alike. ``answered`` holds ``(response, created, previous score)``
+    triples; returns, in their order, the ticket each opened, or None.
 
     A ticket opens when the score is at or below the survey's ticket trigger, or when a trigger question shown
-    to the score's band was answered No; a response never has more than one ticket.
+    to the score's band was answered No; a response never has more than one ticket. The tickets open together
+    (:func:`app.tickets.services.open_tickets`), in a fixed number of statements.
     """
-    from app.tickets.services import note_score_change, open_ticket, ticket_for_response
+    from app.tickets.services import Opening, note_score_change, open_tickets, tickets_for_responses
 
-    ticket = None if created else ticket_for_response(response)
-    if ticket is None:
-        if response.score <= survey.ticket_trigger_max:
-            return open_ticket(response)
-        if (declined := _declined_trigger_question(response, response.band)) is not None:
-            return open_ticket(response, trigger="question", question=declined)
-    elif previous_score is not None and previous_score != response.score:
-        note_score_change(ticket, previous_score, response.score)
-    return None
+    existing = tickets_for_responses([response for response, created, _ in answered if not created])
+    unscored = [response for response, _, _ in answered
+                if response.id not in existing and response.score > survey.ticket_trigger_max]
+    declined = _declined_trigger_questions(unscored)
+    openings, positions = [], []
+    for position, (response, _created, previous_score) in enumerate(answered):
+        ticket = existing.get(response.id)
+        if ticket is not None:
+            if previous_score is not None and previous_score != response.score:
+                note_score_change(ticket, previous_score, response.score)
+        elif response.score <= survey.ticket_trigger_max:
+            openings.append(Opening(response))
+            positions.append(position)
+        elif (question := declined.get(response.id)) is not None:
+            openings.append(Opening(response, trigger="question", question=question))
+            positions.append(position)
+    opened: list = [None] * len(answered)
+    for position, ticket in zip(positions, open_tickets(openings)):
+        opened[position] = ticket
+    return opened
 
 
 BANDS = ("detractor", "passive", "promoter")
@@ -658,14 +678,21 @@ def store_answers(response: Response, survey: Survey, band: str, answers: Mappin
     db.session.flush()
 
 
-def _declined_trigger_question(response: Response, band: str) -> SurveyQuestion | None:
-    """The first trigger question in use, shown to the response's band, that the response answered No."""
-    questions = db.session.execute(
-        select(SurveyQuestion)
+def _declined_trigger_questions(responses: list[Response]) -> dict[int, SurveyQuestion]:
+    """For each of ``responses`` that answered No to a trigger question in use shown to its band, the first such
+    question (in the survey's order), by response id; one query for all of them."""
+    if not responses:
+        return {}
+    bands = {response.id: response.band for response in responses}
+    found: dict[int, SurveyQuestion] = {}
+    for response_id, question in db.session.execute(
+        select(ResponseAnswer.response_id, SurveyQuestion)
         .join(ResponseAnswer, ResponseAnswer.question_id == SurveyQuestion.id)
-        .where(ResponseAnswer.response_id == response.id, ResponseAnswer.value == "no",
+        .where(ResponseAnswer.response_id.in_(list(bands)), ResponseAnswer.value == "no",
                SurveyQuestion.kind == "yes_no", SurveyQuestion.opens_ticket_on_no.is_(True),
                SurveyQuestion.retired_at.is_(None))
         .order_by(SurveyQuestion.position, SurveyQuestion.id)
-    ).scalars()
-    return next((question for question in questions if band in (question.bands or [])), None)
+    ).all():
+        if response_id not in found and bands[response_id] in (question.bands or []):
+            found[response_id] = question
+    return found

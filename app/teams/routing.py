@@ -11,9 +11,9 @@ organisation's timezone, and holding fewer open tickets than their capacity):
 4. nobody is eligible (everyone is at capacity or away): the routing team's manager, else the least-loaded
    active manager or admin, and the managers are told (the ``everyone_at_capacity`` notice).
 
-One statement whatever the team size: the working memberships (locked, for their round-robin times) joined to
-one grouped count of their open tickets, to the routing team's membership, and to the account owner and the
-team's manager.
+One statement per batch of tickets whatever the team size: the working memberships (locked, for their round-robin
+times) with their open tickets counted up to a cap (index-only), joined to the routing team's membership, to the
+accounts of the batch they own, and to the team's manager.
 
 Concurrency: the caller first takes the organisation's ticket-number lock (``open_ticket`` updates the
 organisation's row before routing), so tickets of one organisation are routed one after the other and the
@@ -23,7 +23,7 @@ cannot both take a member's last slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, func, literal, select
@@ -95,22 +95,26 @@ def _round_robin(candidates: list[Candidate]) -> Candidate | None:
     return min(candidates, key=Candidate.order, default=None)
 
 
-def _candidates_statement(settings: WorkflowSettings, contact_id: int | None):
+def _open_count(cap: int):
+    """A member's open tickets, counted up to ``cap``: an index-only read of at most ``cap`` entries of
+    ``ix_ticket_tenant_assignee_status`` per member, whatever the size of their backlog."""
+    open_statuses = [status.value for status in Status if status != Status.CLOSED]
+    mine = (select(literal(1)).select_from(Ticket)
+            .where(Ticket.assignee_id == Membership.user_id, Ticket.status.in_(open_statuses))
+            .limit(cap).correlate(Membership).subquery())
+    return select(func.count()).select_from(mine).scalar_subquery()
+
+
+def _candidates_statement(settings: WorkflowSettings, account_ids: list[int], cap: int):
     """One statement for everything routing reads: the working memberships with their users, locked, each with
-    its open tickets (one grouped count), whether it is in the routing team, and the account owner and the routing
-    team's manager (the same on every row)."""
-    open_counts = (
-        select(Ticket.assignee_id.label("user_id"), func.count(Ticket.id).label("open"))
-        .where(Ticket.status != Status.CLOSED,
-               Ticket.assignee_id.in_(select(Membership.user_id).where(Membership.role.in_(WORKING_ROLES),
-                                                                      Membership.is_active.is_(True))))
-        .group_by(Ticket.assignee_id).subquery()
-    )
-    owner = literal(None, Integer)
-    if settings.route_to_account_owner and contact_id is not None:
-        owner = (select(CustomerAccount.owner_id).join(Contact, Contact.account_id == CustomerAccount.id)
-                 .where(Contact.id == contact_id).scalar_subquery())
-    statement = select(Membership, func.coalesce(open_counts.c.open, 0).label("open"), owner.label("owner_id"))
+    its open tickets (counted up to ``cap``), whether it is in the routing team, the routing team's manager (the
+    same on every row) and, one row each, the accounts among ``account_ids`` it owns."""
+    statement = select(Membership, _open_count(cap).label("open"))
+    if settings.route_to_account_owner and account_ids:
+        statement = statement.add_columns(CustomerAccount.id.label("owned_account_id")).outerjoin(
+            CustomerAccount, (CustomerAccount.owner_id == Membership.user_id) & CustomerAccount.id.in_(account_ids))
+    else:
+        statement = statement.add_columns(literal(None, Integer).label("owned_account_id"))
     team_id = settings.routing_team_id
     if team_id is not None:
         statement = statement.add_columns(
@@ -120,7 +124,7 @@ def _candidates_statement(settings: WorkflowSettings, contact_id: int | None):
     else:
         statement = statement.add_columns(literal(False).label("in_team"), literal(None, Integer).label("manager_id"))
     return (
-        statement.outerjoin(open_counts, open_counts.c.user_id == Membership.user_id)
+        statement
         .where(Membership.role.in_(WORKING_ROLES), Membership.is_active.is_(True))
         .order_by(Membership.id)
         .options(joinedload(Membership.user))
@@ -129,38 +133,75 @@ def _candidates_statement(settings: WorkflowSettings, contact_id: int | None):
 
 
 def route_new_ticket(tenant: Tenant, settings: WorkflowSettings, contact_id: int | None) -> Routed:
-    """Choose the assignee of a ticket opening now for ``contact_id`` (see the module's rules) and mark them
-    as just assigned. One statement; the caller holds the organisation's ticket-number lock (see the module)."""
-    rows = db.session.execute(_candidates_statement(settings, contact_id)).all()
-    if not rows:
-        return Routed(None, None)
-    today = local_today(tenant)
-    candidates = {row.Membership.user_id: Candidate(row.Membership, row.open, is_away(row.Membership, today))
-                  for row in rows}
-    owner_id, manager_id = rows[0].owner_id, rows[0].manager_id
-    team_ids = {row.Membership.user_id for row in rows if row.in_team}
-    eligible = [c for c in candidates.values() if c.eligible]
+    """Choose the assignee of one ticket opening now for ``contact_id`` (see :func:`route_new_tickets`)."""
+    contact = db.session.get(Contact, contact_id) if contact_id is not None else None
+    return route_new_tickets(tenant, settings, [contact])[0]
 
-    chosen, rule = None, None
+
+def route_new_tickets(tenant: Tenant, settings: WorkflowSettings, contacts: list[Contact | None]) -> list[Routed]:
+    """Choose the assignees of tickets opening now, one per contact of ``contacts`` and in that order (see the
+    module's rules), and mark each as just assigned. One statement for the whole batch: each ticket routed
+    counts towards its assignee's load and takes its turn in the round robin for the tickets after it. The
+    caller holds the organisation's ticket-number lock (see the module).
+
+    Loads are counted up to the largest capacity plus the batch's size, which decides every "has room"
+    exactly; among managers past that count (rule 4) the one assigned least recently takes the ticket.
+    """
+    account_ids = sorted({contact.account_id for contact in contacts if contact is not None and contact.account_id})
+    capacity = select(func.coalesce(func.max(Membership.capacity), 0)).where(
+        Membership.role.in_(WORKING_ROLES), Membership.is_active.is_(True)).scalar_subquery()
+    cap = capacity + len(contacts)
+    rows = db.session.execute(_candidates_statement(settings, account_ids, cap)).all()
+    if not rows:
+        return [Routed(None, None) for _ in contacts]
+    today = local_today(tenant)
+    candidates: dict[int, Candidate] = {}
+    owners: dict[int, int] = {}
+    team_ids = set()
+    for row in rows:
+        membership = row.Membership
+        candidates.setdefault(membership.user_id, Candidate(membership, row.open, is_away(membership, today)))
+        if row.owned_account_id is not None:
+            owners[row.owned_account_id] = membership.user_id
+        if row.in_team:
+            team_ids.add(membership.user_id)
+    manager_id = rows[0].manager_id
+    now = utcnow()
+    routes = []
+    for n, contact in enumerate(contacts):
+        owner_id = owners.get(contact.account_id) if contact is not None and contact.account_id else None
+        routed = _route(candidates, owner_id, team_ids, manager_id)
+        if routed.candidate is not None:
+            # Distinct times keep the round robin's order among the batch's own assignments.
+            routed.candidate.membership.last_assigned_at = now + timedelta(microseconds=n)
+            routed.candidate.open += 1
+        routes.append(Routed(routed.candidate.membership.user if routed.candidate else None, routed.rule,
+                             routed.everyone_busy))
+    return routes
+
+
+@dataclass
+class _Choice:
+    candidate: Candidate | None
+    rule: str | None
+    everyone_busy: bool = False
+
+
+def _route(candidates: dict[int, Candidate], owner_id: int | None, team_ids: set[int],
+           manager_id: int | None) -> _Choice:
+    eligible = [c for c in candidates.values() if c.eligible]
     owner = candidates.get(owner_id)
     if owner is not None and owner.eligible:
-        chosen, rule = owner, ACCOUNT_OWNER
-    if chosen is None:
-        chosen = _round_robin([c for c in eligible if c.user_id in team_ids])
-        rule = TEAM if chosen else None
-    if chosen is None:
-        agents = [c for c in eligible if c.membership.role == Role.AGENT]
-        chosen = _round_robin(agents or eligible)
-        rule = EVERYONE if chosen else None
+        return _Choice(owner, ACCOUNT_OWNER)
+    chosen = _round_robin([c for c in eligible if c.user_id in team_ids])
     if chosen is not None:
-        chosen.membership.last_assigned_at = utcnow()
-        return Routed(chosen.membership.user, rule)
-
+        return _Choice(chosen, TEAM)
+    agents = [c for c in eligible if c.membership.role == Role.AGENT]
+    chosen = _round_robin(agents or eligible)
+    if chosen is not None:
+        return _Choice(chosen, EVERYONE)
     manager = candidates.get(manager_id)
     if manager is None or manager.away:
         managing = [c for c in candidates.values() if c.membership.role in MANAGING_ROLES]
         manager = min(managing, key=lambda c: (c.away, c.open, *c.order()), default=None)
-    if manager is None:
-        return Routed(None, OVERFLOW, everyone_busy=True)
-    manager.membership.last_assigned_at = utcnow()
-    return Routed(manager.membership.user, OVERFLOW, everyone_busy=True)
+    return _Choice(manager, OVERFLOW, everyone_busy=True)

@@ -32,14 +32,26 @@ def ticket_for_response(response: Response) -> Ticket | None:
     return db.session.execute(select(Ticket).where(Ticket.response_id == response.id)).scalar_one_or_none()
 
 
-def _next_number(tenant_id: int) -> int:
+def tickets_for_responses(responses: list[Response]) -> dict[int, Ticket]:
+    """The tickets of ``responses`` by response id (one query; none when there are no responses)."""
+    ids = [response.id for response in responses]
+    if not ids:
+        return {}
+    return {ticket.response_id: ticket
+            for ticket in db.session.execute(select(Ticket).where(Ticket.response_id.in_(ids))).scalars()}
+
+
+def _next_numbers(tenant_id: int, count: int) -> list[int]:
+    """Take ``count`` consecutive ticket numbers of the organisation in one ``UPDATE … RETURNING``. The row
+    stays locked until the transaction ends, which queues tickets opening at once in one organisation."""
     table = Tenant.__table__
-    return db.session.execute(
+    last = db.session.execute(
         update(table)
         .where(table.c.id == tenant_id)
-        .values(next_ticket_number=table.c.next_ticket_number + 1)
+        .values(next_ticket_number=table.c.next_ticket_number + count)
         .returning(table.c.next_ticket_number)
-    ).scalar_one() - 1
+    ).scalar_one()
+    return list(range(last - count, last))
 
 
 def _record(ticket: Ticket, kind: str, actor: User | None, body: str | None = None, **details) -> Activity:
@@ -53,47 +65,79 @@ def format_due(moment, tenant: Tenant) -> str:
     return timeutil.format_due(moment, tenant.timezone)
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A ticket to open: for ``response``, because of ``trigger`` (the score, a trigger ``question``
+    answered No, or ``manual``)."""
+
+    response: Response
+    trigger: str = "score"
+    question: SurveyQuestion | None = None
+
+
 def open_ticket(response: Response, trigger: str = "score", question: SurveyQuestion | None = None) -> Ticket:
-    """Open the detractor ticket for ``response``: assign it, give it its SLA due times, its cadence tasks
-    and notices, and queue the alerts to the notification lists and the introduction email from the assignee.
-    ``trigger`` says what opened it: the score, or ``question`` (a trigger question) answered No.
+    """Open the detractor ticket for ``response`` (a batch of one: see :func:`open_tickets`)."""
+    return open_tickets([Opening(response, trigger, question)])[0]
+
+
+def open_tickets(openings: list[Opening]) -> list[Ticket]:
+    """Open the detractor tickets of ``openings``, in order, in the current organisation: assign each, give it
+    its SLA due times, its cadence tasks and notices, and queue the alerts to the notification lists and the
+    introduction email from the assignee. The one way a ticket opens: a hosted answer is a batch of one, a burst
+    of webhooks a batch of hundreds.
 
     A cadence that plans nothing after the introduction (the PT clinic's "do not follow up with patients who
     do not respond") is complete when the ticket opens, and the introduction, sent from the assignee, is its
     first contact unless the SLA settings want a logged call.
 
-    A fixed number of statements whatever the number of recipients: rows of one table are added together so
-    the session writes them in one INSERT, and the new ticket's notices are added without per-key lookups.
+    A fixed number of statements whatever the number of tickets and recipients: the numbers are taken in one
+    ``UPDATE … RETURNING``, routing reads its candidates once, and the rows of each table (tickets, timeline
+    entries, tasks, notices, outbox messages) go out in one INSERT each.
     """
+    if not openings:
+        return []
     tenant = db.session.get(Tenant, current_tenant_id())
     settings = get_settings()
     clock = sla_calendar(settings, tenant)
     now = utcnow()
-    # The number first: its UPDATE of the organisation's row also puts tickets opening at once in one queue.
-    number = _next_number(tenant.id)
-    routed = routing.route_new_ticket(tenant, settings, response.contact_id)
-    assignee = routed.assignee
-    contact = db.session.get(Contact, response.contact_id)
-    ticket = Ticket(
-        number=number, response_id=response.id, contact_id=response.contact_id, account_id=contact.account_id,
-        assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=trigger, opened_at=now,
-        trigger_question_id=question.id if question is not None else None, **sla_due_times(settings, clock, now),
-    )
-    db.session.add(ticket)
+    # The numbers first: the UPDATE of the organisation's row also puts tickets opening at once in one queue.
+    numbers = _next_numbers(tenant.id, len(openings))
+    contacts = [db.session.get(Contact, opening.response.contact_id) for opening in openings]
+    routes = routing.route_new_tickets(tenant, settings, contacts)
+    due_times = sla_due_times(settings, clock, now)
+    steps = workflow_tasks.cadence_steps(settings.call_attempts, settings.email_attempts)
+    introduction_contacts = sla_clock.stops_first_contact(settings.first_contact_stopped_by, "email")
+    tickets = []
+    for opening, number, contact, routed in zip(openings, numbers, contacts, routes):
+        assignee = routed.assignee
+        ticket = Ticket(
+            number=number, response_id=opening.response.id, contact_id=contact.id, account_id=contact.account_id,
+            assignee_id=assignee.id if assignee else None, status=Status.NEW, trigger=opening.trigger,
+            opened_at=now, trigger_question_id=opening.question.id if opening.question is not None else None,
+            **due_times,
+        )
+        if not steps:
+            # Nobody chases a contact who does not answer the introduction: the cadence is complete at once.
+            ticket.cadence_complete_at = now
+            if assignee is not None and introduction_contacts:
+                ticket.first_contact_at = now
+        tickets.append(ticket)
+    db.session.add_all(tickets)
     db.session.flush()
-    _record(ticket, "opened", None, score=response.score, trigger=trigger,
-            assignee=assignee.name if assignee else None, routed=routed.reason)
-    if assignee is not None:
-        _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
-                automatic=True, agent=assignee.name)
-    tasks = workflow_tasks.create_cadence_tasks(ticket, settings, clock)
-    if not tasks and assignee is not None and sla_clock.stops_first_contact(settings.first_contact_stopped_by,
-                                                                             "email"):
-        ticket.first_contact_at = now
-    sla_clock.schedule_notices(ticket, opening=True)
-    events = ("ticket_opened", "detractor_intro") + (("everyone_at_capacity",) if routed.everyone_busy else ())
-    notifications.notify(*events, ticket=ticket)
-    return ticket
+    for ticket, opening, routed in zip(tickets, openings, routes):
+        assignee = routed.assignee
+        _record(ticket, "opened", None, score=opening.response.score, trigger=opening.trigger,
+                assignee=assignee.name if assignee else None, routed=routed.reason)
+        if assignee is not None:
+            _record(ticket, "email", None, direction="outbound", subject="Automatic introduction email",
+                    automatic=True, agent=assignee.name)
+    workflow_tasks.create_cadence_tasks(tickets, settings, clock)
+    for ticket in tickets:
+        sla_clock.schedule_notices(ticket, opening=True)
+    notifications.notify_each([
+        (("ticket_opened", "detractor_intro") + (("everyone_at_capacity",) if routed.everyone_busy else ()), ticket)
+        for ticket, routed in zip(tickets, routes)])
+    return tickets
 
 
 def _members_with_roles(roles: tuple[str, ...]) -> list[User]:

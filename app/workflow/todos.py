@@ -83,30 +83,38 @@ def cancel_notices(keys: Iterable[str]) -> None:
     )
 
 
-def create_cadence_tasks(ticket: Ticket, settings: WorkflowSettings, clock: Calendar) -> list[Task]:
-    """Give a newly opened ticket its cadence tasks, owned by its assignee, each with a reminder when due.
+def create_cadence_tasks(tickets: list[Ticket], settings: WorkflowSettings, clock: Calendar) -> list[Task]:
+    """Give newly opened tickets their cadence tasks, owned by each ticket's assignee, each with a reminder when
+    due: one INSERT of tasks and their reminders go with the tickets' other notices, however many tickets.
 
     The 1st call is due at the first-contact target; each later attempt one gap (``attempt_gap_hours``
     of SLA clock time, see :meth:`Duration.from_hours`) after the one before. A cadence with no attempt
-    after the introduction gives no task and is complete at once: nobody chases a contact who does not
-    answer the introduction.
+    after the introduction gives no task (the ticket is opened with its cadence complete): nobody chases a
+    contact who does not answer the introduction.
     """
-    due = ticket.first_contact_due_at or ticket.opened_at
+    steps = cadence_steps(settings.call_attempts, settings.email_attempts)
+    if not steps:
+        return []
     tasks = []
-    for step, (kind, title) in enumerate(cadence_steps(settings.call_attempts, settings.email_attempts), start=1):
-        if step > 1:
-            due = clock.due(due, Duration.from_hours(settings.attempt_gap_hours))
-        tasks.append(Task(ticket_id=ticket.id, owner_id=ticket.assignee_id, title=title, kind=kind,
-                          cadence_step=step, due_at=due, remind_at=due))
-    if not tasks:
-        ticket.cadence_complete_at = ticket.opened_at
-        return tasks
+    dues: dict = {}  # tickets opened together share their due times; the clock is asked once per start
+    for ticket in tickets:
+        start = ticket.first_contact_due_at or ticket.opened_at
+        if start not in dues:
+            due, times = start, []
+            for step in range(1, len(steps) + 1):
+                if step > 1:
+                    due = clock.due(due, Duration.from_hours(settings.attempt_gap_hours))
+                times.append(due)
+            dues[start] = times
+        tasks += [Task(ticket_id=ticket.id, owner_id=ticket.assignee_id, title=title, kind=kind, cadence_step=step,
+                       due_at=due, remind_at=due)
+                  for step, ((kind, title), due) in enumerate(zip(steps, dues[start]), start=1)]
     db.session.add_all(tasks)
     db.session.flush()
     for task in tasks:
         # New tasks: their reminder keys cannot exist yet.
         notices.add_new(key=reminder_key(task.id), kind="task_reminder", due_at=task.remind_at,
-                        ticket_id=ticket.id, task_id=task.id)
+                        ticket_id=task.ticket_id, task_id=task.id)
     return tasks
 
 

@@ -216,3 +216,74 @@ def test_a_burst_is_worked_through_together_and_one_bad_answer_sinks_no_other(ap
         assert process_delivery(2) is None
     assert recorded.outcomes() == ["accepted", "accepted", "unmatched_contact", "accepted", "accepted"]
     assert len(recorded.responses()) == 4 and recorded.tickets() == 4
+
+
+def _burst(client, path, secret, first: int, count: int) -> None:
+    for n in range(first, first + count):
+        body = {**BODY, "external_id": f"wave-{n}", "email": f"wave{n}@example.com",
+                "account": {"name": f"Practice {n}"}}
+        assert post(client, path, secret, body, msg_id=f"msg_wave_{n}").status_code == 200
+
+
+def test_a_burst_queues_one_job_whose_batch_opens_every_ticket_in_the_same_statements_whatever_its_size(
+        app, client, connect, recorded):
+    from app.integrations.services import process_delivery
+    from app.jobs import QUEUE_DEFAULT, get_queue
+    from app.mail import OutboxMessage
+    from tests.support.tickets import count_queries
+
+    _, path, secret = connect("generic")
+
+    def work_through(first: int, count: int) -> int:
+        _burst(client, path, secret, first, count)
+        with app.app_context():
+            queue = get_queue(QUEUE_DEFAULT)
+            assert queue.count == 1  # one job for the whole burst
+            [job] = queue.jobs
+            queue.empty()
+            with count_queries(app) as statements:
+                process_delivery(*job.args)
+            db.session.remove()
+        return len(statements)
+
+    small = work_through(0, 11)
+    large = work_through(11, 30)
+    assert small == large
+    assert recorded.outcomes() == ["accepted"] * 41 and recorded.tickets() == 41
+    with app.app_context(), tenant_context(recorded.tenant_id):
+        alerts = db.session.execute(select(OutboxMessage.ticket_id).where(OutboxMessage.kind == "detractor_alert")
+                                    .distinct()).scalars().all()
+        assert len(alerts) == 41
+
+
+def test_a_batch_lost_with_its_worker_is_handed_over_by_the_sweep_and_recorded_once(
+        app, client, connect, recorded, clock):
+    from app.integrations.services import process_delivery, sweep
+    from app.jobs import clear_queues
+
+    _, path, secret = connect("generic")
+    _burst(client, path, secret, 0, 3)
+    with app.app_context():
+        clear_queues()
+
+        def crash(*args, **kwargs):
+            raise SystemExit("worker killed")
+
+        # The worker dies in the middle of the batch: nothing of it was committed.
+        import app.ingestion.answers as answers
+        original, answers.apply_trigger_rules = answers.apply_trigger_rules, crash
+        try:
+            try:
+                process_delivery(1)
+            except SystemExit:
+                db.session.rollback()
+        finally:
+            answers.apply_trigger_rules = original
+        db.session.remove()
+    assert recorded.outcomes() == ["queued"] * 3 and recorded.responses() == []
+    clock.shift(61)
+    with app.app_context():
+        assert sweep()["deliveries"] == 3
+    run_jobs(app)
+    assert recorded.outcomes() == ["accepted"] * 3 and recorded.tickets() == 3
+    assert len(recorded.responses()) == 3
