@@ -51,6 +51,7 @@ def notify(*events: str, ticket: Ticket | None = None, task: Task | None = None,
     were queued.
     """
     webhooks.announce_mail_events(events, tickets=[ticket] if ticket is not None else [], activity=activity)
+    db.session.flush()  # the keys name the activity, which may have been added just now
     subject = {"ticket_id": ticket.id if ticket else None, "task_id": task.id if task else None,
                "item_id": item.id if item else None}
     return _run([

@@ -332,3 +332,15 @@ def test_one_organisations_lists_never_hear_about_another_organisations_tickets(
     run_jobs(app)
     assert smtp_sink.to("a-watch@cs.example") == []
     assert _kinds_to(smtp_sink, "boss@bayside.example") == ["detractor_alert", "ticket_closed", "ticket_reassigned"]
+
+
+def test_a_second_reassignment_of_the_same_ticket_is_emailed_too(app, org, smtp_sink):
+    ticket_id = _ticket(app, org["tenant_id"])
+    run_jobs(app)
+    smtp_sink.clear()
+    reassign(app, org["tenant_id"], ticket_id, org["manager"], org["admin"])
+    reassign(app, org["tenant_id"], ticket_id, org["admin"], org["manager"])
+    run_jobs(app)
+    subjects = sorted(m["Subject"] for m in smtp_sink.to("admin@acme-billing.example")
+                      if m["X-Turnaround-Kind"] == "ticket_reassigned")
+    assert len(subjects) == 2, subjects
