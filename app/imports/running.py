@@ -320,16 +320,25 @@ class _Outcome:
 EXISTS = "A contact with this email address or external ID already exists (this import only adds new contacts)."
 
 
-def _run_batch(run: _Run, batch_size: int) -> bool:
-    """Import the next batch of rows in one transaction; returns whether the file is done."""
+def _next_batch(run: _Run, batch_size: int):
+    """Lock the import and read its next rows: ``(import, rows, whether the file ends with them)``, or None
+    (rolled back) when the import is no longer running."""
     imported = lock_for_batch(ContactImport, run.import_id)
     if imported.status != "running":
         db.session.rollback()
-        return True
+        return None
     if imported.position != run.position:
         run.seek(imported.position)
     batch = list(islice(run.rows, batch_size))
-    done = len(batch) < batch_size
+    return imported, batch, len(batch) < batch_size
+
+
+def _run_batch(run: _Run, batch_size: int) -> bool:
+    """Import the next batch of rows in one transaction; returns whether the file is done."""
+    taken = _next_batch(run, batch_size)
+    if taken is None:
+        return True
+    imported, batch, done = taken
     outcome = _Outcome()
     checked: list[Row] = []
     for _, number, row_values in batch:
@@ -461,14 +470,10 @@ def _run_response_batch(run: _Run, batch_size: int) -> bool:
     The rows go through :func:`record_external_answers` together, a group of one answer per row (a row it
     refuses leaves nothing behind while the batch goes on); a ticket may open only when the import allows tickets and the answer is within its
     window."""
-    imported = lock_for_batch(ContactImport, run.import_id)
-    if imported.status != "running":
-        db.session.rollback()
+    taken = _next_batch(run, batch_size)
+    if taken is None:
         return True
-    if imported.position != run.position:
-        run.seek(imported.position)
-    batch = list(islice(run.rows, batch_size))
-    done = len(batch) < batch_size
+    imported, batch, done = taken
     outcome = _Outcome()
     checked: list[responses.ResponseRow] = []
     for _, number, row_values in batch:
