@@ -69,3 +69,28 @@ def test_admin_edits_bands_follow_up_and_template_then_a_respondent_sees_them(
 
     page.get_by_role("link", name="Tickets", exact=True).click()
     expect(page.get_by_text(re.compile("No tickets|no tickets|Send a survey")).first).to_be_visible()
+
+
+def test_the_scoring_check_marks_a_wrong_value_without_touching_the_field_being_typed_in(page, app, live_server):
+    make_org(app, "Acme Billing", email="ada@acme.example")
+    _log_in(page, "ada@acme.example")
+    page.get_by_role("link", name="Settings", exact=True).click()
+    page.get_by_role("link", name="Scoring").click()
+
+    page.get_by_label("Detractor max").fill("9")
+    trigger = page.get_by_label("Open a ticket when the score is at most")
+    trigger.fill("11")
+    trigger.press("Tab")
+    expect(page.get_by_text("Detractor max must be below the passive max (8).")).to_be_visible()
+    expect(page.get_by_text("The ticket trigger must be a score from 0 to 10.")).to_be_visible()
+    expect(page.get_by_text("Correct the value marked above to see the new bands.")).to_be_visible()
+    expect(trigger).to_have_value("11")
+
+    trigger.fill("4")
+    page.get_by_label("Detractor max").fill("5")
+    page.get_by_label("Passive max").click()
+    expect(page.get_by_text(re.compile("With these values: 0–5 Detractor · 6–8 Passive"))).to_be_visible()
+    expect(page.get_by_text("Detractor max must be below the passive max (8).")).to_have_count(0)
+    expect(trigger).to_have_value("4")
+    page.get_by_role("button", name="Save scoring").click()
+    expect(page.get_by_text(re.compile("Scoring saved: 0–5 Detractor · 6–8 Passive.*scores 0–4"))).to_be_visible()
