@@ -1,5 +1,11 @@
 """The background worker: runs RQ jobs and sweeps the database for anything due.
 
+Two job loops share the process: the main one takes every queue (mail first), and a second one, on a thread
+of its own, takes only the mail queue, so an alert or a sign-in link never waits behind a long job of the
+main loop (a contact import, a HubSpot poll, a batch of webhook deliveries), and the main loop's database
+work overlaps with the mail loop's waits on the SMTP server. A message is claimed before it is sent, so
+the two never send the same one.
+
 It outlives its services. When Redis goes away it logs it, keeps sweeping the database (notices are still
 claimed and their mail written to the outbox) and reconnects when Redis is back; a job it cannot load (a
 corrupt job hash) is set aside under ``<QUEUE_PREFIX>:unreadable-job:<id>`` and the next one runs. It stops
@@ -18,9 +24,10 @@ import redis
 from flask import Flask
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
+from rq.timeouts import TimerDeathPenalty
 
 from app import create_app
-from app.jobs import QUEUES, get_queue, key_name, redis_connection, sweep
+from app.jobs import QUEUE_MAIL, QUEUES, get_queue, key_name, redis_connection, sweep
 
 log = logging.getLogger("turnaround.worker")
 
@@ -97,6 +104,22 @@ class Worker(SimpleWorker):
             raise StopRequested() from None
 
 
+class MailWorker(Worker):
+    """The mail loop's worker (see the module docstring). Signals belong to the main thread, which sets
+    ``stop_event``; this loop stops before its next job once it is set, finishing the one in hand. A job's
+    time limit is a timer here (RQ's default is SIGALRM, which only the main thread can use)."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+    def check_for_suspension(self, burst):
+        if self.stop_event.is_set():
+            raise StopRequested()
+        super().check_for_suspension(burst)
+
+
 def set_aside(connection: redis.Redis, job_id: str, exc: Exception) -> None:
     """Move an unreadable job hash out of RQ's way, keeping it for a person to look at."""
     aside = key_name(f"unreadable-job:{job_id}")
@@ -108,8 +131,11 @@ def set_aside(connection: redis.Redis, job_id: str, exc: Exception) -> None:
               aside)
 
 
-def work_until_stopped(app: Flask, stop: threading.Event) -> None:
-    """Run RQ's work loop; whenever it ends without a stop request, wait for Redis and start it again."""
+def work_until_stopped(app: Flask, stop: threading.Event, queues: tuple[str, ...] = QUEUES,
+                       worker_class: type[Worker] = Worker) -> None:
+    """Run RQ's work loop on ``queues``; whenever it ends without a stop request, wait for Redis and start it
+    again. The main thread's loop (``Worker``) also takes the stop signals over between its runs."""
+    main_loop = worker_class is Worker
     delay = 1.0
     while not stop.is_set():
         try:
@@ -119,14 +145,15 @@ def work_until_stopped(app: Flask, stop: threading.Event) -> None:
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
             continue
         delay = 1.0
-        worker = Worker([get_queue(name) for name in QUEUES], connection=redis_connection())
+        worker = worker_class([get_queue(name) for name in queues], connection=redis_connection())
         worker.stop_event = stop
         try:
             worker.work(with_scheduler=False)
         except redis.RedisError as exc:
             log.warning("Lost Redis (%s)", exc)
         finally:
-            _stop_on_signal(stop)  # RQ's handlers need a live worker loop
+            if main_loop:
+                _stop_on_signal(stop)  # RQ's handlers need a live worker loop
         if not stop.is_set():
             log.error("The job loop ended without a stop request; restarting it")
             stop.wait(1)
@@ -151,11 +178,28 @@ def main() -> None:
     _stop_on_signal(stop)
     sweeper = threading.Thread(target=sweep_forever, args=(app, interval, stop), name="sweeper", daemon=True)
     sweeper.start()
+    mailer = threading.Thread(target=_mail_loop, args=(app, stop), name="mail", daemon=True)
+    mailer.start()
     with app.app_context():
         try:
             work_until_stopped(app, stop)
         finally:
             stop.set()
+            # The mail loop finishes the batch in hand (each message's outcome is written right after the
+            # server's reply, so even a cut-off batch sends nothing twice).
+            mailer.join(MAIL_STOP_SECONDS)
+
+
+# How long a stopping worker waits for the mail loop's batch in hand.
+MAIL_STOP_SECONDS = 60
+
+
+def _mail_loop(app: Flask, stop: threading.Event) -> None:
+    with app.app_context():
+        try:
+            work_until_stopped(app, stop, (QUEUE_MAIL,), MailWorker)
+        except Exception:  # noqa: BLE001  (the main loop still delivers mail on its own)
+            log.exception("The mail loop stopped; the main loop carries on with the mail queue")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 QUEUE_MAIL = "mail"
 QUEUE_DEFAULT = "default"
-QUEUES = (QUEUE_MAIL, QUEUE_DEFAULT)  # the worker's order: mail first
+QUEUE_MAIL_BULK = "mail-bulk"
+# The worker's order: the mail a person is waiting for (alerts, sign-in links), then everything else, then
+# mail sent in bulk (survey invitations, introductions to contacts, digests), so a burst of those never
+# holds up an alert or the work that raises the next alerts.
+QUEUES = (QUEUE_MAIL, QUEUE_DEFAULT, QUEUE_MAIL_BULK)
 
 _PENDING_KEY = "turnaround_on_commit"
 

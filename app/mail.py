@@ -1,7 +1,8 @@
 """The outbox: the only way email leaves Turnaround.
 
 :func:`queue_email` renders a message and adds an ``OutboxMessage`` row to the current transaction; once the
-outermost transaction commits, :func:`enqueue_deliveries` hands the new ids to the mail queue in batches.
+outermost transaction commits, :func:`enqueue_deliveries` hands the new ids to the mail queue in batches: the
+mail of :data:`BULK_KINDS` to the bulk mail queue, which the worker takes after every other job.
 :func:`deliver_messages` (the job) claims its batch with one conditional UPDATE and sends it through one
 :class:`Transport` connection. Each attempt is recorded in its own short transaction right after the
 server's reply, as a ``delivery_attempt`` row: the tenant's email log shows every attempt and its outcome.
@@ -44,7 +45,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, JobSpec, get_queue, job, key_name, on_commit, redis_connection
+from app.jobs import QUEUE_MAIL, QUEUE_MAIL_BULK, JobSpec, get_queue, job, key_name, on_commit, redis_connection
 from app.tenancy import TenantScoped, unscoped
 from app.timeutil import UTCDateTime, utcnow
 
@@ -67,6 +68,9 @@ KIND_LABELS = {
     "personal_email": "Personal email",
 }
 MAIL_JOB = JobSpec(queue=QUEUE_MAIL, timeout=600)
+# Mail that goes out in numbers and that nobody is waiting on to the second: it waits behind every other job
+# (QUEUE_MAIL_BULK), so a survey sent to thousands never delays a detractor alert.
+BULK_KINDS = frozenset({"survey_invitation", "detractor_intro", "weekly_digest"})
 
 
 class OutboxMessage(TenantScoped, db.Model):
@@ -205,8 +209,24 @@ def queue_email(
                 db.session.flush()
         except IntegrityError:
             return None
-    on_commit(enqueue_deliveries, message.id)
+    deliver_after_commit(message.id, kind)
     return message
+
+
+def deliver_after_commit(message_id: int, kind: str) -> None:
+    """Hand a message added in this transaction to its mail queue once the outermost transaction commits."""
+    on_commit(enqueue_bulk_deliveries if kind in BULK_KINDS else enqueue_deliveries, message_id)
+
+
+def enqueue_by_kind(messages: dict[int, str]) -> None:
+    """:func:`enqueue_deliveries` for committed messages of several kinds (``{id: kind}``), each to its queue."""
+    enqueue_deliveries([message_id for message_id, kind in messages.items() if kind not in BULK_KINDS])
+    enqueue_bulk_deliveries([message_id for message_id, kind in messages.items() if kind in BULK_KINDS])
+
+
+def enqueue_bulk_deliveries(message_ids: list[int]) -> None:
+    """:func:`enqueue_deliveries` to the bulk mail queue (messages of :data:`BULK_KINDS`)."""
+    enqueue_deliveries(message_ids, bulk=True)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
@@ -407,9 +427,10 @@ def _held_outcome(message_id: int) -> str:
     return key_name(f"mail:outcome:{message_id}")
 
 
-def enqueue_deliveries(message_ids: list[int]) -> None:
-    """Hand outbox messages whose rows have committed to the mail queue: ``MAIL_BATCH_SIZE`` messages per
-    job, all jobs (and a per-message "queued" marker the sweep reads) in one Redis round trip.
+def enqueue_deliveries(message_ids: list[int], *, bulk: bool = False) -> None:
+    """Hand outbox messages whose rows have committed to the mail queue (``bulk``: the bulk mail queue):
+    ``MAIL_BATCH_SIZE`` messages per job, all jobs (and a per-message "queued" marker the sweep reads) in one
+    Redis round trip.
 
     If Redis is unavailable the messages stay queued in the database and the outbox sweep sends them.
     """
@@ -422,7 +443,7 @@ def enqueue_deliveries(message_ids: list[int]) -> None:
             deliver_messages(chunk)
         return
     try:
-        queue = get_queue(QUEUE_MAIL)
+        queue = get_queue(QUEUE_MAIL_BULK if bulk else QUEUE_MAIL)
         with redis_connection().pipeline() as pipe:
             jobs = queue.enqueue_many([queue.prepare_data(deliver_messages, args=(chunk,), **MAIL_JOB.options())
                                        for chunk in chunks], pipeline=pipe)
@@ -719,7 +740,7 @@ def sweep_outbox(stale_after: int | None = None, limit: int = 1000) -> int:
     )
     handed_over = func.coalesce(OutboxMessage.enqueued_at, OutboxMessage.created_at)
     statement = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.kind)
         .where(
             OutboxMessage.status == "queued",
             or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
@@ -731,7 +752,8 @@ def sweep_outbox(stale_after: int | None = None, limit: int = 1000) -> int:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)  # two sweeps never pick the same rows
-    candidates = db.session.execute(unscoped(statement)).scalars().all()
+    kinds = dict(db.session.execute(unscoped(statement)).all())
+    candidates = list(kinds)
     try:
         waiting = _still_queued_in_redis(conn, candidates)
     except redis.RedisError:
@@ -744,5 +766,5 @@ def sweep_outbox(stale_after: int | None = None, limit: int = 1000) -> int:
             execution_options={"synchronize_session": False},
         )
     db.session.commit()
-    enqueue_deliveries(due_ids)
+    enqueue_by_kind({message_id: kinds[message_id] for message_id in due_ids})
     return len(due_ids)

@@ -205,8 +205,10 @@ def main() -> None:
     env.pop("JOBS_INLINE", None)
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "-b",
                             f"127.0.0.1:{web_port}", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env)
-    workers = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(WORKERS)]
+    profile = os.environ.get("BENCH_PROFILE")  # a path prefix: each worker's cProfile output goes to PREFIX.N
+    workers = [subprocess.Popen([sys.executable, *(["-m", "cProfile", "-o", f"{profile}.{n}"] if profile else []),
+                                 "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for n in range(WORKERS)]
     try:
         _wait_for(web_port)
         acks, latencies, failures, started = _post_all(web_port, f"/hooks/{token}", secret)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import QUEUE_MAIL, clear_queues, get_queue, key_name, redis_connection
+from app.jobs import QUEUE_DEFAULT, QUEUE_MAIL, clear_queues, get_queue, key_name, redis_connection
 from app.mail import OutboxMessage, deliver_messages
 from app.tenancy import tenant_context
 from tests.mail.helpers import queue_plain
@@ -53,6 +53,22 @@ def test_worker_process_delivers_queued_mail(app, smtp_sink, worker):
     _wait_until_sent(app, tenant_id, 2)
     subjects = sorted(m["Subject"] for m in smtp_sink.wait_for(2))
     assert subjects[0].startswith("Detractor ticket D-0001") and "can we talk" in subjects[1]
+
+
+def test_an_alert_goes_out_while_the_main_loop_is_busy_with_a_long_job(app, smtp_sink, worker):
+    worker.start()
+    worker.wait_for_log("Listening on turnaround-test-mail...")
+    with app.app_context():
+        get_queue(QUEUE_DEFAULT).enqueue("time.sleep", 20)  # an import or a poll that takes a while
+    worker.wait_for_log("time.sleep(20)")
+    started = time.monotonic()
+    tenant_id = _detractor(app)
+    alert = smtp_sink.wait_for(1, timeout=10)[0]
+    assert alert["Subject"].startswith("Detractor ticket D-0001")
+    assert time.monotonic() - started < 10
+    # The introduction to the contact is bulk mail: it waits for the main loop.
+    assert _states(app, tenant_id) == Counter({"sent": 1, "queued": 1})
+    worker.kill()  # rather than wait out the long job
 
 
 def test_flushed_redis_and_killed_worker_lose_nothing_and_send_nothing_twice(app, smtp_sink, worker):

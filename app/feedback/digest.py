@@ -80,7 +80,7 @@ def sweep_digests(now: datetime | None = None) -> int:
                 raise
         if message_ids is not None:
             sent += 1
-            enqueue_deliveries(message_ids)
+            enqueue_deliveries(message_ids, bulk=True)
     return sent
 
 

@@ -76,7 +76,7 @@ def sweep_resurveys(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> in
     except Exception:
         db.session.rollback()
         raise
-    enqueue_deliveries(message_ids)
+    enqueue_deliveries(message_ids, bulk=True)
     return len(claimed)
 
 
@@ -104,11 +104,11 @@ def _send(row_id: int, tenant_id: int, ticket_id: int, now: datetime) -> list[in
     from_name, reply_to = invitation_sender(tenant, None)
     values = survey_values(tenant, survey) | contact_values(contact) | {"survey.link": survey_link(token)}
     rendered = prepare("survey_invitation").render(values, score_links=[(s, survey_link(token, s)) for s in SCORES])
-    return insert_outbox([row(tenant_id=tenant_id, kind="survey_invitation", occurrence_key=f"recovery:{ticket.id}",
+    return list(insert_outbox([row(tenant_id=tenant_id, kind="survey_invitation", occurrence_key=f"recovery:{ticket.id}",
                               address=contact.email, name=contact.name,
                               sender=(from_name, current_app.config["MAIL_SENDER_ADDRESS"]), reply_to=reply_to,
                               subject=rendered.subject, text_body=rendered.text, html_body=rendered.html,
-                              ticket_id=ticket.id, now=now)])
+                              ticket_id=ticket.id, now=now)]))
 
 
 def followup_response(ticket_id: int) -> Response | None:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from app.accounts.models import User
 from app.extensions import db
-from app.jobs import on_commit
-from app.mail import enqueue_deliveries
+from app.mail import deliver_after_commit
 from app.notifications.batch import Batch, Occurrence
 from app.notifications.events import EVENTS, SLA_KINDS
 from app.notifications.recipients import recipients
@@ -81,7 +80,7 @@ def notify_each(items: list[tuple[tuple[str, ...], Ticket]]) -> int:
 def _run(occurrences: list[Occurrence]) -> int:
     db.session.flush()  # the batch reads the rows this transaction wrote
     # A large batch (tickets opened together) streams its outbox rows with COPY; a service's few go in one INSERT.
-    message_ids = Batch(occurrences, utcnow(), stream=len(occurrences) > STREAM_AFTER).run().message_ids
-    for message_id in message_ids:
-        on_commit(enqueue_deliveries, message_id)
-    return len(message_ids)
+    messages = Batch(occurrences, utcnow(), stream=len(occurrences) > STREAM_AFTER).run().messages
+    for message_id, kind in messages.items():
+        deliver_after_commit(message_id, kind)
+    return len(messages)

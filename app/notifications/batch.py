@@ -97,8 +97,12 @@ class Organisation:
 
 @dataclass
 class Result:
-    message_ids: list[int]
+    messages: dict[int, str]  # the outbox rows written: id → kind
     unsent: list[Occurrence]
+
+    @property
+    def message_ids(self) -> list[int]:
+        return list(self.messages)
 
 
 class Context:
@@ -179,7 +183,11 @@ class Batch:
     def run(self) -> Result:
         """Compose every occurrence's mail and write it; an occurrence that owes nothing (or fails) is unsent."""
         self._load()
+        composed: set[tuple[int, str]] = set()
         for occurrence in self.occurrences:
+            if (occurrence.tenant_id, occurrence.key) in composed:
+                continue  # the same occurrence twice (an hourly notice owed by many tickets): its mail is written
+            composed.add((occurrence.tenant_id, occurrence.key))
             try:
                 sent = self._compose(occurrence)
             except Exception:  # noqa: BLE001  (one broken occurrence must not hold back the others)
@@ -316,9 +324,9 @@ class Batch:
                             .where(EmailTemplate.key.in_(template_keys), EmailTemplate.tenant_id.in_(tenant_ids))):
                 self.organisations[row.tenant_id].wordings[row.key] = (row.subject, row.body)
 
-    def _write(self) -> list[int]:
-        """Insert the outbox rows and record what the batch changed; returns the new message ids."""
-        message_ids = outbox.insert_outbox(self.rows, stream=self.stream)
+    def _write(self) -> dict[int, str]:
+        """Insert the outbox rows and record what the batch changed; returns the new messages (id → kind)."""
+        messages = outbox.insert_outbox(self.rows, stream=self.stream)
         if self.reassignments:
             table = Ticket.__table__
             # Rows of several organisations in a sweep: each row names its own (ids and tenant_id come from
@@ -333,7 +341,7 @@ class Batch:
             db.session.execute(unscoped(
                 update(Task).where(Task.id.in_(self.reminded_task_ids)).values(reminded_at=self.now)
             ), execution_options={"synchronize_session": False})
-        return message_ids
+        return messages
 
 
 def _among(column, ids) -> ColumnElement[bool]:

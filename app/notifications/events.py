@@ -21,6 +21,7 @@ from app.notifications.recipients import Recipient, first_name
 from app.surveys.models import BAND_LABELS
 from app.tenancy import MANAGING_ROLES, Role, WORKING_ROLES
 from app.tickets.models import OUTCOMES, opened_because, reference
+from app.timeutil import utcnow
 
 if TYPE_CHECKING:
     from app.notifications.batch import Context
@@ -441,12 +442,16 @@ class ListAlert(Event):
 class EveryoneAtCapacity(Event):
     """A ticket opened while every working member was at capacity or away, so routing gave it to the routing
     team's manager (or the least-loaded manager or admin): the managers and admins, and that assignee, are told.
-    It names the ticket and who has it, never the contact."""
+    It names the ticket and who has it, never the contact.
+
+    Once an hour at most while it lasts (the key names the hour, UTC): a burst of answers would otherwise
+    send one notice per ticket to the same people. The first ticket of the hour is the one named; the
+    workload page shows the rest."""
 
     name, label = "everyone_at_capacity", "Everyone at capacity"
 
-    def key(self, *, ticket_id=None, **_) -> str:
-        return f"ticket:{ticket_id}:everyone_at_capacity"
+    def key(self, **_) -> str:
+        return f"organisation:everyone_at_capacity:{utcnow():%Y-%m-%dT%H}"
 
     def owed(self, ctx: Context) -> bool:
         return ctx.ticket is not None

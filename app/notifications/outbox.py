@@ -47,8 +47,9 @@ def row(*, tenant_id: int, kind: str, occurrence_key: str, address: str, name: s
 
 
 @all_tenants()
-def insert_outbox(rows: list[dict], *, stream: bool = False) -> list[int]:
-    """Add outbox rows, skipping any ``(tenant_id, dedupe_key)`` already owed; returns the ids of the rows added.
+def insert_outbox(rows: list[dict], *, stream: bool = False) -> dict[int, str]:
+    """Add outbox rows, skipping any ``(tenant_id, dedupe_key)`` already owed; returns the rows added, as
+    ``{id: kind}`` (the kind says which mail queue a message goes to).
 
     A service's few rows (one event's recipients) go in as one multi-row ``INSERT ... ON CONFLICT DO NOTHING``.
     A sweep's batch (``stream``) on PostgreSQL is streamed with COPY into a temporary table and moved with one
@@ -57,16 +58,17 @@ def insert_outbox(rows: list[dict], *, stream: bool = False) -> list[int]:
     way the number of statements does not grow with the number of rows.
     """
     if not rows:
-        return []
+        return {}
     connection = db.session.connection()
     table = OutboxMessage.__table__
     postgres = connection.dialect.name == "postgresql"
     if not (stream and postgres):
         statement = ((postgresql.insert if postgres else sqlite.insert)(table)
-                     .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"]).returning(table.c.id))
+                     .on_conflict_do_nothing(index_elements=["tenant_id", "dedupe_key"])
+                     .returning(table.c.id, table.c.kind))
         if stream:  # SQLite: the driver sends the rows in as few statements as its parameter limit allows
-            return list(db.session.execute(statement, rows).scalars())
-        return list(db.session.execute(statement.values(rows)).scalars())
+            return dict(db.session.execute(statement, rows).all())
+        return dict(db.session.execute(statement.values(rows)).all())
     columns = ", ".join(OUTBOX_COLUMNS)
     db.session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS notice_outbox ON COMMIT DELETE ROWS "
                             f"AS SELECT {columns} FROM outbox_message WITH NO DATA"))
@@ -75,7 +77,7 @@ def insert_outbox(rows: list[dict], *, stream: bool = False) -> list[int]:
     with driver.cursor() as cursor, cursor.copy(f"COPY notice_outbox ({columns}) FROM STDIN") as copy:
         for values in rows:
             copy.write_row([values[column] for column in OUTBOX_COLUMNS])
-    return list(db.session.execute(text(
+    return dict(db.session.execute(text(
         f"INSERT INTO outbox_message ({columns}) SELECT {columns} FROM notice_outbox "
-        f"ON CONFLICT (tenant_id, dedupe_key) DO NOTHING RETURNING id"
-    )).scalars())
+        f"ON CONFLICT (tenant_id, dedupe_key) DO NOTHING RETURNING id, kind"
+    )).all())

@@ -54,12 +54,12 @@ def sweep_due(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
         db.session.commit()
         return 0
     try:
-        message_ids = handle(claimed, now)
+        messages = handle(claimed, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    mail.enqueue_deliveries(message_ids)
+    mail.enqueue_by_kind(messages)
     return len(claimed)
 
 
@@ -86,10 +86,10 @@ def claim(now: datetime, limit: int) -> list[Row]:
     return db.session.execute(unscoped(statement)).all()
 
 
-def handle(claimed: list[Row], now: datetime) -> list[int]:
+def handle(claimed: list[Row], now: datetime) -> dict[int, str]:
     """Write the mail the claimed notices owe; the ones no longer owed are marked cancelled.
 
-    Returns the new outbox message ids (uncommitted).
+    Returns the new outbox messages, id → kind (uncommitted).
     """
     result = Batch([Occurrence(event=n.kind, tenant_id=n.tenant_id, key=n.key, ticket_id=n.ticket_id,
                                task_id=n.task_id, item_id=n.item_id, due_at=n.due_at, notice_id=n.id)
@@ -99,7 +99,7 @@ def handle(claimed: list[Row], now: datetime) -> list[int]:
         db.session.execute(unscoped(
             update(ScheduledNotice).where(ScheduledNotice.id.in_(dropped)).values(cancelled_at=now)
         ), execution_options={"synchronize_session": False})
-    return result.message_ids
+    return result.messages
 
 
 # The backlog is counted across organisations at most this often (the notice is daily; the count reads every
@@ -165,10 +165,10 @@ def sweep_backlog(now: datetime | None = None) -> int:
         db.session.commit()
         return 0
     try:
-        message_ids = Batch(occurrences, now, stream=True).run().message_ids
+        messages = Batch(occurrences, now, stream=True).run().messages
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
-    mail.enqueue_deliveries(message_ids)
-    return len(message_ids)
+    mail.enqueue_by_kind(messages)
+    return len(messages)

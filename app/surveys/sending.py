@@ -30,7 +30,7 @@ from app.emailtemplates import Prepared, prepare
 from app.extensions import db
 from app.jobs import JobSpec, enqueue_now, job, on_commit
 from app.leased import lock_for_batch, lost_work, run_leased
-from app.mail import enqueue_deliveries
+from app.mail import enqueue_bulk_deliveries
 from app.notifications.outbox import insert_outbox, row
 from app.security import new_token
 from app.settings.services import get_settings
@@ -220,7 +220,7 @@ def _run_batch(run: _Run, batch_size: int) -> bool:
     db.session.execute(update(SurveySend).where(SurveySend.id == send.id).values(**values),
                        execution_options={"synchronize_session": False})
     for message_id in message_ids:
-        on_commit(enqueue_deliveries, message_id)
+        on_commit(enqueue_bulk_deliveries, message_id)
     db.session.commit()
     db.session.expunge_all()  # a batch's contacts are not needed again: keep the session small
     return done

@@ -111,7 +111,15 @@ def test_with_no_routing_team_manager_the_least_loaded_manager_or_admin_gets_it(
 
     assert ticket_for(app, org, "Casey Client") == (org["manager"], OVERFLOW)
     assert ticket_for(app, org, "Dana Doe") == (org["admin"], OVERFLOW)  # now they hold one each; Ada waited longer
-    assert len(kinds_sent(app, tenant_id, "everyone_at_capacity")) == 4  # Ada and Mia, about each ticket
+    # Ada and Mia are told once for the hour, about the first ticket; an hour later the next one is news again.
+    assert kinds_sent(app, tenant_id, "everyone_at_capacity") == [
+        ("admin@acme-billing.example", "Everyone is at capacity: D-0001 went to Mia Manager"),
+        ("mia@acme.example", "Everyone is at capacity: D-0001 went to Mia Manager")]
+    clock.shift(timedelta(hours=1))
+    assert ticket_for(app, org, "Evan Example") == (org["admin"], OVERFLOW)
+    assert kinds_sent(app, tenant_id, "everyone_at_capacity")[2:] == [
+        ("admin@acme-billing.example", "Everyone is at capacity: D-0003 went to Ada Admin"),
+        ("mia@acme.example", "Everyone is at capacity: D-0003 went to Ada Admin")]
 
 
 def test_routing_reads_every_candidates_load_with_the_same_queries_however_many_there_are(app, org, clock):

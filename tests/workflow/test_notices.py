@@ -316,7 +316,7 @@ def test_processing_the_same_notices_twice_queues_each_email_once(app, org, cloc
         first = due_notices.handle(claimed, now)
         second = due_notices.handle(claimed, now)
         db.session.commit()
-        assert len(first) == 3 and second == []
+        assert len(first) == 3 and second == {}
         assert due_notices.claim(now, 100) == []
         db.session.remove()
 
