@@ -79,12 +79,13 @@ class Worker(SimpleWorker):
 
     stop_event: threading.Event
     max_connection_wait_time = RECONNECT_MAX_SECONDS
+    dequeue_wait = DEQUEUE_WAIT_SECONDS
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         # Wait for a job a little less than the connection's read timeout (app.jobs.redis_connection), so
         # an idle wait ends as "no job yet" rather than as a lost connection. None is a burst's no-wait.
         if timeout is not None:
-            timeout = min(timeout, DEQUEUE_WAIT_SECONDS)
+            timeout = min(timeout, self.dequeue_wait)
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
@@ -110,6 +111,7 @@ class MailWorker(Worker):
     time limit is a timer here (RQ's default is SIGALRM, which only the main thread can use)."""
 
     death_penalty_class = TimerDeathPenalty
+    dequeue_wait = 1  # it sees a stop request only between waits: a stopping worker waits for it at most this long
 
     def _install_signal_handlers(self):
         pass
