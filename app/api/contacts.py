@@ -13,6 +13,7 @@ from app.contacts import services
 from app.contacts.models import Contact, RecipientRole
 from app.customers.models import CustomerAccount
 from app.extensions import db
+from app.reports.rollup import note_deletion_of_contact
 from app.rules import RuleError
 from app.tickets.models import Status, Ticket
 
@@ -139,6 +140,7 @@ def delete_contact(contact_id: int):
         raise ApiError(409, "open_ticket", "This contact has an open ticket: close it first.")
     audit_change(f"Contact {contact.id} deleted", {name: [value, None] for name, value in
                                                    snapshot(contact, FIELDS).items() if value is not None})
+    note_deletion_of_contact(contact.tenant_id, contact.id)
     db.session.delete(contact)
     db.session.flush()
     return "", 204

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -58,6 +58,20 @@ class RollupState(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecountMoment(TenantScoped, db.Model):
+    """A moment whose local day the next sweeps must count again because rows it was counted from were
+    deleted (a contact deleted with their answers and closed tickets), which ``updated_at`` cannot show.
+    Kept a day (``noted_at``), long after the sweeps that read it."""
+
+    __tablename__ = "report_recount"
+    __table_args__ = (Index("ix_report_recount_noted", "noted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), default=_default_tenant_id)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class _BandColumns:

@@ -8,8 +8,9 @@ responding contact), and one ``cause_daily`` row per (organisation, local day a 
 ``response_account_monthly`` sums the account rows by local month, so two years read 24 rows per account.
 Each sweep recomputes only the (organisation, day) pairs whose source rows changed since the stored
 watermark: responses created or amended (``response.updated_at``), invitations sent, the invitations whose
-response changed, the days answered by contacts whose account or roles changed (``contact.updated_at``), and
-tickets closed; then the months of those days.
+response changed, the days answered by contacts whose account or roles changed (``contact.updated_at``),
+tickets closed, and the moments noted in ``report_recount`` when rows counted there were deleted (a contact
+deleted with their answers and tickets: :func:`note_deletion_of_contact`); then the months of those days.
 
 ``ticket_daily`` holds closed tickets per (organisation, local day, holder), each counted on the days the
 follow-up report dates its figures by (opened, first contact, closed): a ticket changed since the watermark
@@ -65,6 +66,27 @@ UNION
 SELECT r.tenant_id, {_LOCAL_DAY.format(alias='r')}
   FROM contact k JOIN response r ON r.tenant_id = k.tenant_id AND r.contact_id = k.id
   JOIN tenant t ON t.id = r.tenant_id WHERE k.updated_at > :since
+UNION
+SELECT x.tenant_id, ((x.at AT TIME ZONE t.timezone)::date)
+  FROM report_recount x JOIN tenant t ON t.id = x.tenant_id WHERE x.noted_at > :since
+"""
+
+# The moments whose days must be counted again because rows counted there were deleted (see note_deletion).
+_RECOUNT = "UNION ALL SELECT x.tenant_id, x.at FROM report_recount x WHERE x.noted_at > :since"
+# A noted moment is read by the sweeps of the next OVERLAP at least; it is kept a day.
+_PRUNE_RECOUNT = "DELETE FROM report_recount WHERE noted_at < :before"
+
+# Everything a contact was counted by: their answers and invitations (answered and sent) and their tickets
+# (opened, first contacted, closed), noted before the contact is deleted with them.
+_NOTE_CONTACT = """
+INSERT INTO report_recount (tenant_id, at, noted_at)
+SELECT x.tenant_id, x.at, :now FROM (
+  SELECT r.tenant_id, r.created_at AS at FROM response r WHERE r.tenant_id = :tenant AND r.contact_id = :contact
+  UNION SELECT i.tenant_id, i.created_at FROM survey_invitation i
+   WHERE i.tenant_id = :tenant AND i.contact_id = :contact
+  UNION SELECT k.tenant_id, unnest(ARRAY[k.opened_at, k.first_contact_at, k.closed_at]) FROM ticket k
+   WHERE k.tenant_id = :tenant AND k.contact_id = :contact) x
+ WHERE x.at IS NOT NULL
 """
 
 # Each organisation's changed days are read with one index range scan (its earliest to its latest changed day),
@@ -147,7 +169,7 @@ SELECT DISTINCT x.tenant_id, (x.at AT TIME ZONE t.timezone)::date AS day, t.time
        ((((x.at AT TIME ZONE t.timezone)::date)::timestamp) AT TIME ZONE t.timezone) AS starts,
        (((((x.at AT TIME ZONE t.timezone)::date + 1))::timestamp) AT TIME ZONE t.timezone) AS ends
   FROM (SELECT k.tenant_id, k.closed_at AS at FROM ticket k WHERE k.closed_at > :since
-        UNION ALL {_REOPENED}) x
+        UNION ALL {_REOPENED} {_RECOUNT}) x
   JOIN tenant t ON t.id = x.tenant_id
  WHERE x.at IS NOT NULL
 """
@@ -179,7 +201,7 @@ SELECT DISTINCT x.tenant_id, (x.at AT TIME ZONE t.timezone)::date AS day, t.time
        (((((x.at AT TIME ZONE t.timezone)::date + 1)::timestamp) AT TIME ZONE t.timezone)) AS ends
   FROM (SELECT k.tenant_id, unnest(ARRAY[k.opened_at, k.first_contact_at, k.closed_at]) AS at
           FROM ticket k WHERE k.updated_at > :since
-        UNION ALL {_REOPENED}) x
+        UNION ALL {_REOPENED} {_RECOUNT}) x
   JOIN tenant t ON t.id = x.tenant_id
  WHERE x.at IS NOT NULL
 """
@@ -259,6 +281,15 @@ def roll_up(now: datetime | None = None) -> int:
     db.session.execute(unscoped(text(_TICKET_DAYS)), {"since": since})
     for statement in _TICKET_STATEMENTS:
         db.session.execute(unscoped(text(statement)))
+    db.session.execute(unscoped(text(_PRUNE_RECOUNT)), {"before": since - timedelta(days=1)})
     state.watermark = now
     db.session.commit()
     return pairs
+
+
+def note_deletion_of_contact(tenant_id: int, contact_id: int) -> None:
+    """Before a contact is deleted with their answers, invitations and tickets: have the next sweep count the
+    days they were counted on again (deleted rows leave no ``updated_at`` behind)."""
+    if rollups_enabled():
+        db.session.execute(unscoped(text(_NOTE_CONTACT)),
+                           {"tenant": tenant_id, "contact": contact_id, "now": utcnow()})

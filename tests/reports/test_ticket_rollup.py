@@ -12,11 +12,12 @@ from sqlalchemy import select
 from app.accounts.models import User
 from app.extensions import db
 from app.reports import metrics
-from app.reports.models import TicketDaily, TicketMinutesMonthly
+from app.reports.models import AccountMonthly, ResponseDaily, TicketDaily, TicketMinutesMonthly
 from app.tenancy import tenant_context
 from app.tickets import services as ticket_services
 from app.tickets.models import Status, Ticket
 from app.timeutil import utcnow
+from tests.api.conftest import Api, make_token
 from tests.reports.support import roll_up
 from tests.reports.test_follow_up import log_call, ny
 from tests.reports.test_nps_overview import figure
@@ -157,3 +158,33 @@ def test_the_rolled_up_follow_up_figures_equal_the_live_ones(app, org, other_org
                                        .order_by(TicketMinutesMonthly.minutes)).all()
         db.session.remove()
     assert histogram == [(120, 1), (150, 1), (900, 1)]
+
+
+def test_a_contact_deleted_through_the_api_leaves_every_rollup_after_the_next_sweep(app, client, org, clock):
+    t = org["tenant_id"]
+    clock.move_to(ny(2025, 3, 3, 9))
+    gone, kept = open_ticket(app, org, "Gail Gone"), open_ticket(app, org, "Kit Kept")
+    clock.move_to(ny(2025, 3, 4, 10))
+    close(app, t, gone, org["manager"])
+    close(app, t, kept, org["manager"])
+    roll_up(app)
+
+    def counted():
+        with app.app_context(), tenant_context(t):
+            sums = tuple(db.session.execute(select(db.func.sum(column))).scalar_one()
+                         for column in (ResponseDaily.responses, AccountMonthly.detractors, TicketDaily.closed))
+            db.session.remove()
+        return sums
+
+    clock.move_to(ny(2025, 3, 18, 9))
+    assert _assert_rolled_equals_live(app, t)["2025-03-01", "2025-03-31"][0].closed == 2
+    assert counted() == (2, 2, 2)
+
+    with app.app_context(), tenant_context(t):
+        contact_id = db.session.get(Ticket, gone).contact_id
+        db.session.remove()
+    api = Api(client, make_token(app, t, org["admin"]))
+    assert api.delete(f"/contacts/{contact_id}").status_code == 204
+    roll_up(app)
+    assert _assert_rolled_equals_live(app, t)["2025-03-01", "2025-03-31"][0].closed == 1
+    assert counted() == (1, 1, 1)
