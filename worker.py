@@ -116,10 +116,14 @@ class MailWorker(Worker):
     def _install_signal_handlers(self):
         pass
 
-    def check_for_suspension(self, burst):
-        if self.stop_event.is_set():
-            raise StopRequested()
-        super().check_for_suspension(burst)
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        # RQ waits for a job until one comes; this loop waits a second at a time and looks at the stop event
+        # in between (RQ's own stop comes from a signal handler, which only the main thread gets).
+        while not self.stop_event.is_set():
+            found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=self.dequeue_wait)
+            if found is not None:
+                return found
+        raise StopRequested()
 
 
 def set_aside(connection: redis.Redis, job_id: str, exc: Exception) -> None:

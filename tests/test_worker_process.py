@@ -55,6 +55,15 @@ def test_worker_process_delivers_queued_mail(app, smtp_sink, worker):
     assert subjects[0].startswith("Detractor ticket D-0001") and "can we talk" in subjects[1]
 
 
+def test_an_idle_worker_stops_within_seconds_of_being_asked(worker):
+    worker.start()
+    worker.wait_for_log("Listening on turnaround-test-mail...")
+    asked = time.monotonic()
+    worker.proc.terminate()
+    assert worker.proc.wait(8) == 0
+    assert time.monotonic() - asked < 5
+
+
 def test_an_alert_goes_out_while_the_main_loop_is_busy_with_a_long_job(app, smtp_sink, worker):
     worker.start()
     worker.wait_for_log("Listening on turnaround-test-mail...")
