@@ -201,11 +201,16 @@ MAIL_STOP_SECONDS = 60
 
 
 def _mail_loop(app: Flask, stop: threading.Event) -> None:
-    with app.app_context():
-        try:
-            work_until_stopped(app, stop, (QUEUE_MAIL,), MailWorker)
-        except Exception:  # noqa: BLE001  (the main loop still delivers mail on its own)
-            log.exception("The mail loop stopped; the main loop carries on with the mail queue")
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                work_until_stopped(app, stop, (QUEUE_MAIL,), MailWorker)
+            except Exception:  # noqa: BLE001  (meanwhile the main loop delivers the mail on its own)
+                log.exception("The mail loop failed; starting it again in %ss", MAIL_RESTART_SECONDS)
+                stop.wait(MAIL_RESTART_SECONDS)
+
+
+MAIL_RESTART_SECONDS = 5
 
 
 if __name__ == "__main__":
