@@ -130,8 +130,9 @@ def main() -> None:
     env = dict(os.environ, APP_ENV="development", DATABASE_URL=_database_url(), REDIS_URL=app.config["REDIS_URL"],
                QUEUE_PREFIX=PREFIX, SWEEP_INTERVAL_SECONDS="30")
     env.pop("JOBS_INLINE", None)
-    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    profile = os.environ.get("BENCH_PROFILE")  # a path: the worker's cProfile output goes there
+    worker = subprocess.Popen([sys.executable, *(["-m", "cProfile", "-o", profile] if profile else []), "worker.py"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     again = None
     try:
         imported = _wait(app, import_id)
