@@ -122,8 +122,8 @@ def record_external_answers(groups: Sequence[Sequence[ExternalAnswer]], *,
     A repeat changes the stored response only with what it adds: a comment replaces the stored one when it is
     given (a repeat without a comment keeps it), a different score changes the score and band and is noted on
     the ticket. ``open_tickets`` says whether answers may open tickets, for every group (a bool) or group by
-    group (one bool each): ``False`` records history without opening tickets or noting score changes (past
-    responses loaded from a file).
+    group (one bool each): ``False`` records history without opening tickets, noting score changes or telling
+    the organisation's webhook endpoints (past responses loaded from a file).
 
     A fixed number of statements for the whole batch: contacts (by the unique index on email, or by external
     id), accounts and earlier responses (each probed in the unique index) are read with one query each; new
@@ -427,7 +427,8 @@ def _record(groups, indexes: list[int], flags: list[bool]) -> dict[int, list[Rec
         outcome = _amend(step[0], answer.score, survey.band_for(answer.score), _comment(answer))
         answered.append((index, contact, key, outcome))
     db.session.flush()
-    new_responses = [response for response, is_new, _, _, _ in steps.values() if is_new]
+    # History (answers that may not open tickets) is not news: webhook endpoints hear of the others only.
+    new_responses = [response for response, is_new, _, _, flag in steps.values() if is_new and flag]
     if new_responses:
         notifications.announce_all("response.created", responses=new_responses)
     for response, _, _, extra, _ in steps.values():

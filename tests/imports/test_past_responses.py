@@ -209,6 +209,29 @@ def test_the_checkbox_opens_tickets_only_for_detractors_answered_within_the_days
     assert outbox(app, org["tenant_id"]), "the recent detractor's ticket is announced as any ticket is"
 
 
+def test_history_is_not_announced_to_webhook_endpoints_but_a_recent_detractors_ticket_is(client, app, org):
+    from app.api.models import WebhookDelivery, WebhookEndpoint
+    from app.notifications import webhooks
+
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        db.session.add(WebhookEndpoint(url="https://hooks.example.com/turnaround", events=[],
+                                       secret_salt=webhooks.new_salt()))
+        db.session.flush()
+        webhooks.endpoints_changed()
+        db.session.commit()
+        db.session.remove()
+    login(client, app, org["manager"])
+    content = ("Date,Email,Score\n"
+               f"{days_ago(2)},recent@client.example,2\n"
+               f"{days_ago(30)},old@client.example,1\n"
+               f"{days_ago(40)},happy@client.example,10\n")
+    import_responses(client, app, org, content, ticket_days=7)
+    with app.app_context(), tenant_context(org["tenant_id"]):
+        events = sorted(db.session.execute(select(WebhookDelivery.event_type)).scalars())
+        db.session.remove()
+    assert events == ["response.created", "ticket.opened"]
+
+
 def test_an_explicit_response_id_identifies_each_answer(client, app, org):
     login(client, app, org["manager"])
     content = "Response ID,Date,Email,Score,Comment\nR-1,2025-05-01,ann@client.example,6,\n"
