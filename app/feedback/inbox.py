@@ -18,7 +18,7 @@ from app.extensions import db
 from app.feedback.models import Theme
 from app.rules import RuleError
 from app.search import matching_ids
-from app.surveys.models import BAND_LABELS, Response, ResponseAnswer
+from app.surveys.models import BAND_LABELS, Response, ResponseAnswer, source_label
 from app.teams.models import Team, team_member
 from app.tenancy import current_tenant_id, parse_id
 from app.tickets.models import Ticket
@@ -28,8 +28,15 @@ from app.views import KeysetPage, keyset_page
 PER_PAGE = 25
 PERIODS = {"7": "Last 7 days", "30": "Last 30 days", "90": "Last 90 days", "365": "Last 12 months",
            "all": "All time", "custom": "Custom dates"}
-SOURCES = {"hosted": "Hosted survey", "webhook": "Integration", "csv": "Import"}
 REVIEWED = {"": "Reviewed or not", "no": "Not reviewed", "yes": "Reviewed"}
+
+
+def source_choices() -> dict[str, str]:
+    """The sources the filter offers: the hosted survey, imports and each kind of survey tool connected."""
+    from app.integrations.models import Integration
+
+    kinds = db.session.execute(select(Integration.kind).distinct()).scalars()
+    return {source: source_label(source) for source in ("hosted", "csv", *sorted(kinds))}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.feedback import export, inbox
 from app.rules import RuleError
-from app.surveys.models import BAND_LABELS, Response
+from app.surveys.models import BAND_LABELS, Response, source_label
 from app.tenancy import MANAGING_ROLES, WORKING_ROLES, current_membership, current_tenant, get_or_404, parse_id, \
     require_role
 from app.views import render_page, saved
@@ -31,7 +31,7 @@ def _row_context(response: Response, message: str | None = None, error: str | No
 
 
 def _labels() -> dict:
-    return {"BAND_LABELS": BAND_LABELS, "SOURCES": inbox.SOURCES,
+    return {"BAND_LABELS": BAND_LABELS, "source_label": source_label,
             "can_work": current_membership.role in WORKING_ROLES,
             "can_open_ticket": current_membership.role in MANAGING_ROLES}
 
@@ -42,7 +42,7 @@ def index():
     page = inbox.inbox_page(chosen, _zone(), request.args.get("after"))
     return render_page(PAGE, RESULTS, chosen=chosen, responses=page, tickets=inbox.tickets_for(page.items),
                        themes=inbox.active_themes(), accounts=inbox.account_choices(), **inbox.people_choices(),
-                       PERIODS=inbox.PERIODS,
+                       PERIODS=inbox.PERIODS, SOURCES=inbox.source_choices(),
                        REVIEWED=inbox.REVIEWED, **_labels())
 
 

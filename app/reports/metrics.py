@@ -35,7 +35,7 @@ from app.reports.models import (AccountDaily, AccountMonthly, CauseDaily, Invita
 from app.reports.rollup import rollups_enabled
 from app.rules import RuleError
 from app.settings.models import RootCause
-from app.surveys.models import Response, SurveyInvitation
+from app.surveys.models import Response, SurveyInvitation, source_label
 from app.teams.models import Team, team_member
 from app.tenancy import WORKING_ROLES, current_tenant_id
 from app.tickets.models import Status, Ticket, ticket_root_cause
@@ -363,7 +363,6 @@ def _day_bucket(column, grain: str):
 BREAKDOWNS = {"account": "Account", "role": "Recipient role", "source": "Survey source", "owner": "Account owner",
               "team": "Account owner's team"}
 BREAKDOWN_SORTS = ("responses", "nps", "name")
-SOURCE_LABELS = {"hosted": "Hosted survey page", "csv": "Import", "webhook": "Integration"}
 BREAKDOWN_LIMIT = 50
 
 
@@ -497,7 +496,7 @@ def _source_breakdown(period: Period, sort: str, descending: bool, now: datetime
     for query in queries:
         for row in db.session.execute(query).all():
             found[row[0]] = [a + int(b or 0) for a, b in zip(found.get(row[0], [0, 0, 0, 0]), row[1:])]
-    rows = [BreakdownRow(source, SOURCE_LABELS.get(source, (source or "").title()), NpsFigures(*counts))
+    rows = [BreakdownRow(source, source_label(source), NpsFigures(*counts))
             for source, counts in found.items() if counts[0]]
     rows.sort(key=lambda r: r.name)
     if sort == "nps":

@@ -30,6 +30,16 @@ DEFAULT_THANKS = {
 }
 QUESTION_KINDS = {"yes_no": "Yes / no", "text": "Short text"}
 BAND_LABELS = {"detractor": "Detractor", "passive": "Passive", "promoter": "Promoter"}
+# Where a response came from, as people read it: the hosted survey page, a file of past responses, or a
+# connected survey tool (its kind); an answer posted through the API keeps the source its program named.
+SOURCE_LABELS = {"hosted": "Hosted survey", "csv": "Import"}
+
+
+def source_label(source: str | None) -> str:
+    """The name of a response's source (see :data:`SOURCE_LABELS`)."""
+    from app.integrations.models import KINDS
+
+    return SOURCE_LABELS.get(source or "") or KINDS.get(source or "") or (source or "")
 
 
 class Survey(TenantScoped, db.Model):

@@ -66,6 +66,28 @@ def test_filters_by_band_comment_account_source_period_and_search(app, org, as_m
     assert inbox(client, org, band="nope", account="x", period="custom", **{"from": "junk"}).status_code == 200
 
 
+def test_each_source_is_named_and_offered_as_a_filter_once_its_tool_is_connected(app, org, as_member):
+    from app.integrations.services import create_integration
+    from tests.support.html import selected
+
+    tid = org["tenant_id"]
+    response(app, tid, "Gina Generic", 3, "Waited a week", source="generic")
+    response(app, tid, "Hana Hosted", 9, None)
+    client = as_member("agent")
+    body = text(inbox(client, org).get_data(as_text=True))
+    assert "3 · Detractor · Gina Generic · Generic webhook" in body
+    assert "9 · Promoter · Hana Hosted · Hosted survey" in body
+    html = inbox(client, org).get_data(as_text=True)
+    assert "Generic webhook</option>" not in html  # no tool connected yet
+    with app.app_context(), tenant_context(tid):
+        create_integration(kind="generic", name="Clinic kiosk")
+        db.session.commit()
+        db.session.remove()
+    page = inbox(client, org, source="generic")
+    assert selected(page.get_data(as_text=True), "feedback-source") == "Generic webhook"
+    assert shown_names(page) == ["Gina Generic"]
+
+
 def test_pages_by_keyset_with_a_fixed_query_count(app, org, as_member):
     tid = org["tenant_id"]
     for i in range(27):

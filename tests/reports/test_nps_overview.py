@@ -99,7 +99,7 @@ def test_the_api_gives_the_same_hand_computed_figures(app, known_responses, clie
     assert by_account[-1]["key"] is None
     by_source = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=source").get_json()["series"]
     assert [(p["key"], p["label"], p["nps"], p["responses"]) for p in by_source] == [
-        ("hosted", "Hosted survey page", 40.0, 5), ("csv", "Import", -100.0, 1)]
+        ("hosted", "Hosted survey", 40.0, 5), ("csv", "Import", -100.0, 1)]
     by_role = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=role").get_json()["series"]
     assert [(p["label"], p["nps"], p["responses"]) for p in by_role] == [("NPS Recipient", 16.7, 6)]
     by_month = api.get("/reports/nps?from=2026-11-01&to=2026-11-30&group_by=month").get_json()["series"]
@@ -153,7 +153,7 @@ def test_breakdowns_by_account_and_source_sort_and_link(app, known_responses, as
     assert [row[0] for row in table_rows(html, "breakdown-table")][:2] == ["Alpha Clinic", "Beta Practice"]
     html = client.get(base + "&by=source").get_data(as_text=True)
     assert table_rows(html, "breakdown-table") == [
-        ["Hosted survey page", "40", "5", "3", "1", "1"],
+        ["Hosted survey", "40", "5", "3", "1", "1"],
         ["Import", "-100", "1", "0", "0", "1"],
     ]
     html = client.get(base + "&by=role").get_data(as_text=True)

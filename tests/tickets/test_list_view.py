@@ -294,7 +294,7 @@ def test_filters_combine(app, org, as_member):
         t, db.session.get(User, org["manager"]), outcome="resolved", note="Fixed.", root_cause_ids=any_root_cause()))
     html = _get(as_member("agent"), _list(org, "assignee=me&status=open&q=wan"))
     assert _refs(html) == [_ref(app, org, wanted)]
-    assert "1 ticket match these filters" in html
+    assert "1 ticket matches these filters" in html
 
 
 # --- Search ----------------------------------------------------------------------------------------
