@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import Length
+from wtforms.validators import InputRequired, Length
 
 from app.integrations.models import KINDS
 from app.integrations.services import credential_fields, setting_fields
 
 
 class NewIntegrationForm(FlaskForm):
-    kind = SelectField("Source", choices=list(KINDS.items()), invalid_choice_message="Choose one of the sources listed.")
+    kind = SelectField("Source", choices=[("", "Choose a survey tool…"), *KINDS.items()],
+                       validators=[InputRequired("Choose the survey tool to connect.")],
+                       invalid_choice_message="Choose one of the sources listed.")
     name = StringField("Name", validators=[Length(max=120, message="Keep the name under 120 characters.")])
 
 

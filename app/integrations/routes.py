@@ -53,8 +53,18 @@ def create():
     except RuleError as error:
         place_error(form, error, "name")
         return refused(INDEX, INDEX_FRAGMENT, context)
-    return saved(f"{integration.kind_label} connected. Copy its receiving URL and signing secret into "
-                 f"{integration.kind_label}.", url_for("integrations.show", integration_id=integration.id))
+    return saved(_connected(integration), url_for("integrations.show", integration_id=integration.id))
+
+
+def _connected(integration: Integration) -> str:
+    """What to do next, said when a source is connected."""
+    if integration.kind == "generic":
+        return ("Generic webhook connected. Give its receiving URL and signing secret to the system that will send "
+                "the answers.")
+    if SOURCES[integration.kind].RECEIVES:
+        return (f"{integration.kind_label} connected. Copy its receiving URL and signing secret into "
+                f"{integration.kind_label}.")
+    return f"{integration.kind_label} connected. Add its credentials below so Turnaround can read its answers."
 
 
 def _show_context(integration: Integration, form=None) -> dict:

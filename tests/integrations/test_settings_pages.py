@@ -25,6 +25,8 @@ def test_an_admin_connects_a_generic_source_and_sees_its_url_and_secret(app, cli
     assert page.status_code == 200
     assert "No source is connected yet." in text(page.get_data(as_text=True))
     assert label(page.get_data(as_text=True), "kind") == "Source"
+    refused = client.post(base(org) + "/", data={"kind": "", "name": "Patient portal"})
+    assert field_error(refused.get_data(as_text=True), "kind") == "Choose the survey tool to connect."
     made = client.post(base(org) + "/", data={"kind": "generic", "name": "Patient portal"})
     assert made.status_code == 303
     shown = client.get(made.headers["Location"]).get_data(as_text=True)
@@ -32,7 +34,8 @@ def test_an_admin_connects_a_generic_source_and_sees_its_url_and_secret(app, cli
         integration = db.session.execute(select(Integration)).scalar_one()
         token = integration.token
     seen = text(shown)
-    assert "Generic webhook connected." in seen
+    assert ("Generic webhook connected. Give its receiving URL and signing secret to the system that will send "
+            "the answers.") in seen
     assert f"http://localhost/hooks/{token}" in seen
     assert "whsec_" in seen and "webhook-signature" in seen
     assert "Make a new signing secret" in buttons(shown)
