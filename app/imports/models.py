@@ -23,8 +23,11 @@ class ContactImport(TenantScoped, db.Model):
     of it.
 
     ``status`` is ``draft`` while the columns are being mapped, then ``queued``, ``running``, ``done`` or
-    ``failed``. ``position`` counts the data rows already worked through: each batch's writes and the move of
-    ``position`` commit together, so a job that dies resumes at the first row not yet committed.
+    ``failed``. ``total_rows`` counts the file's rows to import; blank lines (every cell empty) are not rows and
+    are ignored. ``position`` counts the file's data records already worked through, blank lines included (once
+    done, every record): each batch's writes, counts and the move of ``position`` commit together, so a job
+    that dies resumes at the first row not yet committed, and every row worked through is counted once, as
+    ``created``, ``updated``, ``skipped`` or ``rejected`` (see :attr:`rows_done` and :attr:`blank_lines`).
     ``lease_until`` is how long the running job holds the import (see :mod:`app.leased`).
 
     For past responses, ``created`` counts responses recorded, ``updated`` responses already there that the
@@ -72,6 +75,16 @@ class ContactImport(TenantScoped, db.Model):
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
+
+    @property
+    def rows_done(self) -> int:
+        """The rows worked through so far: each was created, updated, skipped or rejected."""
+        return self.created + self.updated + self.skipped + self.rejected
+
+    @property
+    def blank_lines(self) -> int:
+        """The blank lines passed over so far: the records worked through that were not rows."""
+        return max(0, self.position - self.rows_done)
 
     @property
     def kind_label(self) -> str:

@@ -59,7 +59,8 @@ NOT_UTF8 = ("This file is not UTF-8 text. In your spreadsheet, save it as “CSV
 
 @dataclass(frozen=True)
 class Inspected:
-    """What an upload that passed the checks looks like: its separator, column names and number of rows."""
+    """What an upload that passed the checks looks like: its separator, column names and number of rows (blank
+    lines are not rows: see :func:`blank`)."""
 
     delimiter: str
     headers: list[str]
@@ -84,6 +85,11 @@ def records(data: bytes, delimiter: str) -> Iterator[list[str]]:
     yield from csv.reader(text, delimiter=delimiter)
 
 
+def blank(values: list[str]) -> bool:
+    """Whether a record is a blank line (every cell empty or spaces): it is not a row, and is ignored."""
+    return not any(v.strip() for v in values)
+
+
 def check_size(size: int) -> None:
     """Refuse a file over :data:`MAX_BYTES` (``RuleError`` on ``file``), saying how large it is."""
     if size > MAX_BYTES:
@@ -93,8 +99,8 @@ def check_size(size: int) -> None:
 
 def inspect_upload(filename: str, data: bytes) -> Inspected:
     """Check an uploaded file: UTF-8 (with or without BOM) CSV text, comma or semicolon separated, a header
-    row, at least one and at most :data:`MAX_ROWS` rows, at most :data:`MAX_BYTES`. Raises ``RuleError`` on
-    the ``file`` field with what to do otherwise."""
+    row, at least one and at most :data:`MAX_ROWS` rows (blank lines not counted), at most :data:`MAX_BYTES`.
+    Raises ``RuleError`` on the ``file`` field with what to do otherwise."""
     check_size(len(data))
     if (filename or "").lower().endswith(WORKBOOK_SUFFIXES):
         raise RuleError("This is a spreadsheet workbook, not a CSV file. In your spreadsheet, save it as "
@@ -107,14 +113,17 @@ def inspect_upload(filename: str, data: bytes) -> Inspected:
         raise RuleError("This is not a CSV text file. Upload a CSV file saved as UTF-8.", "file")
     delimiter = _delimiter(data)
     reader = records(data, delimiter)
-    count = 0
+    count = rows = 0  # records read, and those that are not blank lines
     try:
         headers = [h.strip() for h in next(reader, [])]
         if not any(headers):
             raise RuleError("The first row must name the columns (for example Name, Email).", "file")
-        for _ in reader:
+        for values in reader:
             count += 1
-            if count > MAX_ROWS:
+            if blank(values):
+                continue
+            rows += 1
+            if rows > MAX_ROWS:
                 raise RuleError(f"This file has more than {MAX_ROWS:,} rows; the most one import takes is "
                                 f"{MAX_ROWS:,}. Split it into smaller files.", "file")
     except UnicodeDecodeError:
@@ -122,9 +131,9 @@ def inspect_upload(filename: str, data: bytes) -> Inspected:
     except csv.Error as exc:
         raise RuleError(f"Row {count + 2} could not be read ({exc}). Check the quotes around its values.",
                         "file") from None
-    if count == 0:
+    if rows == 0:
         raise RuleError("This file names its columns but has no rows to import.", "file")
-    return Inspected(delimiter=delimiter, headers=headers, total_rows=count)
+    return Inspected(delimiter=delimiter, headers=headers, total_rows=rows)
 
 
 def _plain(header: str) -> str:
@@ -256,18 +265,37 @@ class Checker:
                    role_ids=role_ids), []
 
 
-def data_rows(data: bytes, delimiter: str, start: int = 0, on_skipped=None) -> Iterator[tuple[int, int, list[str]]]:
+class DataRows:
     """``(position, row number, values)`` for each data record from the ``start``-th on (the header is row 1;
-    positions count data records from 0, blank ones included). Records before ``start`` are passed to
-    ``on_skipped(number, values)`` instead. Blank records are not yielded."""
-    reader = records(data, delimiter)
-    next(reader, None)
-    for position, values in enumerate(reader):
-        number = position + 2
-        blank = not any(v.strip() for v in values)
-        if position < start:
-            if on_skipped is not None and not blank:
-                on_skipped(number, values)
-            continue
-        if not blank:
+    positions count data records from 0, blank lines included). Records before ``start`` are passed to
+    ``on_skipped(number, values)`` instead. Blank lines are not yielded. ``read`` counts the data records
+    read so far, blank lines included: once the rows are exhausted, every record of the file."""
+
+    def __init__(self, data: bytes, delimiter: str, start: int = 0, on_skipped=None):
+        self.read = 0
+        self._rows = self._yield(data, delimiter, start, on_skipped)
+
+    def _yield(self, data: bytes, delimiter: str, start: int, on_skipped) -> Iterator[tuple[int, int, list[str]]]:
+        reader = records(data, delimiter)
+        next(reader, None)
+        for position, values in enumerate(reader):
+            self.read = position + 1
+            number = position + 2
+            if blank(values):
+                continue
+            if position < start:
+                if on_skipped is not None:
+                    on_skipped(number, values)
+                continue
             yield position, number, values
+
+    def __iter__(self) -> DataRows:
+        return self
+
+    def __next__(self) -> tuple[int, int, list[str]]:
+        return next(self._rows)
+
+
+def data_rows(data: bytes, delimiter: str, start: int = 0, on_skipped=None) -> DataRows:
+    """The file's data rows as :class:`DataRows` reads them."""
+    return DataRows(data, delimiter, start, on_skipped)

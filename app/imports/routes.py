@@ -75,8 +75,10 @@ def _show_context(imported: ContactImport, form: MappingForm | None = None, prob
     context = {"imported": imported, "summary": services.summary, "problem": problem}
     if imported.status == "draft":
         form_class = _mapping_form_class(imported)
+        preview = services.preview(imported)
         context.update(form=form or form_class(headers=imported.headers, data=form_class.initial(imported)),
-                       preview=services.preview(imported), preview_fields=services.mapped_fields(imported))
+                       preview=preview, preview_fields=services.mapped_fields(imported),
+                       preview_blank_lines=services.blank_lines_among(preview))
     return context
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import (ARRAY, ColumnElement, Integer, Select, String, bindparam, cast, column, delete, func, literal,
@@ -39,7 +38,7 @@ from app.customers.models import CustomerAccount
 from app.extensions import db
 from app.imports.models import ContactImport, ImportRejection
 from app.imports import responses
-from app.imports.reading import MODES, Checker, Row, data_rows
+from app.imports.reading import MODES, Checker, DataRows, Row, data_rows
 from app.ingestion.answers import InvalidAnswer, record_external_answers
 from app.jobs import JobSpec, enqueue_now, job
 from app.leased import lock_for_batch, lost_work, run_leased
@@ -116,7 +115,7 @@ class _Run:
     tickets_since: datetime | None = None
     position: int = 0
     checker: Checker | responses.ResponseChecker = field(init=False)
-    rows: Iterator = field(init=False)
+    rows: DataRows = field(init=False)
 
     def seek(self, position: int) -> None:
         """Read the file again up to ``position``, remembering each skipped row's keys for the duplicate check."""
@@ -452,7 +451,8 @@ def _finish_batch(run: _Run, imported: ContactImport, batch: list, done: bool, o
                 "accounts_created": imported.accounts_created + outcome.accounts_created,
                 "tickets_opened": imported.tickets_opened + outcome.tickets_opened, "lease_until": now + LEASE}
     if done:
-        progress.update(status="done", finished_at=now, lease_until=None, position=imported.total_rows)
+        # The rows are exhausted: the place is past every record of the file, blank lines at its end included.
+        progress.update(status="done", finished_at=now, lease_until=None, position=run.rows.read)
         db.session.add(AuditEntry(actor_id=imported.created_by_id, area=AUDIT_AREA,
                                   summary=f"{audit_summary} from {imported.filename[:200]}",
                                   changes={key: [None, progress[key]] for key in audited}))

@@ -159,6 +159,12 @@ def preview(imported: ContactImport, limit: int = PREVIEW_ROWS) -> list[PreviewR
     return rows
 
 
+def blank_lines_among(rows: list[PreviewRow]) -> int:
+    """How many blank lines the file has between its header and the last of the preview's ``rows`` (row
+    numbers count blank lines too; the rows do not)."""
+    return rows[-1].number - 1 - len(rows) if rows else 0
+
+
 def mapped_columns(imported: ContactImport) -> list[int]:
     return [imported.mapping[field] for field in fields_of(imported.kind) if field in imported.mapping]
 
@@ -193,10 +199,12 @@ def summary(imported: ContactImport) -> str:
                   f"{imported.skipped:,} skipped, {_plural(imported.rejected, 'row', 'rows')} rejected")
         if imported.accounts_created:
             counts += f"; {_plural(imported.accounts_created, 'account', 'accounts')} created"
+    if imported.blank_lines:
+        counts += f"; {_plural(imported.blank_lines, 'blank line', 'blank lines')} ignored"
     if imported.status == "failed":
-        return f"The import stopped after {imported.position:,} of {imported.total_rows:,} rows: {counts}."
+        return f"The import stopped after {imported.rows_done:,} of {imported.total_rows:,} rows: {counts}."
     if imported.active:
-        return f"{imported.position:,} of {imported.total_rows:,} rows so far: {counts}."
+        return f"{imported.rows_done:,} of {imported.total_rows:,} rows so far: {counts}."
     return f"Import finished: {counts}."
 
 

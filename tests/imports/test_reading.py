@@ -44,8 +44,10 @@ def test_columns_are_guessed_from_common_header_names():
 
 def test_rows_are_numbered_as_a_spreadsheet_shows_them_and_blank_ones_are_passed_over():
     data = b"Name,Email\r\nAnn,ann@x.example\r\n,\r\n\r\n\"Ben\nBell\",ben@x.example\r\n"
-    rows = list(data_rows(data, ","))
+    reader = data_rows(data, ",")
+    rows = list(reader)
     assert [(position, number) for position, number, _ in rows] == [(0, 2), (3, 5)]
+    assert reader.read == 4, "every record read, blank lines included"
     skipped = []
     assert [n for _, n, _ in data_rows(data, ",", start=1, on_skipped=lambda n, v: skipped.append(n))] == [5]
     assert skipped == [2]
