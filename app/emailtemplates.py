@@ -365,10 +365,19 @@ def sample_score_links() -> list[tuple[int, str]]:
     return [(score, f"{SAMPLE_VALUES['survey.link']}?score={score}") for score in range(11)]
 
 
-def preview(key: str, subject: str | None = None, body: str | None = None) -> Rendered:
-    """Template ``key`` (a draft when ``subject``/``body`` are given) rendered with the sample values."""
+def sample_values(organisation: str | None = None) -> dict[str, str]:
+    """The sample merge values, naming ``organisation`` (the admin's own) where they name one."""
+    if not organisation:
+        return SAMPLE_VALUES
+    return {name: value.replace("Acme Billing", organisation) for name, value in SAMPLE_VALUES.items()}
+
+
+def preview(key: str, subject: str | None = None, body: str | None = None, *,
+            organisation: str | None = None) -> Rendered:
+    """Template ``key`` (a draft when ``subject``/``body`` are given) rendered with the sample values, naming
+    ``organisation``."""
     links = sample_score_links() if "survey.scores" in SPECS[key].fields else None
-    return render(key, SAMPLE_VALUES, subject=subject, body=body, score_links=links)
+    return render(key, sample_values(organisation), subject=subject, body=body, score_links=links)
 
 
 class _Markup(HTMLParser):

@@ -19,7 +19,7 @@ from app.rules import RuleError
 from app.settings.forms_messages import EmailTemplateForm
 from app.settings.routes import bp, change_settings, view_settings
 from app.settings.services import get_settings
-from app.tenancy import Role, current_membership, current_tenant_id
+from app.tenancy import Role, current_membership, current_tenant, current_tenant_id
 from app.views import place_error, refused, render_page, saved, wants_fragment
 
 PAGE = "settings/email_template.html"
@@ -54,7 +54,7 @@ def _keep_preview(key: str, html: str) -> str | None:
 def _preview(key: str, subject: str | None = None, body: str | None = None) -> dict:
     """What the preview region shows: a draft (when given) or the current wording, with sample values."""
     draft = subject is not None or body is not None
-    rendered = emailtemplates.preview(key, subject, body)
+    rendered = emailtemplates.preview(key, subject, body, organisation=current_tenant.name)
     frame_url = url_for("settings.email_template_preview_html", key=key)
     if draft:
         token = _keep_preview(key, rendered.html)
@@ -75,7 +75,8 @@ def _stored_form(key: str) -> EmailTemplateForm:
 def _context(key: str, form: EmailTemplateForm, preview: dict | None = None) -> dict:
     spec = _spec(key)
     _, _, customised = emailtemplates.current(key)
-    fields = [(name, emailtemplates.SAMPLE_VALUES.get(name, "the score buttons, 0 to 10"),
+    samples = emailtemplates.sample_values(current_tenant.name)
+    fields = [(name, samples.get(name, "the score buttons, 0 to 10"),
                emailtemplates.FIELD_HELP.get(name, "")) for name in spec.fields]
     phi_safe_replaces = key == "manager_alert" and get_settings().phi_safe_alerts
     return {"key": key, "spec": spec, "form": form, "customised": customised, "fields": fields,
@@ -154,7 +155,7 @@ def email_template_preview_html(key: str):
         else:
             html, status = html.decode(), 200
     else:
-        html, status = emailtemplates.preview(key).html, 200
+        html, status = emailtemplates.preview(key, organisation=current_tenant.name).html, 200
     response = make_response(html, status)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     response.headers["Content-Security-Policy"] = PREVIEW_CSP

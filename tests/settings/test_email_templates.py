@@ -72,8 +72,8 @@ def test_the_editor_lists_the_allowed_merge_fields_and_previews_the_current_word
     assert label(page, "subject") == "Subject" and label(page, "body") == "Body"
     for field, sample in [("agent.name", "Sam Rivera"), ("contact.first_name", "Dana"),
                           ("ticket.reference", "D-0042")]:
-        assert f"<td><code>{{{field}}}</code></td><td>{sample}</td>" in page
-    assert "<code>{contact.email}</code>" not in page  # the manager alert has it; the introduction does not
+        assert f"{{{field}}} {sample}" in text(page)
+    assert "{contact.email}" not in text(page)  # the manager alert has it; the introduction does not
     assert 'hx-trigger="input changed delay:400ms, change"' in page
     assert "Subject: Your feedback to Acme Billing: can we talk?" in text(page)
     frame = client.get(_frame_url(page))

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 _HIDDEN = {"script", "style", "template", "title", "head"}
-_INLINE = {"a", "abbr", "b", "code", "em", "i", "kbd", "label", "mark", "q", "s", "small", "span", "strong", "sub", "sup",
+_INLINE = {"wbr", "a", "abbr", "b", "code", "em", "i", "kbd", "label", "mark", "q", "s", "small", "span", "strong", "sub", "sup",
            "time", "u"}
 
 
