@@ -276,6 +276,7 @@ def move_status(ticket: Ticket, actor: User, status: str) -> bool:
         clock = {"reason": f"resolution clock restarted, now due {format_due(ticket.resolution_due_at, tenant)}"}
     if reopening:
         sla_clock.schedule_notices(ticket)
+        workflow_tasks.reopen_ticket_work(ticket)
         recovery.cancel_resurvey(ticket)
     _record(ticket, "status", actor, previous=previous, status=status, **clock)
     notifications.announce("ticket.status_changed", ticket=ticket, previous_status=previous)
@@ -419,8 +420,9 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     (the rules: :func:`close_problems`; every one that fails is reported at once).
 
     With ``followup``, the closing follow-up email is sent to the contact from ``actor`` in the same
-    transaction and logged on the timeline. Nothing more is owed for the ticket's open tasks and items:
-    their reminders and notices are cancelled.
+    transaction and logged on the timeline, and ticks the earliest open personal follow-up email task.
+    Nothing more is owed for the ticket's other open tasks and items: their reminders and notices are
+    cancelled, and the ticket page shows those tasks as not needed.
     """
     lock_ticket(ticket)
     if ticket.status == Status.CLOSED:
@@ -444,7 +446,10 @@ def close_ticket(ticket: Ticket, actor: User, *, outcome: str, note: str, root_c
     notifications.notify("ticket_closed", ticket=ticket, activity=activity, actor=actor)
     workflow_tasks.close_ticket_work(ticket)
     if followup is not None:
+        # A personal email from the agent: it does the cadence's next personal follow-up email, as one sent
+        # from the composer does (closing never moves the ticket to Contacted, nor ends its first-contact clock).
         _send(ticket, actor, followup, [], closing=True)
+        workflow_tasks.tick_cadence_task(ticket, "email")
     recovery.schedule_resurvey(ticket)
 
 

@@ -24,16 +24,31 @@ def schedule(*, key: str, kind: str, due_at: datetime, ticket_id: int | None = N
     A cancelled notice is owed again, including one the sweep dropped (``sent_at`` and ``cancelled_at``
     both set) because its reason had gone when it fell due, say a ticket closed and since reopened.
     """
-    if kind not in EVENTS:
-        raise ValueError(f"unknown notice kind {kind!r}")
-    notice = db.session.execute(select(ScheduledNotice).where(ScheduledNotice.key == key)).scalar_one_or_none()
-    if notice is None:
-        notice = ScheduledNotice(key=key, kind=kind, due_at=due_at, ticket_id=ticket_id, task_id=task_id,
-                                 item_id=item_id)
-        db.session.add(notice)
-    elif notice.sent_at is None or notice.cancelled_at is not None:
-        notice.due_at, notice.sent_at, notice.cancelled_at = due_at, None, None
-    return notice
+    return schedule_all([dict(key=key, kind=kind, due_at=due_at, ticket_id=ticket_id, task_id=task_id,
+                              item_id=item_id)])[0]
+
+
+def schedule_all(owed: list[dict]) -> list[ScheduledNotice]:
+    """:func:`schedule` for several notices at once (each a dict of its arguments): the keys are looked up
+    in one query, however many there are."""
+    for entry in owed:
+        if entry["kind"] not in EVENTS:
+            raise ValueError(f"unknown notice kind {entry['kind']!r}")
+    if not owed:
+        return []
+    existing = {notice.key: notice for notice in db.session.execute(
+        select(ScheduledNotice).where(ScheduledNotice.key.in_([entry["key"] for entry in owed]))).scalars()}
+    scheduled = []
+    for entry in owed:
+        notice = existing.get(entry["key"])
+        if notice is None:
+            notice = ScheduledNotice(**entry)
+            db.session.add(notice)
+            existing[entry["key"]] = notice
+        elif notice.sent_at is None or notice.cancelled_at is not None:
+            notice.due_at, notice.sent_at, notice.cancelled_at = entry["due_at"], None, None
+        scheduled.append(notice)
+    return scheduled
 
 
 def add_new(*, key: str, kind: str, due_at: datetime, ticket_id: int | None = None, task_id: int | None = None,

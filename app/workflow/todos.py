@@ -141,9 +141,10 @@ class Outreach:
 
 
 def outreach(activities: Iterable[Activity], tasks: Iterable[Task]) -> Outreach:
-    """Count a ticket's logged calls and personal emails sent (the automatic introduction and the closing
-    follow-up are not attempts) against its cadence tasks. A connected call or an email from the contact
-    means they were reached. A ticket that planned no attempt is exhausted by the first one logged."""
+    """Count a ticket's logged calls and personal emails sent (the automatic introduction is not one; the
+    closing follow-up is, as it ticks a personal follow-up email task) against its cadence tasks. A connected
+    call or an email from the contact means they were reached. A ticket that planned no attempt is exhausted
+    by the first one logged."""
     calls = emails = 0
     reached = False
     for activity in activities:
@@ -153,8 +154,7 @@ def outreach(activities: Iterable[Activity], tasks: Iterable[Task]) -> Outreach:
             reached = reached or details.get("outcome") == "connected"
         elif activity.kind == "email" and details.get("direction") == "inbound":
             reached = True
-        elif (activity.kind == "email" and details.get("direction") == "outbound" and not details.get("automatic")
-              and not details.get("closing")):
+        elif activity.kind == "email" and details.get("direction") == "outbound" and not details.get("automatic"):
             emails += 1
     cadence = [task for task in tasks if task.cadence_step is not None]
     return Outreach(calls=calls, emails=emails, reached=reached,
@@ -167,6 +167,15 @@ def _finish(task: Task) -> None:
     notices.cancel(reminder_key(task.id))
 
 
+def tick_cadence_task(ticket: Ticket, kind: str) -> Task | None:
+    """A call or a personal email (``kind``) went to the contact: tick the earliest open cadence task of that
+    kind (its reminder is cancelled). Returns the task ticked, if any."""
+    ticked = db.session.execute(_open_cadence_tasks(ticket, kind).limit(1)).scalar_one_or_none()
+    if ticked is not None:
+        _finish(ticked)
+    return ticked
+
+
 def record_outreach(ticket: Ticket, *, kind: str | None, reached: bool) -> Task | None:
     """A call or an email was just logged on ``ticket``: tick the earliest open cadence task of ``kind``
     (``None`` for an email received), and see whether the cadence is now done.
@@ -176,11 +185,7 @@ def record_outreach(ticket: Ticket, *, kind: str | None, reached: bool) -> Task 
     reaching them marks the cadence complete; when the organisation stops after the cadence, the
     reminders of any cadence tasks still open are cancelled. Returns the task ticked, if any.
     """
-    ticked = None
-    if kind in CADENCE_KINDS:
-        ticked = db.session.execute(_open_cadence_tasks(ticket, kind).limit(1)).scalar_one_or_none()
-        if ticked is not None:
-            _finish(ticked)
+    ticked = tick_cadence_task(ticket, kind) if kind in CADENCE_KINDS else None
     if reached:
         remaining = db.session.execute(_open_cadence_tasks(ticket)).scalars().all()
         for task in remaining:
@@ -246,7 +251,9 @@ def ticket_tasks(ticket_id: int) -> list[Task]:
 
 
 def close_ticket_work(ticket: Ticket) -> None:
-    """The ticket is closing: nothing more is owed for its open tasks and action-plan items."""
+    """The ticket is closing: nothing more is owed for its open tasks and action-plan items. The tasks stay
+    as they are (not done): a closed ticket's page shows them as not needed, My tasks leaves them out, and
+    reopening the ticket owes them again (:func:`reopen_ticket_work`)."""
     task_ids = db.session.execute(
         select(Task.id).where(Task.ticket_id == ticket.id, Task.done_at.is_(None), Task.remind_at.is_not(None))
     ).scalars().all()
@@ -255,6 +262,16 @@ def close_ticket_work(ticket: Ticket) -> None:
                                         ActionPlanItem.due_date.is_not(None))
     ).scalars().all()
     cancel_notices([*(reminder_key(i) for i in task_ids), *(overdue_key(i) for i in item_ids)])
+
+
+def reopen_ticket_work(ticket: Ticket) -> None:
+    """The ticket is open again: its tasks still not done are owed again, with their reminders (unless one
+    was already sent), as when a task is ticked open again."""
+    tasks = db.session.execute(
+        select(Task).where(Task.ticket_id == ticket.id, Task.done_at.is_(None), Task.remind_at.is_not(None))
+    ).scalars().all()
+    notices.schedule_all([dict(key=reminder_key(task.id), kind="task_reminder", due_at=task.remind_at,
+                               ticket_id=task.ticket_id, task_id=task.id) for task in tasks])
 
 
 GROUPS = {"overdue": "Overdue", "today": "Today", "upcoming": "Upcoming"}
