@@ -3,7 +3,10 @@
 that same document (no script, so the CSP stays strict)."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, render_template
+from markupsafe import Markup, escape
 
 from app.api.core import spec
 
@@ -66,6 +69,11 @@ def operations(document: dict) -> list[dict]:
     return found
 
 
+def prose(value: str | None) -> Markup:
+    """A description as the page shows it: escaped, with `backticked` words set as code."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(value or ""))))
+
+
 @docs_bp.get("/api/docs")
 def reference():
     document = openapi()
@@ -74,4 +82,4 @@ def reference():
         grouped.setdefault(operation["tag"], []).append(operation)
     return render_template("api/docs.html", document=document, grouped=grouped,
                            resolve=lambda schema: _resolve(document, schema),
-                           describe_type=lambda schema: describe_type(document, schema))
+                           describe_type=lambda schema: describe_type(document, schema), prose=prose)

@@ -91,9 +91,9 @@ class ContactList(Paged):
 
 
 class ContactQuery(PageQuery):
-    email: Text(254) | None = None
-    external_id: Text(80) | None = None
-    account_id: Id | None = None
+    email: Text(254) | None = Field(None, description="Only the contact with this email address (any case).")
+    external_id: Text(80) | None = Field(None, description="Only the contact with this external id.")
+    account_id: Id | None = Field(None, description="Only the contacts of this account.")
     role: Text(80) | None = Field(None, description="A recipient role's name.")
     updated_since: datetime | None = Field(None, description="Only contacts changed at or after this time.")
 
@@ -141,10 +141,10 @@ class AccountList(Paged):
 
 
 class AccountQuery(PageQuery):
-    name: Text(160) | None = None
-    external_id: Text(80) | None = None
-    status: AccountStatus | None = None
-    updated_since: datetime | None = None
+    name: Text(160) | None = Field(None, description="Only the account with exactly this name.")
+    external_id: Text(80) | None = Field(None, description="Only the account with this external id.")
+    status: AccountStatus | None = Field(None, description="Only accounts in this status.")
+    updated_since: datetime | None = Field(None, description="Only accounts changed at or after this time.")
 
 
 class AccountFields(Input):
@@ -232,10 +232,13 @@ class ResponseCreate(Model):
 
 
 class ResponseQuery(PageQuery):
-    contact_id: Id | None = None
-    band: Literal["detractor", "passive", "promoter"] | None = None
-    source: Text(20) | None = None
-    updated_since: datetime | None = None
+    contact_id: Id | None = Field(None, description="Only this contact's responses.")
+    band: Literal["detractor", "passive", "promoter"] | None = Field(None, description="Only responses in this band.")
+    source: Text(20) | None = Field(None, description="Only responses from this source: hosted, csv, a survey "
+                                                      "tool's kind (generic, delighted, …) or the source an API "
+                                                      "caller named.")
+    updated_since: datetime | None = Field(None, description="Only responses recorded or amended at or after "
+                                                             "this time.")
 
 
 # --- Tickets -------------------------------------------------------------------------------------------

@@ -107,8 +107,14 @@ def pareto(labels: list[str], counts: list[int], cumulative: list[float], hrefs:
         bars.append(Bar(round(x - bar_width / 2, 1), round(TOP + plot - height, 1), bar_width, height, label,
                         count, href, round(TOP + plot * (100 - share) / 100, 1), share))
     line = " ".join(f"{'M' if i == 0 else 'L'}{x},{bar.line_y}" for i, (x, bar) in enumerate(zip(xs, bars)))
-    ticks = [(round(TOP + plot * (1 - f), 1), f"{round(top * f):d}") for f in (1, 0.5, 0)]
-    return ParetoChart(bars, ticks, line, TOP + plot)
+    return ParetoChart(bars, _count_ticks(top, plot), line, TOP + plot)
+
+
+def _count_ticks(top: int, plot: float) -> list[tuple[float, str]]:
+    """The top of a 0 … ``top`` count scale, about its middle (a whole count, placed where it falls), and 0;
+    each once (a scale of 0 … 1 has no middle)."""
+    values = dict.fromkeys(v for v in (top, (top + 1) // 2 if top > 1 else None, 0) if v is not None)
+    return [(round(TOP + plot * (1 - value / top), 1), str(value)) for value in values]
 
 
 SERIES_STYLES = 5  # .chart-series-0 … -4 in app.css: Okabe–Ito colours, each with its own dash and marker
@@ -153,5 +159,4 @@ def counts_by_step(steps: list[str], series: list[tuple[str, list[int]]], unit: 
         drawn.append(Series(label, index % SERIES_STYLES, path, points))
     every = max(1, -(-len(steps) // 12))
     shown = [(x, step) for i, (x, step) in enumerate(zip(xs, steps)) if i % every == 0]
-    ticks = [(y(round(top * f)), f"{round(top * f):d}") for f in (1, 0.5, 0)]
-    return MultiLineChart(drawn, ticks, shown, TOP + plot)
+    return MultiLineChart(drawn, _count_ticks(top, plot), shown, TOP + plot)

@@ -29,3 +29,17 @@ def test_the_reference_page_is_server_rendered(client):
     assert "<h3><code>PUT /api/v1/contacts/by-email/{email}</code></h3>" in html
     assert "Idempotency-Key" in html and "next_cursor" in html
     assert "<script>" not in html and "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_reference_page_reads_as_prose_and_describes_every_filter(client):
+    from tests.support.html import text
+
+    html = client.get("/api/docs").get_data(as_text=True)
+    assert "`" not in text(html)  # the descriptions' `code` is set as code, not shown with backticks
+    assert "<code>Authorization: Bearer &lt;token&gt;</code>" in html
+    document = client.get("/api/v1/openapi.json").get_json()
+    undescribed = [(path, method, parameter["name"]) for path, methods in document["paths"].items()
+                   for method, operation in methods.items() for parameter in operation.get("parameters", [])
+                   if parameter.get("in") == "query"
+                   and not (parameter.get("description") or parameter.get("schema", {}).get("description"))]
+    assert undescribed == []

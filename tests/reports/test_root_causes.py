@@ -82,3 +82,15 @@ def test_pareto_counts_closed_tickets_per_cause_with_the_cumulative_share(app, o
                        re.S).group(1)
     assert [item.strip() for item in re.findall(r'chart-legend-item"><span[^>]*></span>([^<]+)</span>', legend)] == [
         "Billing errors", "Communication", "Staff"]
+
+
+def test_a_count_scale_names_each_tick_once_however_small():
+    from app.reports import charts
+
+    def labels(top):
+        return [label for _, label in charts.pareto(["Billing errors"], [top], [100.0], ["#"]).ticks]
+
+    assert labels(1) == ["1", "0"]  # one ticket: no "0" twice
+    assert labels(2) == ["2", "1", "0"] and labels(7) == ["7", "4", "0"]
+    ticks = charts.counts_by_step(["Jan", "Feb"], [("Billing errors", [1, 0])]).ticks
+    assert [label for _, label in ticks] == ["1", "0"]
