@@ -319,6 +319,23 @@ class _Outcome:
 EXISTS = "A contact with this email address or external ID already exists (this import only adds new contacts)."
 
 
+def _next_checked_batch(run: _Run, batch_size: int):
+    """:func:`_next_batch` with its rows checked: ``(import, batch, done, outcome, rows that pass)``, each
+    other row rejected in ``outcome`` with its problems; None when there is nothing to do."""
+    taken = _next_batch(run, batch_size)
+    if taken is None:
+        return None
+    imported, batch, done = taken
+    outcome, checked = _Outcome(), []
+    for _, number, row_values in batch:
+        row, problems = run.checker.check(number, row_values)
+        if row is None:
+            outcome.reject(number, row_values, " ".join(problems))
+        else:
+            checked.append(row)
+    return imported, batch, done, outcome, checked
+
+
 def _next_batch(run: _Run, batch_size: int):
     """Lock the import and read its next rows: ``(import, rows, whether the file ends with them)``, or None
     (rolled back) when the import is no longer running."""
@@ -334,18 +351,10 @@ def _next_batch(run: _Run, batch_size: int):
 
 def _run_batch(run: _Run, batch_size: int) -> bool:
     """Import the next batch of rows in one transaction; returns whether the file is done."""
-    taken = _next_batch(run, batch_size)
+    taken = _next_checked_batch(run, batch_size)
     if taken is None:
         return True
-    imported, batch, done = taken
-    outcome = _Outcome()
-    checked: list[Row] = []
-    for _, number, row_values in batch:
-        row, problems = run.checker.check(number, row_values)
-        if row is None:
-            outcome.reject(number, row_values, " ".join(problems))
-        else:
-            checked.append(row)
+    imported, batch, done, outcome, checked = taken
 
     active_role_ids = set(run.roles.values())
     by_email, by_external = _matching_contacts(checked, run.tenant_id, active_role_ids)
@@ -470,18 +479,10 @@ def _run_response_batch(run: _Run, batch_size: int) -> bool:
     The rows go through :func:`record_external_answers` together, a group of one answer per row (a row it
     refuses leaves nothing behind while the batch goes on); a ticket may open only when the import allows tickets and the answer is within its
     window."""
-    taken = _next_batch(run, batch_size)
+    taken = _next_checked_batch(run, batch_size)
     if taken is None:
         return True
-    imported, batch, done = taken
-    outcome = _Outcome()
-    checked: list[responses.ResponseRow] = []
-    for _, number, row_values in batch:
-        row, problems = run.checker.check(number, row_values)
-        if row is None:
-            outcome.reject(number, row_values, " ".join(problems))
-        else:
-            checked.append(row)
+    imported, batch, done, outcome, checked = taken
     unknown = responses.unknown_contacts(checked)
     to_record = []
     for row in checked:

@@ -1,7 +1,9 @@
 """Helpers for browser tests that walk through the product on a given screen size."""
 from __future__ import annotations
 
-from playwright.sync_api import Page
+import re
+
+from playwright.sync_api import Page, expect
 
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
@@ -52,3 +54,12 @@ def new_tab(browser, base_url: str, viewport: dict) -> Page:
     context = browser.new_context(base_url=base_url, viewport=viewport)
     context.set_default_timeout(10_000)
     return context.new_page()
+
+
+def sign_in(page: Page, email: str, password: str, slug: str = r"[\w-]+") -> None:
+    """Log in through the login page and wait for the home of the organisation ``slug``."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(rf"/t/{slug}/"))

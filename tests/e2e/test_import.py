@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.screens import sign_in
+
 from tests.support.data import PASSWORD, add_member, make_org, slug_of
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +35,7 @@ def test_manager_imports_a_csv_sees_the_problems_and_downloads_the_rejected_rows
     add_member(app, tenant_id, "manager", "Mia Manager", "mia@harbor.example")
     slug = slug_of(app, tenant_id)
 
-    page.goto("/login")
-    page.get_by_label("Email").fill("mia@harbor.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(rf"/t/{slug}/"))
+    sign_in(page, "mia@harbor.example", PASSWORD, slug)
 
     page.get_by_role("link", name="Contacts", exact=True).click()
     page.get_by_role("button", name="Import contacts").click()

@@ -1,10 +1,11 @@
 """In Chromium, a manager imports a CSV of past responses with one bad row: the preview names the problem and
 says how each date was read, the import runs in the worker with a progress bar that fills and stops, and the
 summary counts the responses recorded, rejected and the tickets opened."""
-import re
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.e2e.screens import sign_in
 
 from tests.support.data import PASSWORD, add_member, make_org, slug_of
 
@@ -31,11 +32,7 @@ def test_manager_imports_past_responses_sees_the_bad_row_and_the_summary(
     add_member(app, tenant_id, "manager", "Mia Manager", "mia@harbor.example")
     slug = slug_of(app, tenant_id)
 
-    page.goto("/login")
-    page.get_by_label("Email").fill("mia@harbor.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(rf"/t/{slug}/"))
+    sign_in(page, "mia@harbor.example", PASSWORD, slug)
 
     page.goto(f"/t/{slug}/imports/")
     page.get_by_label("Past responses").check()

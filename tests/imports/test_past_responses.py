@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.imports import running
 from app.imports.models import ContactImport
-from app.jobs import clear_queues, sweep
+from app.jobs import sweep
 from app.surveys.models import Response, ResponseAnswer, SurveyQuestion
 from app.surveys.services import default_survey
 from app.tenancy import tenant_context
@@ -25,7 +25,7 @@ from tests.imports.helpers import run_worker, state, uploaded_id
 from tests.reports.support import roll_up
 from tests.support.data import audit_entries, login, make_contact
 from tests.support.html import field_error, selected, table_rows, text
-from tests.support.leased import WorkerKilled
+from tests.support.leased import kill_after_one_batch
 from tests.support.mail import outbox
 
 NY = ZoneInfo("America/New_York")
@@ -276,21 +276,8 @@ def test_a_killed_worker_resumes_without_recording_anything_twice(client, app, o
                                      for n in range(250)]
     import_id = uploaded_id(upload(client, org, "\n".join(lines) + "\n"))
     assert post_mapping(client, org, import_id, "run", answered_at="0", email="1", score="2").status_code == 303
-    real_batch = running._run_response_batch
-    batches = []
-
-    def one_batch_then_die(*args):
-        if batches:
-            raise WorkerKilled()
-        batches.append(1)
-        return real_batch(*args)
-
-    monkeypatch.setattr(running, "_run_response_batch", one_batch_then_die)
-    with app.app_context(), pytest.raises(WorkerKilled):
-        running.run_import(import_id, batch_size=100)
-    monkeypatch.setattr(running, "_run_response_batch", real_batch)
-    with app.app_context():
-        clear_queues()
+    kill_after_one_batch(app, monkeypatch, running, lambda work_id: running.run_import(work_id, batch_size=100),
+                         import_id, batch="_run_response_batch")
     assert state(app, org["tenant_id"], import_id)["position"] == 100
     assert count(app, org["tenant_id"], Response) == 100
 
